@@ -1,0 +1,69 @@
+# Seams — the two commands are `make run` and `make test`; everything else is what they use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+MANAGE := $(BIN)/python manage.py
+# The embedded mode: SQLite and in-process jobs, with development defaults.
+DEV_ENV := DEBUG=1
+
+.PHONY: help install migrate demo run test lint format check test-unit test-integration \
+        worker beat serve clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Seams needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed  ## Create the virtualenv and install pinned dependencies
+
+migrate: install  ## Apply migrations (the shipped catalogue is added after every migrate)
+	$(DEV_ENV) $(MANAGE) migrate --noinput
+
+demo: migrate  ## Load the demo reviews and the demo login
+	$(DEV_ENV) $(MANAGE) load_demo
+	$(DEV_ENV) $(MANAGE) sweep_analyses
+
+run: demo  ## Set everything up and serve Seams on http://127.0.0.1:$(PORT)/
+	@echo "Seams is starting on http://127.0.0.1:$(PORT)/ (log in with the demo login above)"
+	$(DEV_ENV) $(MANAGE) runserver 127.0.0.1:$(PORT)
+
+serve: install  ## Serve with gunicorn (production settings from the environment)
+	$(BIN)/gunicorn config.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --access-logfile -
+
+worker: install  ## A Celery worker (needs REDIS_URL and DATABASE_URL)
+	$(BIN)/celery -A config worker --loglevel=info --concurrency=2
+
+beat: install  ## Celery beat: the periodic sweep of stale analyses
+	$(BIN)/celery -A config beat --loglevel=info
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install  ## Format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: install  ## Django system checks and missing migrations
+	$(DEV_ENV) $(MANAGE) check
+	$(DEV_ENV) $(MANAGE) makemigrations --check --dry-run
+
+test-unit: install  ## Unit tests (SQLite, in-process jobs)
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
+
+test: lint check test-unit  ## Everything a change must pass on a bare machine
+
+test-integration: install  ## Tests against the real PostgreSQL, Redis and a Celery worker
+	$(BIN)/pytest -m integration tests/integration -p no:cacheprovider
+
+clean:  ## Remove the virtualenv, the SQLite database and collected static files
+	rm -rf $(VENV) seams.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Seams project configuration: settings, the Celery app and the root URLs."""
+
+from .celery_app import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,44 @@
+"""`Authorization: Token <key>` for bots, checked against hashed keys."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from incidents.models import ApiToken
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """Authenticate a request by an API token; `request.auth` is the ApiToken."""
+
+    keyword = "Token"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header: expected 'Token <key>'."
+            )
+        try:
+            key = header[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("The token contains invalid characters.") from exc
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(digest=ApiToken.hash_key(key))
+            .first()
+        )
+        if token is None or token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("The token's user is inactive.")
+        # Recording use at most once a minute keeps reads from turning into writes.
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword

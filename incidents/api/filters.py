@@ -1,0 +1,48 @@
+"""Filters for the incident list: by shape, pattern, component, status, severity, time, text."""
+
+import django_filters
+from django.db.models import Q
+
+from incidents.models import Component, Incident
+from taxonomy.models import EmergentShape, StructuralPattern
+
+
+class IncidentFilter(django_filters.FilterSet):
+    """Unknown slugs answer 400 (a typo should not look like "no incidents")."""
+
+    shape = django_filters.ModelChoiceFilter(
+        field_name="shapes",
+        to_field_name="slug",
+        queryset=EmergentShape.objects.all(),
+        help_text="Emergent shape slug, e.g. `cascade`.",
+    )
+    pattern = django_filters.ModelChoiceFilter(
+        field_name="pattern_links__pattern",
+        to_field_name="slug",
+        queryset=StructuralPattern.objects.all(),
+        help_text="Structural pattern slug, e.g. `fast-global-propagation`.",
+    )
+    component = django_filters.ModelChoiceFilter(
+        field_name="components",
+        to_field_name="slug",
+        queryset=Component.objects.all(),
+        help_text="Component slug, e.g. `waf-managed-rules`.",
+    )
+    status = django_filters.ChoiceFilter(choices=Incident.Status.choices)
+    severity = django_filters.ChoiceFilter(choices=Incident.Severity.choices)
+    since = django_filters.IsoDateTimeFilter(
+        field_name="started_at", lookup_expr="gte", help_text="Started at or after (ISO 8601)."
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="started_at", lookup_expr="lt", help_text="Started before (ISO 8601)."
+    )
+    q = django_filters.CharFilter(method="filter_text", help_text="Words in title or summary.")
+
+    class Meta:
+        model = Incident
+        fields = ["shape", "pattern", "component", "status", "severity", "since", "until", "q"]
+
+    def filter_text(self, queryset, name, value):
+        for word in value.split()[:10]:
+            queryset = queryset.filter(Q(title__icontains=word) | Q(summary__icontains=word))
+        return queryset

@@ -1,0 +1,309 @@
+"""Translation between API JSON and Seams' models and services. No domain logic here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents.models import (
+    ActionItem,
+    Incident,
+    RecurrenceMembership,
+    RecurringStructure,
+    TimelineEvent,
+)
+from incidents.services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
+from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
+
+MAX_SECTION = settings.SEAMS_MAX_SECTION_CHARS
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the API."""
+
+    error = ErrorDetailSerializer()
+
+
+class CatalogueSlugField(serializers.SlugRelatedField):
+    """A slug from the catalogue, with an error that tells a bot where to look."""
+
+    def __init__(self, *, catalogue_url: str, **kwargs):
+        self.catalogue_url = catalogue_url
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return self.get_queryset().get(slug=data)
+        except (self.get_queryset().model.DoesNotExist, TypeError, ValueError):
+            self.fail_unknown(data)
+
+    def fail_unknown(self, data):
+        raise serializers.ValidationError(
+            f"Unknown {self.get_queryset().model._meta.verbose_name} {data!r}; "
+            f"see {self.catalogue_url} for the valid slugs."
+        )
+
+
+class ShapeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EmergentShape
+        fields = ["slug", "name", "summary", "definition"]
+
+
+class PatternSerializer(serializers.ModelSerializer):
+    typical_shapes = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = StructuralPattern
+        fields = ["slug", "name", "summary", "definition", "aliases", "typical_shapes", "shipped"]
+
+
+class PatternLinkSerializer(serializers.Serializer):
+    slug = serializers.CharField(source="pattern.slug")
+    name = serializers.CharField(source="pattern.name")
+    rationale = serializers.CharField()
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimelineEvent
+        fields = ["occurred_at", "kind", "text", "why_reasonable"]
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    leverage_level = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = ActionItem
+        fields = [
+            "title",
+            "owner",
+            "status",
+            "due",
+            "tracker_url",
+            "kind",
+            "leverage_level",
+            "pattern",
+        ]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """An incident as bots read it (lists and detail)."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:incident-detail")
+    shapes = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    components = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    patterns = PatternLinkSerializer(source="pattern_links", many=True, read_only=True)
+    action_items = ActionItemSerializer(many=True, read_only=True)
+    restricted = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "url",
+            "title",
+            "status",
+            "severity",
+            "started_at",
+            "detected_at",
+            "mitigated_at",
+            "resolved_at",
+            "summary",
+            "shapes",
+            "patterns",
+            "components",
+            "action_items",
+            "external_id",
+            "source_url",
+            "restricted",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_restricted(self, obj: Incident) -> bool:
+        return obj.restricted_to_id is not None
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    """An incident with the whole review."""
+
+    timeline = TimelineEventSerializer(many=True, read_only=True)
+    contributing_factors = serializers.SerializerMethodField()
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [
+            *IncidentSerializer.Meta.fields,
+            "impact",
+            "users_affected",
+            "narrative",
+            "went_well",
+            "where_lucky",
+            "complexity",
+            "coupling",
+            "timeline",
+            "contributing_factors",
+            "analysed_at",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_contributing_factors(self, obj: Incident) -> list[str]:
+        return [factor.text for factor in obj.contributing_factors.all()]
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def section(**kwargs) -> serializers.CharField:
+    """A Markdown section, with a length limit that answers 400 instead of storing megabytes."""
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_SECTION, **kwargs
+    )
+
+
+class TimelineEventInSerializer(serializers.Serializer):
+    occurred_at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=TimelineEvent.Kind.choices, default="observation")
+    text = serializers.CharField(max_length=MAX_SECTION)
+    why_reasonable = section()
+
+
+class ActionItemInSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    owner = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=ActionItem.Status.choices, default="open")
+    due = serializers.DateField(required=False, allow_null=True)
+    tracker_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=ActionItem.Kind.choices, default="component_patch")
+    leverage_level = CatalogueSlugField(
+        queryset=LeverageLevel.objects.all(),
+        catalogue_url="/leverage/",
+        required=False,
+        allow_null=True,
+    )
+    pattern = CatalogueSlugField(
+        queryset=StructuralPattern.objects.all(),
+        catalogue_url="/api/v1/patterns/",
+        required=False,
+        allow_null=True,
+    )
+
+
+class PatternClaimInSerializer(serializers.Serializer):
+    slug = CatalogueSlugField(
+        queryset=StructuralPattern.objects.all(), catalogue_url="/api/v1/patterns/"
+    )
+    rationale = serializers.CharField(max_length=MAX_SECTION)
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    """A draft review opened by a bot. Everything but the title may be filled in later."""
+
+    title = serializers.CharField(max_length=250)
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices, default="sev3")
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    detected_at = serializers.DateTimeField(required=False, allow_null=True)
+    mitigated_at = serializers.DateTimeField(required=False, allow_null=True)
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    summary = section()
+    impact = section()
+    narrative = section()
+    shapes = CatalogueSlugField(
+        queryset=EmergentShape.objects.all(), catalogue_url="/api/v1/shapes/", many=True,
+        required=False,
+    )  # fmt: skip
+    patterns = PatternClaimInSerializer(many=True, required=False)
+    components = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
+    timeline = TimelineEventInSerializer(many=True, required=False)
+    contributing_factors = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_SECTION), required=False, max_length=100
+    )
+    action_items = ActionItemInSerializer(many=True, required=False)
+
+    def validate_patterns(self, value):
+        slugs = [claim["slug"].slug for claim in value]
+        if len(slugs) != len(set(slugs)):
+            raise serializers.ValidationError("Each pattern may be linked only once.")
+        return value
+
+    def to_content(self) -> ReviewContent:
+        """The validated data as the service's input."""
+        data = self.validated_data
+        scalar = ["title", "severity", "started_at", "detected_at", "mitigated_at",
+                  "resolved_at", "summary", "impact", "narrative"]  # fmt: skip
+        return ReviewContent(
+            fields={"status": Incident.Status.DRAFT, **{k: data[k] for k in scalar if k in data}},
+            shapes=list(data.get("shapes", [])),
+            components=list(data.get("components", [])),
+            timeline=[TimelineEntry(**event) for event in data.get("timeline", [])],
+            factors=list(data.get("contributing_factors", [])),
+            actions=[ActionEntry(**item) for item in data.get("action_items", [])],
+            patterns=[
+                PatternClaim(pattern=claim["slug"], rationale=claim["rationale"])
+                for claim in data.get("patterns", [])
+            ],
+        )
+
+
+class RecurrenceIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="incident.id")
+    title = serializers.CharField(source="incident.title")
+    occurred_at = serializers.DateTimeField()
+    components = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_components(self, membership: RecurrenceMembership) -> list[str]:
+        return [c.name for c in membership.incident.components.all()]
+
+
+class RecurringStructureSerializer(serializers.ModelSerializer):
+    """A structure seen in two or more incidents, with the incidents the reader may see."""
+
+    pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    pattern_name = serializers.CharField(source="pattern.name")
+    incidents = RecurrenceIncidentSerializer(source="visible_memberships", many=True)
+    components = serializers.SerializerMethodField()
+    # Computed from the visible incidents only: a restricted incident's date is its content.
+    first_seen = serializers.SerializerMethodField()
+    last_seen = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RecurringStructure
+        fields = [
+            "id",
+            "signature",
+            "pattern",
+            "pattern_name",
+            "first_seen",
+            "last_seen",
+            "incidents",
+            "components",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_components(self, obj: RecurringStructure) -> list[str]:
+        """The distinct components across the structure's visible incidents."""
+        memberships: list[RecurrenceMembership] = obj.visible_memberships
+        return sorted({c.name for m in memberships for c in m.incident.components.all()})
+
+    def get_first_seen(self, obj: RecurringStructure) -> datetime | None:
+        return min((m.occurred_at for m in obj.visible_memberships), default=None)
+
+    def get_last_seen(self, obj: RecurringStructure) -> datetime | None:
+        return max((m.occurred_at for m in obj.visible_memberships), default=None)

@@ -1,0 +1,144 @@
+"""API v1 endpoints: thin viewsets over selectors, serializers and services."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+
+from incidents.models import Incident, PatternLink, RecurrenceMembership, RecurringStructure
+from incidents.services import incident_create
+from taxonomy.models import EmergentShape, StructuralPattern
+
+from .filters import IncidentFilter
+from .serializers import (
+    ErrorSerializer,
+    IncidentCreateSerializer,
+    IncidentDetailSerializer,
+    IncidentSerializer,
+    PatternSerializer,
+    RecurringStructureSerializer,
+    ShapeSerializer,
+)
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; see `error.fields`."),
+    401: OpenApiResponse(ErrorSerializer, description="No or invalid token."),
+    403: OpenApiResponse(ErrorSerializer, description="The token's scope does not allow this."),
+    404: OpenApiResponse(ErrorSerializer, description="Not found, or not visible to you."),
+}
+READ_ERRORS = {code: ERRORS[code] for code in (401, 403)}
+
+
+def _incidents_for(request):
+    """The incidents this request may see, with everything a list row shows prefetched."""
+    return (
+        Incident.objects.visible_to(request.user)
+        .prefetch_related(
+            "shapes",
+            "components",
+            Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
+            "action_items__leverage_level",
+            "action_items__pattern",
+        )
+        .order_by("-started_at", "-id")
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List incidents", responses={200: IncidentSerializer(many=True), **ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="One incident with its whole review",
+        responses={200: IncidentDetailSerializer, **READ_ERRORS, 404: ERRORS[404]},
+    ),
+    create=extend_schema(
+        summary="Open a draft review",
+        request=IncidentCreateSerializer,
+        responses={201: IncidentDetailSerializer, **ERRORS},
+    ),
+)
+class IncidentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Incidents visible to the token's user; restricted ones appear only to their group."""
+
+    filterset_class = IncidentFilter
+
+    def get_queryset(self):
+        queryset = _incidents_for(self.request)
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("timeline", "contributing_factors")
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return IncidentCreateSerializer
+        if self.action == "retrieve":
+            return IncidentDetailSerializer
+        return IncidentSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = IncidentCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        incident = incident_create(by=request.user, content=serializer.to_content())
+        incident = self.get_queryset().prefetch_related("timeline", "contributing_factors").get(
+            pk=incident.pk
+        )
+        body = IncidentDetailSerializer(incident, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The structural pattern catalogue", responses={200: PatternSerializer(many=True), **READ_ERRORS}),
+    retrieve=extend_schema(summary="One structural pattern", responses={200: PatternSerializer, **READ_ERRORS, 404: ERRORS[404]}),
+)  # fmt: skip
+class PatternViewSet(viewsets.ReadOnlyModelViewSet):
+    """Structural patterns, by slug."""
+
+    serializer_class = PatternSerializer
+    lookup_field = "slug"
+    queryset = StructuralPattern.objects.prefetch_related("typical_shapes").order_by("name")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The four emergent shapes", responses={200: ShapeSerializer(many=True), **READ_ERRORS}),
+    retrieve=extend_schema(summary="One emergent shape", responses={200: ShapeSerializer, **READ_ERRORS, 404: ERRORS[404]}),
+)  # fmt: skip
+class ShapeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Emergent shapes, by slug."""
+
+    serializer_class = ShapeSerializer
+    lookup_field = "slug"
+    queryset = EmergentShape.objects.order_by("position", "slug")
+    pagination_class = None
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Recurring structures", responses={200: RecurringStructureSerializer(many=True), **READ_ERRORS}),
+    retrieve=extend_schema(summary="One recurring structure", responses={200: RecurringStructureSerializer, **READ_ERRORS, 404: ERRORS[404]}),
+)  # fmt: skip
+class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Structures seen in two or more incidents the reader may see."""
+
+    serializer_class = RecurringStructureSerializer
+
+    def get_queryset(self):
+        visible = Incident.objects.visible_to(self.request.user)
+        members = (
+            RecurrenceMembership.objects.filter(incident__in=visible)
+            .select_related("incident")
+            .prefetch_related("incident__components")
+            .order_by("occurred_at", "incident_id")
+        )
+        return (
+            RecurringStructure.objects.annotate(
+                visible_count=Count("memberships", filter=Q(memberships__incident__in=visible))
+            )
+            .filter(visible_count__gte=2)
+            .select_related("pattern")
+            .prefetch_related(Prefetch("memberships", members, to_attr="visible_memberships"))
+            .order_by("-last_seen", "id")
+        )

@@ -1,0 +1,239 @@
+"""The review form: the incident's fields plus formsets for its parts.
+
+Forms validate and translate; `review_content()` hands the services a `ReviewContent`.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.forms import formset_factory
+
+from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
+
+from .models import ActionItem, Incident, TimelineEvent
+from .services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+SECTION_LIMIT = MaxLengthValidator(
+    settings.SEAMS_MAX_SECTION_CHARS,
+    message="This section is too long: at most %(limit_value)d characters (it has %(show_value)d).",
+)
+MARKDOWN_FIELDS = ("summary", "impact", "narrative", "went_well", "where_lucky")
+
+
+def _datetime_widget() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT)
+
+
+class IncidentForm(forms.ModelForm):
+    """The incident's own fields; its parts come from the formsets below."""
+
+    components_text = forms.CharField(
+        label="Components involved",
+        required=False,
+        help_text="Comma-separated, e.g. “WAF Managed Rules, Quicksilver”. New ones are created.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "title",
+            "status",
+            "severity",
+            "started_at",
+            "detected_at",
+            "mitigated_at",
+            "resolved_at",
+            "summary",
+            "impact",
+            "users_affected",
+            "narrative",
+            "went_well",
+            "where_lucky",
+            "shapes",
+            "complexity",
+            "coupling",
+            "restricted_to",
+        ]
+        widgets = {
+            "started_at": _datetime_widget(),
+            "detected_at": _datetime_widget(),
+            "mitigated_at": _datetime_widget(),
+            "resolved_at": _datetime_widget(),
+            "shapes": forms.CheckboxSelectMultiple,
+            **{name: forms.Textarea(attrs={"rows": 5}) for name in MARKDOWN_FIELDS},
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shapes"].queryset = EmergentShape.objects.order_by("position")
+        for name in MARKDOWN_FIELDS:
+            self.fields[name].validators.append(SECTION_LIMIT)
+            self.fields[name].help_text = "Markdown."
+        if self.instance.pk and not self.is_bound:
+            self.initial["components_text"] = ", ".join(
+                c.name for c in self.instance.components.all()
+            )
+            self.initial["version"] = self.instance.version
+
+    def component_names(self) -> list[str]:
+        return [n.strip() for n in self.cleaned_data.get("components_text", "").split(",")]
+
+
+class TimelineEventForm(forms.Form):
+    occurred_at = forms.DateTimeField(label="When", widget=_datetime_widget())
+    kind = forms.ChoiceField(choices=TimelineEvent.Kind.choices)
+    text = forms.CharField(label="What happened", validators=[SECTION_LIMIT])
+    why_reasonable = forms.CharField(
+        label="Why it looked right at the time", required=False, validators=[SECTION_LIMIT]
+    )
+
+
+class FactorForm(forms.Form):
+    text = forms.CharField(
+        label="Contributing factor",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[SECTION_LIMIT],
+    )
+
+
+class ActionItemForm(forms.Form):
+    title = forms.CharField(max_length=300)
+    owner = forms.CharField(max_length=150, required=False)
+    status = forms.ChoiceField(choices=ActionItem.Status.choices, initial="open")
+    due = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    tracker_url = forms.URLField(
+        label="Tracker URL", max_length=500, required=False, assume_scheme="https"
+    )
+    kind = forms.ChoiceField(choices=ActionItem.Kind.choices, initial="component_patch")
+    leverage_level = forms.ModelChoiceField(LeverageLevel.objects.all(), required=False)
+    pattern = forms.ModelChoiceField(StructuralPattern.objects.all(), required=False)
+
+
+class PatternLinkForm(forms.Form):
+    pattern = forms.ModelChoiceField(StructuralPattern.objects.all())
+    rationale = forms.CharField(
+        help_text="Why this incident shows the pattern.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[SECTION_LIMIT],
+    )
+
+
+class _NoDuplicatePatterns(forms.BaseFormSet):
+    def clean(self):
+        seen = set()
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            pattern = form.cleaned_data.get("pattern")
+            if pattern in seen:
+                raise forms.ValidationError(f"“{pattern}” is linked twice; keep one link.")
+            seen.add(pattern)
+
+
+TimelineFormSet = formset_factory(TimelineEventForm, extra=2, can_delete=True)
+FactorFormSet = formset_factory(FactorForm, extra=2, can_delete=True)
+ActionItemFormSet = formset_factory(ActionItemForm, extra=1, can_delete=True)
+PatternLinkFormSet = formset_factory(
+    PatternLinkForm, formset=_NoDuplicatePatterns, extra=2, can_delete=True
+)
+
+
+class ReviewForms:
+    """The incident form and its four formsets, bound or initial, handled as one."""
+
+    def __init__(self, data=None, *, instance: Incident | None = None) -> None:
+        instance = instance or Incident()
+        initial = _initial_parts(instance) if instance.pk and data is None else {}
+        self.incident = IncidentForm(data, instance=instance)
+        self.timeline = TimelineFormSet(data, prefix="timeline", initial=initial.get("timeline"))
+        self.factors = FactorFormSet(data, prefix="factors", initial=initial.get("factors"))
+        self.actions = ActionItemFormSet(data, prefix="actions", initial=initial.get("actions"))
+        self.patterns = PatternLinkFormSet(
+            data, prefix="patterns", initial=initial.get("patterns")
+        )
+
+    @property
+    def formsets(self):
+        return [self.timeline, self.factors, self.actions, self.patterns]
+
+    def is_valid(self) -> bool:
+        results = [self.incident.is_valid()] + [fs.is_valid() for fs in self.formsets]
+        return all(results)
+
+    def expected_version(self) -> int | None:
+        return self.incident.cleaned_data.get("version")
+
+    def review_content(self) -> ReviewContent:
+        """The validated forms as the services' input."""
+
+        def rows(formset):
+            return [
+                f.cleaned_data
+                for f in formset.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+
+        data = self.incident.cleaned_data
+        fields = {
+            name: data[name] for name in IncidentForm.Meta.fields if name not in {"shapes"}
+        }
+        return ReviewContent(
+            fields=fields,
+            shapes=list(data["shapes"]),
+            components=self.incident.component_names(),
+            timeline=[
+                TimelineEntry(
+                    occurred_at=r["occurred_at"],
+                    kind=r["kind"],
+                    text=r["text"],
+                    why_reasonable=r["why_reasonable"],
+                )
+                for r in rows(self.timeline)
+            ],
+            factors=[r["text"] for r in rows(self.factors)],
+            actions=[
+                ActionEntry(**{k: v for k, v in r.items() if k != "DELETE"})
+                for r in rows(self.actions)
+            ],
+            patterns=[
+                PatternClaim(pattern=r["pattern"], rationale=r["rationale"])
+                for r in rows(self.patterns)
+            ],
+        )
+
+
+def _initial_parts(incident: Incident) -> dict[str, list[dict]]:
+    return {
+        "timeline": [
+            {
+                "occurred_at": e.occurred_at,
+                "kind": e.kind,
+                "text": e.text,
+                "why_reasonable": e.why_reasonable,
+            }
+            for e in incident.timeline.all()
+        ],
+        "factors": [{"text": f.text} for f in incident.contributing_factors.all()],
+        "actions": [
+            {
+                "title": a.title,
+                "owner": a.owner,
+                "status": a.status,
+                "due": a.due,
+                "tracker_url": a.tracker_url,
+                "kind": a.kind,
+                "leverage_level": a.leverage_level_id,
+                "pattern": a.pattern_id,
+            }
+            for a in incident.action_items.all()
+        ],
+        "patterns": [
+            {"pattern": link.pattern_id, "rationale": link.rationale}
+            for link in incident.pattern_links.all()
+        ],
+    }

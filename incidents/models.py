@@ -1,0 +1,349 @@
+"""A blameless review of one incident, and what the background jobs derive from reviews.
+
+The review is the incident with its timeline, contributing factors, action items, emergent
+shapes, links to structural patterns (each with a rationale) and the components involved.
+Recurring structures are derived: the analysis writes them, nothing else does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
+
+
+class Component(models.Model):
+    """A part of the production estate (a service, a pipeline, a database, a vendor).
+
+    `depends_on` records the dependencies between components, so that concentration —
+    many things resting on one dependency — can be seen.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="dependents"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IncidentQuerySet(models.QuerySet):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> IncidentQuerySet:
+        """Only the incidents this user may see: unrestricted ones, and restricted ones of
+        a group the user belongs to. Every list, search, count and report starts here."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(
+            Q(restricted_to__isnull=True) | Q(restricted_to__in=user.groups.all())
+        )
+
+    def needing_analysis(self) -> IncidentQuerySet:
+        """Incidents whose latest save has not been analysed yet."""
+        return self.filter(
+            Q(analysed_at__isnull=True) | Q(analysed_at__lt=models.F("analysis_requested_at")),
+            analysis_requested_at__isnull=False,
+        )
+
+
+class Incident(models.Model):
+    """One incident and its blameless review."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        PUBLISHED = "published", "Published"
+
+    class Severity(models.TextChoices):
+        SEV1 = "sev1", "SEV1 — critical"
+        SEV2 = "sev2", "SEV2 — major"
+        SEV3 = "sev3", "SEV3 — minor"
+        SEV4 = "sev4", "SEV4 — low"
+
+    title = models.CharField(max_length=250)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.SEV3)
+
+    started_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    # Markdown sections of the review.
+    summary = models.TextField(blank=True)
+    impact = models.TextField(blank=True)
+    users_affected = models.CharField(max_length=250, blank=True)
+    narrative = models.TextField(blank=True)
+    went_well = models.TextField("what went well", blank=True)
+    where_lucky = models.TextField("where we got lucky", blank=True)
+
+    # Perrow position, each 1 (linear / loose) to 5 (complex / tight).
+    complexity = models.PositiveSmallIntegerField(
+        "interactive complexity",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+    coupling = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+
+    shapes = models.ManyToManyField(EmergentShape, blank=True, related_name="incidents")
+    components = models.ManyToManyField(Component, blank=True, related_name="incidents")
+
+    restricted_to = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="restricted_incidents",
+        help_text="If set, only members of this group can see the review (e.g. security).",
+    )
+
+    # Identity of a review imported from elsewhere (or of a demo review), for idempotent imports.
+    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    source_url = models.URLField(max_length=500, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents_created",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    # When the latest save asked for analysis, and when an analysis of that save finished.
+    # A gap between them (after a grace period) is what the sweep catches up.
+    analysis_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    analysed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["-started_at", "-id"], name="incident_started_idx"),
+            models.Index(fields=["status"], name="incident_status_idx"),
+            models.Index(fields=["analysed_at"], name="incident_analysed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", args=[self.pk])
+
+    @property
+    def occurred_at(self):
+        """When the incident happened, for ordering incidents in time."""
+        return self.started_at or self.created_at
+
+
+class TimelineEvent(models.Model):
+    """A moment in the incident: what happened, and why it looked right at the time."""
+
+    class Kind(models.TextChoices):
+        TRIGGER = "trigger", "Trigger"
+        DETECTION = "detection", "Detection"
+        ESCALATION = "escalation", "Escalation"
+        DECISION = "decision", "Decision"
+        MITIGATION = "mitigation", "Mitigation"
+        RECOVERY = "recovery", "Recovery"
+        COMMUNICATION = "communication", "Communication"
+        OBSERVATION = "observation", "Observation"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    occurred_at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OBSERVATION)
+    text = models.TextField()
+    why_reasonable = models.TextField("why it looked right at the time", blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+
+class ContributingFactor(models.Model):
+    """One of several conditions that together made the incident possible."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="contributing_factors"
+    )
+    text = models.TextField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class ActionItem(models.Model):
+    """Follow-up work, recording whether it patches a component or changes a structure and
+    at which of Meadows' leverage levels it acts."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        WONT_DO = "wont_do", "Won't do"
+
+    class Kind(models.TextChoices):
+        COMPONENT_PATCH = "component_patch", "Component patch"
+        STRUCTURAL_FIX = "structural_fix", "Structural fix"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=300)
+    owner = models.CharField(max_length=150, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    due = models.DateField(null=True, blank=True)
+    tracker_url = models.URLField(max_length=500, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMPONENT_PATCH)
+    leverage_level = models.ForeignKey(
+        LeverageLevel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pattern = models.ForeignKey(
+        StructuralPattern,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="action_items",
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PatternLink(models.Model):
+    """The claim that an incident shows a structural pattern, with the author's reasoning."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="pattern_links")
+    pattern = models.ForeignKey(
+        StructuralPattern, on_delete=models.PROTECT, related_name="incident_links"
+    )
+    rationale = models.TextField()
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["pattern__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "pattern"], name="unique_pattern_link")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident} shows {self.pattern}"
+
+
+class RecurringStructure(models.Model):
+    """Derived: a structure (today, one pattern) seen in two or more incidents.
+
+    Written only by `incidents.analysis.recurrence`; `signature` makes the analysis idempotent.
+    """
+
+    signature = models.CharField(max_length=300, unique=True)
+    pattern = models.ForeignKey(
+        StructuralPattern, on_delete=models.CASCADE, related_name="recurring_structures"
+    )
+    incidents = models.ManyToManyField(
+        Incident, through="RecurrenceMembership", related_name="recurring_structures"
+    )
+    first_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_seen", "id"]
+
+    def __str__(self) -> str:
+        return self.signature
+
+
+class RecurrenceMembership(models.Model):
+    """Derived: one incident's place in a recurring structure."""
+
+    structure = models.ForeignKey(
+        RecurringStructure, on_delete=models.CASCADE, related_name="memberships"
+    )
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="recurrence_memberships"
+    )
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["occurred_at", "incident_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["structure", "incident"], name="unique_membership")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} in {self.structure_id}"
+
+
+class ApiToken(models.Model):
+    """A bot's credential. Only a SHA-256 digest of the key is stored; the key is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+
+    name = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    prefix = models.CharField(max_length=8, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.scope})"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls, *, name: str, user, scope: str) -> tuple[ApiToken, str]:
+        """Create a token and return it with its plain key, which is never stored."""
+        key = secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            name=name, user=user, scope=scope, prefix=key[:8], digest=cls.hash_key(key)
+        )
+        return token, key
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.WRITE

@@ -1,0 +1,116 @@
+"""Web pages for reading and writing reviews. Each view translates HTTP to forms and services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from .analysis.recurrence import earlier_in_same_structure
+from .forms import ReviewForms
+from .models import ActionItem, Incident, PatternLink
+from .services import ConcurrentEditError, incident_create, incident_update
+
+
+def _visible(request: HttpRequest):
+    return Incident.objects.visible_to(request.user)
+
+
+@login_required
+def incident_list(request: HttpRequest) -> HttpResponse:
+    """All reviews the reader may see, newest first."""
+    incidents = _visible(request).prefetch_related(
+        "shapes",
+        "components",
+        Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
+    )
+    status = request.GET.get("status")
+    if status in Incident.Status.values:
+        incidents = incidents.filter(status=status)
+    page = Paginator(incidents.order_by("-started_at", "-id"), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "incidents/list.html",
+        {"page": page, "statuses": Incident.Status.choices, "status": status},
+    )
+
+
+@login_required
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One review, rendered, with the structures it shares with earlier incidents."""
+    incident = get_object_or_404(
+        _visible(request).select_related("created_by", "restricted_to"), pk=pk
+    )
+    context = {
+        "incident": incident,
+        "shapes": incident.shapes.all(),
+        "components": incident.components.all(),
+        "timeline": incident.timeline.all(),
+        "factors": incident.contributing_factors.all(),
+        "actions": incident.action_items.select_related("leverage_level", "pattern"),
+        "pattern_links": incident.pattern_links.select_related("pattern"),
+        "seen_before": earlier_in_same_structure(incident=incident, visible=_visible(request)),
+    }
+    return render(request, "incidents/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_create_view(request: HttpRequest) -> HttpResponse:
+    """Write a new review."""
+    forms = ReviewForms(request.POST or None)
+    if request.method == "POST" and forms.is_valid():
+        incident = incident_create(by=request.user, content=forms.review_content())
+        messages.success(request, "Review saved. Seams is looking for structures it shares.")
+        return redirect(incident)
+    return render(request, "incidents/form.html", {"forms": forms, "incident": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a review; a save over someone else's newer save is refused, keeping the text."""
+    incident = get_object_or_404(
+        _visible(request).prefetch_related(
+            "components",
+            "timeline",
+            "contributing_factors",
+            Prefetch("action_items", ActionItem.objects.order_by("id")),
+            "pattern_links",
+        ),
+        pk=pk,
+    )
+    forms = ReviewForms(request.POST or None, instance=incident)
+    if request.method == "POST" and forms.is_valid():
+        try:
+            incident_update(
+                incident=incident,
+                by=request.user,
+                content=forms.review_content(),
+                expected_version=forms.expected_version(),
+            )
+        except ConcurrentEditError as conflict:
+            # Keep everything the editor typed, but let the next save go through once they
+            # have compared: the form now expects the version that is stored.
+            data = request.POST.copy()
+            data["version"] = conflict.incident.version
+            forms = ReviewForms(data, instance=incident)
+            forms.is_valid()
+            messages.error(
+                request,
+                f"Someone else saved this review (now version {conflict.incident.version}) "
+                "while you were editing. Your text is still below: compare, then save again.",
+            )
+            return render(
+                request,
+                "incidents/form.html",
+                {"forms": forms, "incident": incident, "conflict": conflict},
+                status=409,
+            )
+        messages.success(request, "Review saved.")
+        return redirect(incident)
+    return render(request, "incidents/form.html", {"forms": forms, "incident": incident})

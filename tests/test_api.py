@@ -1,0 +1,248 @@
+"""The v1 API as a bot sees it: authentication, scopes, the error shape, filters, creation."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from incidents.models import Incident, RecurringStructure
+
+from .factories import GroupFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """Every API error has the one shape: {"error": {status, code, message[, fields]}}."""
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["status"] == status
+    assert error["message"]
+    if code:
+        assert error["code"] == code
+    return error
+
+
+def test_no_token_is_401_with_the_error_shape_and_a_challenge():
+    response = APIClient().get("/api/v1/incidents/")
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_a_wrong_token_is_401():
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
+    assert_error(api.get("/api/v1/incidents/"), 401, "authentication_failed")
+
+
+def test_a_revoked_token_is_401(user):
+    from django.utils import timezone
+
+    from incidents.models import ApiToken
+
+    token, key = ApiToken.generate(name="old", user=user, scope="read")
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert_error(api.get("/api/v1/incidents/"), 401)
+
+
+def test_read_token_cannot_create(read_api):
+    response = read_api.post("/api/v1/incidents/", {"title": "x"}, format="json")
+    error = assert_error(response, 403, "permission_denied")
+    assert "write token" in error["message"]
+    assert not Incident.objects.exists()
+
+
+def test_bad_json_is_400(write_api):
+    response = write_api.post(
+        "/api/v1/incidents/", data='{"title": "broken', content_type="application/json"
+    )
+    error = assert_error(response, 400, "parse_error")
+    assert "JSON" in error["message"]
+
+
+def test_unknown_pattern_slug_is_400_naming_the_slug(write_api):
+    response = write_api.post(
+        "/api/v1/incidents/",
+        {"title": "x", "patterns": [{"slug": "no-such-pattern", "rationale": "because"}]},
+        format="json",
+    )
+    error = assert_error(response, 400, "invalid")
+    assert "no-such-pattern" in error["fields"]["patterns[0].slug"][0]
+    assert "/api/v1/patterns/" in error["fields"]["patterns[0].slug"][0]
+    assert not Incident.objects.exists()
+
+
+def test_missing_title_and_oversized_section_are_400(write_api, settings):
+    response = write_api.post(
+        "/api/v1/incidents/",
+        {"summary": "x" * (settings.SEAMS_MAX_SECTION_CHARS + 1)},
+        format="json",
+    )
+    error = assert_error(response, 400, "invalid")
+    assert "title" in error["fields"]
+    assert "summary" in error["fields"]
+
+
+def test_unknown_endpoint_is_404_in_the_error_shape(read_api):
+    assert_error(read_api.get("/api/v1/nothing-here/"), 404, "not_found")
+
+
+def test_write_token_creates_a_draft_that_is_analysed(write_api, save_review, django_capture_on_commit_callbacks):
+    earlier = save_review(
+        title="2019: regex pinned every edge CPU",
+        patterns=["fast-global-propagation"],
+        components=["WAF rules"],
+    )
+    body = {
+        "title": "Feature file doubled and the proxy panicked",
+        "severity": "sev1",
+        "summary": "Bot scoring failed *everywhere* within minutes.",
+        "shapes": ["worst-case-interaction", "concentration"],
+        "patterns": [
+            {"slug": "fast-global-propagation", "rationale": "Pushed to every server at once."}
+        ],
+        "components": ["Feature file pipeline", "Core proxy"],
+        "timeline": [
+            {"occurred_at": "2025-11-18T11:05:00Z", "kind": "trigger", "text": "Grant applied."}
+        ],
+        "contributing_factors": ["The query assumed one database.", "A limit of 200."],
+        "action_items": [
+            {"title": "Fall back to the last good file", "kind": "structural_fix",
+             "leverage_level": "rules", "pattern": "fast-global-propagation"}
+        ],
+    }  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = write_api.post("/api/v1/incidents/", body, format="json")
+
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["status"] == "draft"
+    assert response["Location"].endswith(f"/api/v1/incidents/{data['id']}/")
+    assert data["shapes"] == ["worst-case-interaction", "concentration"] or set(
+        data["shapes"]
+    ) == {"worst-case-interaction", "concentration"}
+    assert data["patterns"][0]["slug"] == "fast-global-propagation"
+    assert sorted(data["components"]) == ["Core proxy", "Feature file pipeline"]
+    assert data["timeline"][0]["kind"] == "trigger"
+    assert data["contributing_factors"] == ["The query assumed one database.", "A limit of 200."]
+    assert data["action_items"][0]["leverage_level"] == "rules"
+
+    recurrences = write_api.get("/api/v1/recurrences/").json()["results"]
+    assert len(recurrences) == 1
+    assert recurrences[0]["pattern"] == "fast-global-propagation"
+    assert {i["id"] for i in recurrences[0]["incidents"]} == {earlier.pk, data["id"]}
+    assert recurrences[0]["components"] == ["Core proxy", "Feature file pipeline", "WAF rules"]
+
+
+@pytest.fixture
+def catalogue_of_incidents(save_review):
+    return {
+        "waf": save_review(
+            title="WAF",
+            shapes=["worst-case-interaction"],
+            patterns=["untested-input-regime"],
+            components=["WAF rules"],
+        ),
+        "grid": save_review(
+            title="Grid",
+            shapes=["cascade"],
+            patterns=["tight-coupling-cascade"],
+            components=["Alarm processor"],
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("shape=cascade", {"Grid"}),
+        ("pattern=untested-input-regime", {"WAF"}),
+        ("component=alarm-processor", {"Grid"}),
+        ("status=published", set()),
+        ("status=draft", {"WAF", "Grid"}),
+        ("q=grid", {"Grid"}),
+    ],
+)
+def test_list_filters(read_api, catalogue_of_incidents, query, expected):
+    response = read_api.get(f"/api/v1/incidents/?{query}")
+    assert response.status_code == 200
+    assert {row["title"] for row in response.json()["results"]} == expected
+
+
+def test_unknown_filter_value_is_400_not_an_empty_list(read_api, catalogue_of_incidents):
+    error = assert_error(read_api.get("/api/v1/incidents/?pattern=nope"), 400, "invalid")
+    assert "pattern" in error["fields"]
+
+
+def test_restricted_incidents_are_invisible_outside_their_group(read_api, save_review, user):
+    security = GroupFactory(name="security")
+    secret = save_review(title="Credential leak", patterns=["buried-assumption"])
+    Incident.objects.filter(pk=secret.pk).update(restricted_to=security)
+    save_review(title="Open one", patterns=["buried-assumption"])
+
+    titles = {r["title"] for r in read_api.get("/api/v1/incidents/").json()["results"]}
+    assert titles == {"Open one"}
+    assert_error(read_api.get(f"/api/v1/incidents/{secret.pk}/"), 404)
+    # The structure exists, but with only one visible incident it is not shown to this user.
+    assert RecurringStructure.objects.count() == 1
+    assert read_api.get("/api/v1/recurrences/").json()["results"] == []
+
+    user.groups.add(security)
+    titles = {r["title"] for r in read_api.get("/api/v1/incidents/").json()["results"]}
+    assert titles == {"Open one", "Credential leak"}
+    assert len(read_api.get("/api/v1/recurrences/").json()["results"]) == 1
+
+
+def test_patterns_and_shapes_endpoints(read_api):
+    patterns = read_api.get("/api/v1/patterns/").json()
+    assert patterns["count"] >= 22
+    one = read_api.get("/api/v1/patterns/fast-global-propagation/").json()
+    assert one["name"] and isinstance(one["aliases"], list)
+    shapes = read_api.get("/api/v1/shapes/").json()
+    assert [s["slug"] for s in shapes] == [
+        "cascade", "concentration", "worst-case-interaction", "recurrence",
+    ]  # fmt: skip
+    assert_error(read_api.get("/api/v1/patterns/not-a-pattern/"), 404)
+
+
+def test_list_query_count_does_not_grow_with_incidents(
+    read_api, save_review, django_assert_max_num_queries
+):
+    for n in range(15):
+        save_review(
+            title=f"I{n}",
+            shapes=["cascade"],
+            patterns=["slack-erosion", "alert-fatigue"],
+            components=[f"C{n}", "Shared"],
+        )
+    # auth token, count, page, then one query per prefetched relation
+    with django_assert_max_num_queries(12):
+        response = read_api.get("/api/v1/incidents/")
+    assert len(response.json()["results"]) == 15
+
+
+def test_detail_query_count(read_api, save_review, django_assert_max_num_queries):
+    incident = save_review(title="One", patterns=["slack-erosion"], components=["A", "B"])
+    with django_assert_max_num_queries(12):
+        response = read_api.get(f"/api/v1/incidents/{incident.pk}/")
+    assert response.json()["title"] == "One"
+
+
+def test_recurrences_query_count(read_api, save_review, django_assert_max_num_queries):
+    for n in range(6):
+        save_review(title=f"R{n}", patterns=["retry-amplification", "alert-fatigue"], components=[f"C{n}"])
+    with django_assert_max_num_queries(10):
+        response = read_api.get("/api/v1/recurrences/")
+    assert len(response.json()["results"]) == 2
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    spec = schema.json()
+    assert spec["openapi"].startswith("3.")
+    for path in ["/api/v1/incidents/", "/api/v1/incidents/{id}/", "/api/v1/patterns/",
+                 "/api/v1/shapes/", "/api/v1/recurrences/"]:  # fmt: skip
+        assert path in spec["paths"], path
+    assert "Error" in spec["components"]["schemas"]
+    assert client.get("/api/docs/").status_code == 200
