@@ -62,8 +62,13 @@ test-unit: install  ## Unit tests (SQLite, in-process jobs)
 
 test: lint check test-unit  ## Everything a change must pass on a bare machine
 
+# The real stack of this machine (and of CI); override to point elsewhere.
+INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seams
+INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/11
+
 test-integration: install  ## Tests against the real PostgreSQL, Redis and a Celery worker
-	$(BIN)/pytest -m integration tests/integration -p no:cacheprovider
+	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
+		$(BIN)/pytest -m integration tests/integration -p no:cacheprovider
 
 clean:  ## Remove the virtualenv, the SQLite database and collected static files
 	rm -rf $(VENV) seams.sqlite3 staticfiles .pytest_cache .ruff_cache

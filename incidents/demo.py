@@ -48,8 +48,17 @@ def _content(review: dict[str, Any]) -> ReviewContent:
     levels = {lvl.slug: lvl for lvl in LeverageLevel.objects.all()}
     fields = {
         name: review.get(name, "")
-        for name in ("title", "severity", "status", "summary", "impact", "users_affected",
-                     "narrative", "went_well", "where_lucky")  # fmt: skip
+        for name in (
+            "title",
+            "severity",
+            "status",
+            "summary",
+            "impact",
+            "users_affected",
+            "narrative",
+            "went_well",
+            "where_lucky",
+        )
     }
     for name in ("started_at", "detected_at", "mitigated_at", "resolved_at"):
         fields[name] = _when(review[name]) if review.get(name) else None

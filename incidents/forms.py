@@ -86,7 +86,9 @@ class IncidentForm(forms.ModelForm):
 
 class TimelineEventForm(forms.Form):
     occurred_at = forms.DateTimeField(label="When", widget=_datetime_widget())
-    kind = forms.ChoiceField(choices=TimelineEvent.Kind.choices)
+    kind = forms.ChoiceField(
+        choices=TimelineEvent.Kind.choices, initial=TimelineEvent.Kind.OBSERVATION
+    )
     text = forms.CharField(label="What happened", validators=[SECTION_LIMIT])
     why_reasonable = forms.CharField(
         label="Why it looked right at the time", required=False, validators=[SECTION_LIMIT]
@@ -153,9 +155,7 @@ class ReviewForms:
         self.timeline = TimelineFormSet(data, prefix="timeline", initial=initial.get("timeline"))
         self.factors = FactorFormSet(data, prefix="factors", initial=initial.get("factors"))
         self.actions = ActionItemFormSet(data, prefix="actions", initial=initial.get("actions"))
-        self.patterns = PatternLinkFormSet(
-            data, prefix="patterns", initial=initial.get("patterns")
-        )
+        self.patterns = PatternLinkFormSet(data, prefix="patterns", initial=initial.get("patterns"))
 
     @property
     def formsets(self):
@@ -179,9 +179,7 @@ class ReviewForms:
             ]
 
         data = self.incident.cleaned_data
-        fields = {
-            name: data[name] for name in IncidentForm.Meta.fields if name not in {"shapes"}
-        }
+        fields = {name: data[name] for name in IncidentForm.Meta.fields if name not in {"shapes"}}
         return ReviewContent(
             fields=fields,
             shapes=list(data["shapes"]),

@@ -50,9 +50,7 @@ class IncidentQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        return self.filter(
-            Q(restricted_to__isnull=True) | Q(restricted_to__in=user.groups.all())
-        )
+        return self.filter(Q(restricted_to__isnull=True) | Q(restricted_to__in=user.groups.all()))
 
     def needing_analysis(self) -> IncidentQuerySet:
         """Incidents whose latest save has not been analysed yet."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.result import EagerResult
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 from django.utils import timezone
@@ -81,7 +82,7 @@ def enqueue_analysis(incident_id: int) -> bool:
             exc_info=True,
         )
         return False
-    if result.ready() and result.failed():
+    if isinstance(result, EagerResult) and result.failed():
         # Only in the embedded mode, where the job ran in-process: it is still marked as
         # needing analysis, so the next sweep retries it.
         logger.warning("analysis of incident %s failed: %r", incident_id, result.result)

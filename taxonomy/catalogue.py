@@ -108,7 +108,9 @@ def _write_pattern(pattern: StructuralPattern, content: dict[str, Any]) -> None:
     pattern.typical_shapes.set(EmergentShape.objects.filter(slug__in=content["typical_shapes"]))
 
 
-def _write_relations(slug: str, data: dict[str, Any], by_slug: dict[str, StructuralPattern]) -> None:
+def _write_relations(
+    slug: str, data: dict[str, Any], by_slug: dict[str, StructuralPattern]
+) -> None:
     source = by_slug[slug]
     for rel in data.get("related", []):
         target = by_slug.get(rel["slug"])
@@ -135,7 +137,9 @@ def add_missing() -> list[str]:
     """
     added: list[str] = []
     for position, shape in enumerate(shipped_shapes()):
-        entry = {k: v for k, v in shape.items() if k not in {"slug", "name", "summary", "definition"}}
+        entry = {
+            k: v for k, v in shape.items() if k not in {"slug", "name", "summary", "definition"}
+        }
         _, created = EmergentShape.objects.get_or_create(
             slug=shape["slug"],
             defaults={
@@ -208,9 +212,7 @@ def _diff(old: dict[str, Any], new: dict[str, Any], slug: str) -> str:
 
 def compare() -> list[CatalogueChange]:
     """Compare every shipped pattern with the database, without changing anything."""
-    stored = {
-        p.slug: p for p in StructuralPattern.objects.prefetch_related("typical_shapes").all()
-    }
+    stored = {p.slug: p for p in StructuralPattern.objects.prefetch_related("typical_shapes").all()}
     changes = []
     for slug, data in shipped_patterns().items():
         shipped = _pattern_content(data)

@@ -71,6 +71,4 @@ def shape_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def leverage_levels(request: HttpRequest) -> HttpResponse:
     """Meadows' twelve leverage levels, shallowest first."""
-    return render(
-        request, "taxonomy/leverage_levels.html", {"levels": LeverageLevel.objects.all()}
-    )
+    return render(request, "taxonomy/leverage_levels.html", {"levels": LeverageLevel.objects.all()})

@@ -87,7 +87,9 @@ def test_unknown_endpoint_is_404_in_the_error_shape(read_api):
     assert_error(read_api.get("/api/v1/nothing-here/"), 404, "not_found")
 
 
-def test_write_token_creates_a_draft_that_is_analysed(write_api, save_review, django_capture_on_commit_callbacks):
+def test_write_token_creates_a_draft_that_is_analysed(
+    write_api, save_review, django_capture_on_commit_callbacks
+):
     earlier = save_review(
         title="2019: regex pinned every edge CPU",
         patterns=["fast-global-propagation"],
@@ -118,9 +120,10 @@ def test_write_token_creates_a_draft_that_is_analysed(write_api, save_review, dj
     data = response.json()
     assert data["status"] == "draft"
     assert response["Location"].endswith(f"/api/v1/incidents/{data['id']}/")
-    assert data["shapes"] == ["worst-case-interaction", "concentration"] or set(
-        data["shapes"]
-    ) == {"worst-case-interaction", "concentration"}
+    assert data["shapes"] == ["worst-case-interaction", "concentration"] or set(data["shapes"]) == {
+        "worst-case-interaction",
+        "concentration",
+    }
     assert data["patterns"][0]["slug"] == "fast-global-propagation"
     assert sorted(data["components"]) == ["Core proxy", "Feature file pipeline"]
     assert data["timeline"][0]["kind"] == "trigger"
@@ -197,7 +200,8 @@ def test_patterns_and_shapes_endpoints(read_api):
     patterns = read_api.get("/api/v1/patterns/").json()
     assert patterns["count"] >= 22
     one = read_api.get("/api/v1/patterns/fast-global-propagation/").json()
-    assert one["name"] and isinstance(one["aliases"], list)
+    assert one["name"]
+    assert isinstance(one["aliases"], list)
     shapes = read_api.get("/api/v1/shapes/").json()
     assert [s["slug"] for s in shapes] == [
         "cascade", "concentration", "worst-case-interaction", "recurrence",
@@ -230,7 +234,9 @@ def test_detail_query_count(read_api, save_review, django_assert_max_num_queries
 
 def test_recurrences_query_count(read_api, save_review, django_assert_max_num_queries):
     for n in range(6):
-        save_review(title=f"R{n}", patterns=["retry-amplification", "alert-fatigue"], components=[f"C{n}"])
+        save_review(
+            title=f"R{n}", patterns=["retry-amplification", "alert-fatigue"], components=[f"C{n}"]
+        )
     with django_assert_max_num_queries(10):
         response = read_api.get("/api/v1/recurrences/")
     assert len(response.json()["results"]) == 2

@@ -47,9 +47,11 @@ def test_exactly_the_four_shapes_and_twelve_leverage_levels():
 @pytest.mark.django_db
 def test_every_design_slug_is_shipped_with_every_section_filled():
     patterns = {p.slug: p for p in StructuralPattern.objects.all()}
-    assert DESIGN_SLUGS <= set(patterns)
+    assert set(patterns) >= DESIGN_SLUGS
     for slug, pattern in patterns.items():
-        assert pattern.summary and pattern.definition and pattern.aliases, slug
+        assert pattern.summary, slug
+        assert pattern.definition, slug
+        assert pattern.aliases, slug
         for section in ENTRY_SECTIONS:
             assert _non_empty(pattern.entry.get(section)), f"{slug}: {section} is empty"
         assert pattern.typical_shapes.exists(), slug
@@ -65,7 +67,9 @@ def test_relations_point_at_shipped_patterns_and_confusion_is_symmetric():
     assert confused
     assert all((b, a) in confused for a, b in confused)
     fgp = StructuralPattern.objects.get(slug="fast-global-propagation")
-    amplified = set(fgp.relations_out.filter(kind="leads_to").values_list("target__slug", flat=True))
+    amplified = set(
+        fgp.relations_out.filter(kind="leads_to").values_list("target__slug", flat=True)
+    )
     assert "buried-assumption" in amplified
 
 
@@ -104,7 +108,9 @@ def test_upgrade_over_a_local_edit_reports_it_and_apply_keeps_it():
 def test_a_changed_shipped_entry_is_reported_and_applied_only_when_asked(monkeypatch):
     shipped = dict(catalogue.shipped_patterns())
     changed = dict(shipped["alert-fatigue"], summary="A newer shipped summary.")
-    monkeypatch.setattr(catalogue, "shipped_patterns", lambda: {**shipped, "alert-fatigue": changed})
+    monkeypatch.setattr(
+        catalogue, "shipped_patterns", lambda: {**shipped, "alert-fatigue": changed}
+    )
 
     out = StringIO()
     call_command("sync_catalogue", stdout=out)

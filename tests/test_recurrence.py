@@ -59,7 +59,9 @@ def test_analysing_twice_changes_nothing(save_review):
     assert RecurringStructure.objects.count() == 1
 
 
-def test_unlinking_the_pattern_dissolves_the_recurrence(save_review, django_capture_on_commit_callbacks):
+def test_unlinking_the_pattern_dissolves_the_recurrence(
+    save_review, django_capture_on_commit_callbacks
+):
     save_review(patterns=["alert-fatigue"], started_at=YEARS_AGO)
     second = save_review(patterns=["alert-fatigue"])
     assert RecurringStructure.objects.count() == 1

@@ -12,7 +12,7 @@ HOSTILE = [
     '<iframe src="https://evil.example"></iframe>',
     '<svg onload="alert(1)"></svg>',
     '<p style="background:url(javascript:alert(1))">styled</p>',
-    "<a href=\"JaVaScRiPt:alert(1)\">mixed case</a>",
+    '<a href="JaVaScRiPt:alert(1)">mixed case</a>',
     '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">data</a>',
 ]
 

@@ -29,7 +29,8 @@ def test_tasks_ack_late_have_time_limits_and_capped_jittered_backoff(task):
     assert task.acks_late is True
     assert task.reject_on_worker_lost is True
     assert 0 < task.soft_time_limit < task.time_limit
-    assert task.retry_backoff and task.retry_jitter is True
+    assert task.retry_backoff
+    assert task.retry_jitter is True
     assert task.retry_backoff_max <= 300
     assert 0 < task.max_retries <= 10
     assert task.autoretry_for

@@ -205,7 +205,9 @@ def test_restricted_review_is_hidden_outside_its_group(client, save_review):
 
 def test_list_page_query_count(logged_in, save_review, django_assert_max_num_queries):
     for n in range(12):
-        save_review(title=f"I{n}", shapes=["cascade"], patterns=["alert-fatigue"], components=[f"C{n}"])
+        save_review(
+            title=f"I{n}", shapes=["cascade"], patterns=["alert-fatigue"], components=[f"C{n}"]
+        )
     # session, user, count, page, shapes, components, pattern links
     with django_assert_max_num_queries(9):
         response = logged_in.get("/")
@@ -214,13 +216,19 @@ def test_list_page_query_count(logged_in, save_review, django_assert_max_num_que
 
 def test_detail_page_query_count(logged_in, save_review, django_assert_max_num_queries):
     for n in range(5):
-        save_review(title=f"Earlier {n}", patterns=["alert-fatigue", "slack-erosion"], components=[f"C{n}"])
-    incident = save_review(title="Latest", patterns=["alert-fatigue", "slack-erosion"], components=["X"])
+        save_review(
+            title=f"Earlier {n}", patterns=["alert-fatigue", "slack-erosion"], components=[f"C{n}"]
+        )
+    incident = save_review(
+        title="Latest", patterns=["alert-fatigue", "slack-erosion"], components=["X"]
+    )
     with django_assert_max_num_queries(14):
         response = logged_in.get(incident.get_absolute_url())
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("url", ["/patterns/", "/patterns/fast-global-propagation/", "/shapes/cascade/", "/leverage/"])
+@pytest.mark.parametrize(
+    "url", ["/patterns/", "/patterns/fast-global-propagation/", "/shapes/cascade/", "/leverage/"]
+)
 def test_catalogue_pages(logged_in, url):
     assert logged_in.get(url).status_code == 200

@@ -1,10 +1,10 @@
-"""Settings for the unit tests: fast hashing, eager jobs, SQLite unless DATABASE_URL says otherwise."""
+"""Unit-test settings: fast hashing, eager jobs, SQLite unless DATABASE_URL says otherwise."""
 
 import os
 
 os.environ.setdefault("DEBUG", "1")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

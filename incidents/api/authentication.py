@@ -26,9 +26,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("The token contains invalid characters.") from exc
         token = (
-            ApiToken.objects.select_related("user")
-            .filter(digest=ApiToken.hash_key(key))
-            .first()
+            ApiToken.objects.select_related("user").filter(digest=ApiToken.hash_key(key)).first()
         )
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")

@@ -170,9 +170,7 @@ class IncidentDetailSerializer(IncidentSerializer):
 
 def section(**kwargs) -> serializers.CharField:
     """A Markdown section, with a length limit that answers 400 instead of storing megabytes."""
-    return serializers.CharField(
-        required=False, allow_blank=True, max_length=MAX_SECTION, **kwargs
-    )
+    return serializers.CharField(required=False, allow_blank=True, max_length=MAX_SECTION, **kwargs)
 
 
 class TimelineEventInSerializer(serializers.Serializer):

@@ -31,6 +31,19 @@ ERRORS = {
 READ_ERRORS = {code: ERRORS[code] for code in (401, 403)}
 
 
+def read_only_schema(title: str, serializer) -> dict:
+    """OpenAPI descriptions of a read-only viewset's list and detail, errors included."""
+    return {
+        "list": extend_schema(
+            summary=f"{title}: list", responses={200: serializer(many=True), **READ_ERRORS}
+        ),
+        "retrieve": extend_schema(
+            summary=f"{title}: one",
+            responses={200: serializer, **READ_ERRORS, 404: ERRORS[404]},
+        ),
+    }
+
+
 def _incidents_for(request):
     """The incidents this request may see, with everything a list row shows prefetched."""
     return (
@@ -61,7 +74,10 @@ def _incidents_for(request):
     ),
 )
 class IncidentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Incidents visible to the token's user; restricted ones appear only to their group."""
 
@@ -84,17 +100,16 @@ class IncidentViewSet(
         serializer = IncidentCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         incident = incident_create(by=request.user, content=serializer.to_content())
-        incident = self.get_queryset().prefetch_related("timeline", "contributing_factors").get(
-            pk=incident.pk
+        incident = (
+            self.get_queryset()
+            .prefetch_related("timeline", "contributing_factors")
+            .get(pk=incident.pk)
         )
         body = IncidentDetailSerializer(incident, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
 
-@extend_schema_view(
-    list=extend_schema(summary="The structural pattern catalogue", responses={200: PatternSerializer(many=True), **READ_ERRORS}),
-    retrieve=extend_schema(summary="One structural pattern", responses={200: PatternSerializer, **READ_ERRORS, 404: ERRORS[404]}),
-)  # fmt: skip
+@extend_schema_view(**read_only_schema("Structural patterns", PatternSerializer))
 class PatternViewSet(viewsets.ReadOnlyModelViewSet):
     """Structural patterns, by slug."""
 
@@ -103,10 +118,7 @@ class PatternViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = StructuralPattern.objects.prefetch_related("typical_shapes").order_by("name")
 
 
-@extend_schema_view(
-    list=extend_schema(summary="The four emergent shapes", responses={200: ShapeSerializer(many=True), **READ_ERRORS}),
-    retrieve=extend_schema(summary="One emergent shape", responses={200: ShapeSerializer, **READ_ERRORS, 404: ERRORS[404]}),
-)  # fmt: skip
+@extend_schema_view(**read_only_schema("Emergent shapes", ShapeSerializer))
 class ShapeViewSet(viewsets.ReadOnlyModelViewSet):
     """Emergent shapes, by slug."""
 
@@ -116,10 +128,7 @@ class ShapeViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Recurring structures", responses={200: RecurringStructureSerializer(many=True), **READ_ERRORS}),
-    retrieve=extend_schema(summary="One recurring structure", responses={200: RecurringStructureSerializer, **READ_ERRORS, 404: ERRORS[404]}),
-)  # fmt: skip
+@extend_schema_view(**read_only_schema("Recurring structures", RecurringStructureSerializer))
 class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
     """Structures seen in two or more incidents the reader may see."""
 

@@ -8,188 +8,471 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('taxonomy', '0001_initial'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("taxonomy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('scope', models.CharField(choices=[('read', 'Read'), ('write', 'Read and write')], default='read', max_length=10)),
-                ('prefix', models.CharField(editable=False, max_length=8)),
-                ('digest', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("read", "Read"), ("write", "Read and write")],
+                        default="read",
+                        max_length=10,
+                    ),
+                ),
+                ("prefix", models.CharField(editable=False, max_length=8)),
+                ("digest", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Component',
+            name="Component",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('depends_on', models.ManyToManyField(blank=True, related_name='dependents', to='incidents.component')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "depends_on",
+                    models.ManyToManyField(
+                        blank=True, related_name="dependents", to="incidents.component"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=250)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('published', 'Published')], default='draft', max_length=20)),
-                ('severity', models.CharField(choices=[('sev1', 'SEV1 — critical'), ('sev2', 'SEV2 — major'), ('sev3', 'SEV3 — minor'), ('sev4', 'SEV4 — low')], default='sev3', max_length=10)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('detected_at', models.DateTimeField(blank=True, null=True)),
-                ('mitigated_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('summary', models.TextField(blank=True)),
-                ('impact', models.TextField(blank=True)),
-                ('users_affected', models.CharField(blank=True, max_length=250)),
-                ('narrative', models.TextField(blank=True)),
-                ('went_well', models.TextField(blank=True, verbose_name='what went well')),
-                ('where_lucky', models.TextField(blank=True, verbose_name='where we got lucky')),
-                ('complexity', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='interactive complexity')),
-                ('coupling', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('external_id', models.CharField(blank=True, max_length=200, null=True, unique=True)),
-                ('source_url', models.URLField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('analysis_requested_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('analysed_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('components', models.ManyToManyField(blank=True, related_name='incidents', to='incidents.component')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents_created', to=settings.AUTH_USER_MODEL)),
-                ('restricted_to', models.ForeignKey(blank=True, help_text='If set, only members of this group can see the review (e.g. security).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='restricted_incidents', to='auth.group')),
-                ('shapes', models.ManyToManyField(blank=True, related_name='incidents', to='taxonomy.emergentshape')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=250)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In review"),
+                            ("published", "Published"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("sev1", "SEV1 — critical"),
+                            ("sev2", "SEV2 — major"),
+                            ("sev3", "SEV3 — minor"),
+                            ("sev4", "SEV4 — low"),
+                        ],
+                        default="sev3",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("detected_at", models.DateTimeField(blank=True, null=True)),
+                ("mitigated_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("summary", models.TextField(blank=True)),
+                ("impact", models.TextField(blank=True)),
+                ("users_affected", models.CharField(blank=True, max_length=250)),
+                ("narrative", models.TextField(blank=True)),
+                ("went_well", models.TextField(blank=True, verbose_name="what went well")),
+                ("where_lucky", models.TextField(blank=True, verbose_name="where we got lucky")),
+                (
+                    "complexity",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                        verbose_name="interactive complexity",
+                    ),
+                ),
+                (
+                    "coupling",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(blank=True, max_length=200, null=True, unique=True),
+                ),
+                ("source_url", models.URLField(blank=True, max_length=500)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                (
+                    "analysis_requested_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                ("analysed_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "components",
+                    models.ManyToManyField(
+                        blank=True, related_name="incidents", to="incidents.component"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents_created",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "restricted_to",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="If set, only members of this group can see the review (e.g. security).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="restricted_incidents",
+                        to="auth.group",
+                    ),
+                ),
+                (
+                    "shapes",
+                    models.ManyToManyField(
+                        blank=True, related_name="incidents", to="taxonomy.emergentshape"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ContributingFactor',
+            name="ContributingFactor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField()),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contributing_factors', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.TextField()),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contributing_factors",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ActionItem',
+            name="ActionItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('owner', models.CharField(blank=True, max_length=150)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('in_progress', 'In progress'), ('done', 'Done'), ('wont_do', "Won't do")], default='open', max_length=20)),
-                ('due', models.DateField(blank=True, null=True)),
-                ('tracker_url', models.URLField(blank=True, max_length=500)),
-                ('kind', models.CharField(choices=[('component_patch', 'Component patch'), ('structural_fix', 'Structural fix')], default='component_patch', max_length=20)),
-                ('leverage_level', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='taxonomy.leveragelevel')),
-                ('pattern', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='action_items', to='taxonomy.structuralpattern')),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='action_items', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("owner", models.CharField(blank=True, max_length=150)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("in_progress", "In progress"),
+                            ("done", "Done"),
+                            ("wont_do", "Won't do"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("due", models.DateField(blank=True, null=True)),
+                ("tracker_url", models.URLField(blank=True, max_length=500)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("component_patch", "Component patch"),
+                            ("structural_fix", "Structural fix"),
+                        ],
+                        default="component_patch",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "leverage_level",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="taxonomy.leveragelevel",
+                    ),
+                ),
+                (
+                    "pattern",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="action_items",
+                        to="taxonomy.structuralpattern",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="action_items",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PatternLink',
+            name="PatternLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rationale', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('added_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pattern_links', to='incidents.incident')),
-                ('pattern', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='incident_links', to='taxonomy.structuralpattern')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rationale", models.TextField()),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pattern_links",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "pattern",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="incident_links",
+                        to="taxonomy.structuralpattern",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pattern__name'],
+                "ordering": ["pattern__name"],
             },
         ),
         migrations.CreateModel(
-            name='RecurrenceMembership',
+            name="RecurrenceMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField()),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recurrence_memberships', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recurrence_memberships",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_at', 'incident_id'],
+                "ordering": ["occurred_at", "incident_id"],
             },
         ),
         migrations.CreateModel(
-            name='RecurringStructure',
+            name="RecurringStructure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('signature', models.CharField(max_length=300, unique=True)),
-                ('first_seen', models.DateTimeField(null=True)),
-                ('last_seen', models.DateTimeField(null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('incidents', models.ManyToManyField(related_name='recurring_structures', through='incidents.RecurrenceMembership', to='incidents.incident')),
-                ('pattern', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recurring_structures', to='taxonomy.structuralpattern')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("signature", models.CharField(max_length=300, unique=True)),
+                ("first_seen", models.DateTimeField(null=True)),
+                ("last_seen", models.DateTimeField(null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "incidents",
+                    models.ManyToManyField(
+                        related_name="recurring_structures",
+                        through="incidents.RecurrenceMembership",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "pattern",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recurring_structures",
+                        to="taxonomy.structuralpattern",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_seen', 'id'],
+                "ordering": ["-last_seen", "id"],
             },
         ),
         migrations.AddField(
-            model_name='recurrencemembership',
-            name='structure',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='incidents.recurringstructure'),
+            model_name="recurrencemembership",
+            name="structure",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="incidents.recurringstructure",
+            ),
         ),
         migrations.CreateModel(
-            name='TimelineEvent',
+            name="TimelineEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField()),
-                ('kind', models.CharField(choices=[('trigger', 'Trigger'), ('detection', 'Detection'), ('escalation', 'Escalation'), ('decision', 'Decision'), ('mitigation', 'Mitigation'), ('recovery', 'Recovery'), ('communication', 'Communication'), ('observation', 'Observation')], default='observation', max_length=20)),
-                ('text', models.TextField()),
-                ('why_reasonable', models.TextField(blank=True, verbose_name='why it looked right at the time')),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timeline', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("trigger", "Trigger"),
+                            ("detection", "Detection"),
+                            ("escalation", "Escalation"),
+                            ("decision", "Decision"),
+                            ("mitigation", "Mitigation"),
+                            ("recovery", "Recovery"),
+                            ("communication", "Communication"),
+                            ("observation", "Observation"),
+                        ],
+                        default="observation",
+                        max_length=20,
+                    ),
+                ),
+                ("text", models.TextField()),
+                (
+                    "why_reasonable",
+                    models.TextField(blank=True, verbose_name="why it looked right at the time"),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="timeline",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_at', 'id'],
+                "ordering": ["occurred_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['-started_at', '-id'], name='incident_started_idx'),
+            model_name="incident",
+            index=models.Index(fields=["-started_at", "-id"], name="incident_started_idx"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['status'], name='incident_status_idx'),
+            model_name="incident",
+            index=models.Index(fields=["status"], name="incident_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['analysed_at'], name='incident_analysed_idx'),
+            model_name="incident",
+            index=models.Index(fields=["analysed_at"], name="incident_analysed_idx"),
         ),
         migrations.AddConstraint(
-            model_name='patternlink',
-            constraint=models.UniqueConstraint(fields=('incident', 'pattern'), name='unique_pattern_link'),
+            model_name="patternlink",
+            constraint=models.UniqueConstraint(
+                fields=("incident", "pattern"), name="unique_pattern_link"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recurrencemembership',
-            constraint=models.UniqueConstraint(fields=('structure', 'incident'), name='unique_membership'),
+            model_name="recurrencemembership",
+            constraint=models.UniqueConstraint(
+                fields=("structure", "incident"), name="unique_membership"
+            ),
         ),
     ]

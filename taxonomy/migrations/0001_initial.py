@@ -5,72 +5,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='EmergentShape',
+            name="EmergentShape",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('summary', models.TextField()),
-                ('definition', models.TextField(blank=True)),
-                ('entry', models.JSONField(blank=True, default=dict)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("summary", models.TextField()),
+                ("definition", models.TextField(blank=True)),
+                ("entry", models.JSONField(blank=True, default=dict)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['position', 'slug'],
+                "ordering": ["position", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='LeverageLevel',
+            name="LeverageLevel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField(unique=True)),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=150)),
-                ('description', models.TextField()),
-                ('in_operations', models.TextField(blank=True)),
-                ('depth', models.CharField(blank=True, max_length=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField(unique=True)),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=150)),
+                ("description", models.TextField()),
+                ("in_operations", models.TextField(blank=True)),
+                ("depth", models.CharField(blank=True, max_length=10)),
             ],
             options={
-                'ordering': ['-number'],
+                "ordering": ["-number"],
             },
         ),
         migrations.CreateModel(
-            name='StructuralPattern',
+            name="StructuralPattern",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=150)),
-                ('summary', models.TextField()),
-                ('definition', models.TextField(blank=True)),
-                ('aliases', models.JSONField(blank=True, default=list)),
-                ('entry', models.JSONField(blank=True, default=dict)),
-                ('shipped', models.BooleanField(default=False, help_text='Part of the catalogue Seams ships (as opposed to a local one).')),
-                ('shipped_digest', models.CharField(blank=True, max_length=64)),
-                ('typical_shapes', models.ManyToManyField(blank=True, related_name='patterns', to='taxonomy.emergentshape')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=150)),
+                ("summary", models.TextField()),
+                ("definition", models.TextField(blank=True)),
+                ("aliases", models.JSONField(blank=True, default=list)),
+                ("entry", models.JSONField(blank=True, default=dict)),
+                (
+                    "shipped",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Part of the catalogue Seams ships (as opposed to a local one).",
+                    ),
+                ),
+                ("shipped_digest", models.CharField(blank=True, max_length=64)),
+                (
+                    "typical_shapes",
+                    models.ManyToManyField(
+                        blank=True, related_name="patterns", to="taxonomy.emergentshape"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PatternRelation',
+            name="PatternRelation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('confused_with', 'Easy to confuse with'), ('leads_to', 'Leads to / amplifies')], max_length=20)),
-                ('note', models.TextField(blank=True)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='relations_out', to='taxonomy.structuralpattern')),
-                ('target', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='relations_in', to='taxonomy.structuralpattern')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("confused_with", "Easy to confuse with"),
+                            ("leads_to", "Leads to / amplifies"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="relations_out",
+                        to="taxonomy.structuralpattern",
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="relations_in",
+                        to="taxonomy.structuralpattern",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('source', 'target', 'kind'), name='unique_relation'), models.CheckConstraint(condition=models.Q(('source', models.F('target')), _negated=True), name='relation_not_reflexive')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("source", "target", "kind"), name="unique_relation"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source", models.F("target")), _negated=True),
+                        name="relation_not_reflexive",
+                    ),
+                ],
             },
         ),
     ]

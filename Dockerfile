@@ -1,0 +1,21 @@
+# The Seams image: one image for web (gunicorn), worker and beat; docker-compose.yml picks the
+# command. Dependencies are the pinned requirements.txt, installed before the code for caching.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=config.settings.base
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
+
+RUN useradd --system --home /app seams && chown -R seams /app
+USER seams
+
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]

@@ -1,0 +1,139 @@
+"""A review travels through the real stack: API → PostgreSQL → Redis → worker → API."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from incidents.models import ApiToken, Incident, RecurrenceMembership
+from incidents.tasks import sweep_stale_analyses
+from tests.brokers import broker
+
+from .conftest import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def write_api(django_user_model) -> APIClient:
+    user = django_user_model.objects.create(username="incident-bot")
+    _, key = ApiToken.generate(name="bot", user=user, scope="write")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return api
+
+
+def _draft(api: APIClient, title: str, components: list[str]) -> int:
+    response = api.post(
+        "/api/v1/incidents/",
+        {
+            "title": title,
+            "patterns": [{"slug": "fast-global-propagation", "rationale": "Went everywhere."}],
+            "components": components,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def test_runs_on_postgresql():
+    assert connection.vendor == "postgresql"
+
+
+def test_a_review_created_through_the_api_is_analysed_by_the_worker(
+    write_api, start_worker, flush_queue
+):
+    worker = start_worker()
+    first = _draft(write_api, "Regex pinned the edge", ["WAF rules"])
+    second = _draft(write_api, "Feature file panicked the proxy", ["Core proxy"])
+
+    def analysed() -> bool:
+        return not Incident.objects.needing_analysis().exists()
+
+    wait_for(analysed, what="the worker to analyse both drafts")
+    assert "incidents.analyse_incident" in worker.output()
+
+    recurrences = write_api.get("/api/v1/recurrences/").json()["results"]
+    assert len(recurrences) == 1
+    assert {i["id"] for i in recurrences[0]["incidents"]} == {first, second}
+    assert recurrences[0]["components"] == ["Core proxy", "WAF rules"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of our own, so the test can stop and start the broker for real."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        assert server, "redis-server is not installed"
+        self.process = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(self._up, timeout=20, what="redis-server to accept connections")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+    def _up(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+
+def test_reviews_saved_while_redis_is_down_are_analysed_once_it_is_back(write_api, start_worker):
+    redis = PrivateRedis(_free_port())
+    redis.start()
+    try:
+        with broker(redis.url):
+            start_worker(redis_url=redis.url)
+            first = _draft(write_api, "Before the outage", ["Config push"])
+            wait_for(
+                lambda: not Incident.objects.needing_analysis().exists(),
+                what="analysis before the outage",
+            )
+
+            redis.stop()
+            started = time.monotonic()
+            during = [
+                _draft(write_api, f"During the outage {n}", [f"Service {n}"]) for n in range(3)
+            ]
+            # Saves are neither refused nor slowed to a crawl by the dead broker.
+            assert time.monotonic() - started < 30
+            assert Incident.objects.needing_analysis().count() == 3
+
+            redis.start()
+            assert sweep_stale_analyses(grace_seconds=0) == 3
+            wait_for(
+                lambda: not Incident.objects.needing_analysis().exists(),
+                what="the sweep's jobs to be analysed by the worker",
+            )
+    finally:
+        redis.stop()
+
+    for pk in [first, *during]:
+        assert RecurrenceMembership.objects.filter(incident_id=pk).count() == 1
+    assert RecurrenceMembership.objects.count() == 4

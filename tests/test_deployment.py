@@ -1,0 +1,41 @@
+"""docker-compose.yml (no engine runs here) parses and agrees with the Makefile and settings."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_web_worker_beat_postgres_and_redis():
+    services = _compose()["services"]
+    assert set(services) == {"web", "worker", "beat", "postgres", "redis"}
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["REDIS_URL"].startswith("redis://redis:")
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "gunicorn config.wsgi" in services["web"]["command"]
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+
+
+def test_compose_commands_match_the_makefile():
+    makefile = (ROOT / "Makefile").read_text()
+    services = _compose()["services"]
+    for name in ("worker", "beat"):
+        # the same Celery app and sub-command as `make worker` / `make beat`
+        invocation = re.search(r"celery -A config \w+", services[name]["command"]).group(0)
+        assert invocation in makefile.replace("$(BIN)/", "")
+
+
+def test_the_dockerfile_installs_the_pinned_requirements():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.txt" in dockerfile
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith(("#", "-r")):
+            assert "==" in line, f"unpinned requirement: {line}"
