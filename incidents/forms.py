@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.forms import formset_factory
 
+from taxonomy.catalogue import perrow_axes
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 from .models import ActionItem, Incident, TimelineEvent
@@ -21,6 +22,14 @@ SECTION_LIMIT = MaxLengthValidator(
     message="This section is too long: at most %(limit_value)d characters (it has %(show_value)d).",
 )
 MARKDOWN_FIELDS = ("summary", "impact", "narrative", "went_well", "where_lucky")
+
+
+def perrow_choices(axis_slug: str) -> list[tuple[str, str]]:
+    """Select choices for one Perrow axis: "3 — label" for each score, blank first."""
+    axis = next(a for a in perrow_axes() if a["slug"] == axis_slug)
+    return [("", "Not scored")] + [
+        (str(level["score"]), f"{level['score']} — {level['label']}") for level in axis["levels"]
+    ]
 
 
 def _datetime_widget() -> forms.DateTimeInput:
@@ -71,6 +80,9 @@ class IncidentForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["shapes"].queryset = EmergentShape.objects.order_by("position")
+        # Perrow scores carry their meaning in the choice labels, so authors score alike.
+        for name, axis in (("complexity", "interactive-complexity"), ("coupling", "coupling")):
+            self.fields[name].widget = forms.Select(choices=perrow_choices(axis))
         for name in MARKDOWN_FIELDS:
             self.fields[name].validators.append(SECTION_LIMIT)
             self.fields[name].help_text = "Markdown."

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from taxonomy.models import StructuralPattern
+
 from .analysis.recurrence import earlier_in_same_structure
 from .forms import ReviewForms
 from .models import ActionItem, Incident, PatternLink
@@ -18,6 +20,11 @@ from .services import ConcurrentEditError, incident_create, incident_update
 
 def _visible(request: HttpRequest):
     return Incident.objects.visible_to(request.user)
+
+
+def _form_context(forms: ReviewForms, incident: Incident | None) -> dict:
+    # The guide beside the pattern picker: each pattern's summary and warning signs.
+    return {"forms": forms, "incident": incident, "pattern_guide": StructuralPattern.objects.all()}
 
 
 @login_required
@@ -67,7 +74,7 @@ def incident_create_view(request: HttpRequest) -> HttpResponse:
         incident = incident_create(by=request.user, content=forms.review_content())
         messages.success(request, "Review saved. Seams is looking for structures it shares.")
         return redirect(incident)
-    return render(request, "incidents/form.html", {"forms": forms, "incident": None})
+    return render(request, "incidents/form.html", _form_context(forms, None))
 
 
 @login_required
@@ -108,9 +115,9 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
             return render(
                 request,
                 "incidents/form.html",
-                {"forms": forms, "incident": incident, "conflict": conflict},
+                {**_form_context(forms, incident), "conflict": conflict},
                 status=409,
             )
         messages.success(request, "Review saved.")
         return redirect(incident)
-    return render(request, "incidents/form.html", {"forms": forms, "incident": incident})
+    return render(request, "incidents/form.html", _form_context(forms, incident))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("patterns/<slug:slug>/", views.pattern_detail, name="pattern"),
     path("shapes/<slug:slug>/", views.shape_detail, name="shape"),
     path("leverage/", views.leverage_levels, name="leverage"),
+    path("perrow/", views.perrow, name="perrow"),
 ]

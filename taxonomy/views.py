@@ -1,34 +1,31 @@
-"""Pages for reading the catalogue: patterns, shapes, leverage levels."""
+"""Pages for reading the catalogue: patterns, shapes, leverage levels, Perrow's axes."""
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from incidents.models import Incident, PatternLink
 
-from .models import EmergentShape, LeverageLevel, PatternRelation, StructuralPattern
+from .catalogue import perrow_axes
+from .models import EmergentShape, LeverageLevel, StructuralPattern
+from .selectors import group_by_shape, patterns_with_shapes, search_patterns
 
 
 @login_required
 def pattern_list(request: HttpRequest) -> HttpResponse:
-    """The catalogue, optionally narrowed by shape or by words in name, alias or summary."""
-    patterns = StructuralPattern.objects.prefetch_related("typical_shapes").order_by("name")
+    """The catalogue grouped by the shapes patterns produce; narrowed by shape or words."""
+    shapes = list(EmergentShape.objects.all())
     shape = request.GET.get("shape", "")
-    if shape:
-        patterns = patterns.filter(typical_shapes__slug=shape)
     query = request.GET.get("q", "").strip()
-    if query:
-        # aliases is a JSON list; a text match on it is enough for a catalogue of dozens.
-        patterns = patterns.filter(
-            Q(name__icontains=query) | Q(summary__icontains=query) | Q(aliases__icontains=query)
-        )
+    patterns = search_patterns(patterns_with_shapes(), query=query, shape=shape)
     return render(
         request,
         "taxonomy/pattern_list.html",
         {
             "patterns": patterns,
-            "shapes": EmergentShape.objects.all(),
+            "groups": group_by_shape(patterns, shapes) if not (query or shape) else [],
+            "shapes": shapes,
             "shape": shape,
             "q": query,
         },
@@ -37,38 +34,62 @@ def pattern_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def pattern_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One pattern, its relations, and the visible incidents that show it."""
-    pattern = get_object_or_404(
-        StructuralPattern.objects.prefetch_related("typical_shapes"), slug=slug
-    )
+    """One pattern, its relations, and the visible incidents that show it, with their
+    components: one structure expressed through different parts."""
+    pattern = get_object_or_404(patterns_with_shapes(), slug=slug)
     visible = Incident.objects.visible_to(request.user)
     links = (
         PatternLink.objects.filter(pattern=pattern, incident__in=visible)
         .select_related("incident")
         .prefetch_related("incident__components")
-        .order_by("-incident__started_at")
+        .order_by("-incident__started_at", "-incident_id")
     )
-    relations = PatternRelation.objects.filter(source=pattern).select_related("target")
     return render(
         request,
         "taxonomy/pattern_detail.html",
-        {"pattern": pattern, "entry": pattern.entry, "links": links, "relations": relations},
+        {
+            "pattern": pattern,
+            "entry": pattern.entry,
+            "links": links,
+            "relations": pattern.relations_out.all(),
+        },
     )
 
 
 @login_required
 def shape_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One emergent shape and the patterns that typically produce it."""
+    """One emergent shape, its canonical incident, and the patterns that produce it."""
     shape = get_object_or_404(
         EmergentShape.objects.prefetch_related(
             Prefetch("patterns", StructuralPattern.objects.order_by("name"))
         ),
         slug=slug,
     )
-    return render(request, "taxonomy/shape_detail.html", {"shape": shape, "entry": shape.entry})
+    key = shape.entry.get("canonical_incident_key", "")
+    canonical = (
+        Incident.objects.visible_to(request.user).filter(external_id=f"demo:{key}").first()
+        if key
+        else None
+    )
+    return render(
+        request,
+        "taxonomy/shape_detail.html",
+        {
+            "shape": shape,
+            "entry": shape.entry,
+            "canonical": canonical,
+            "shapes": EmergentShape.objects.all(),
+        },
+    )
 
 
 @login_required
 def leverage_levels(request: HttpRequest) -> HttpResponse:
     """Meadows' twelve leverage levels, shallowest first."""
     return render(request, "taxonomy/leverage_levels.html", {"levels": LeverageLevel.objects.all()})
+
+
+@login_required
+def perrow(request: HttpRequest) -> HttpResponse:
+    """Perrow's two axes and their 1–5 scales, for placing an incident on the map."""
+    return render(request, "taxonomy/perrow.html", {"axes": perrow_axes()})

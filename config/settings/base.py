@@ -211,6 +211,12 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from the installed package: the docs work without a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "ActionItemStatusEnum": "incidents.models.ActionItem.Status",
+        "ActionItemKindEnum": "incidents.models.ActionItem.Kind",
+        "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
+    },
 }
 
 LOGGING = {

@@ -56,20 +56,6 @@ class CatalogueSlugField(serializers.SlugRelatedField):
         )
 
 
-class ShapeSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = EmergentShape
-        fields = ["slug", "name", "summary", "definition"]
-
-
-class PatternSerializer(serializers.ModelSerializer):
-    typical_shapes = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-
-    class Meta:
-        model = StructuralPattern
-        fields = ["slug", "name", "summary", "definition", "aliases", "typical_shapes", "shipped"]
-
-
 class PatternLinkSerializer(serializers.Serializer):
     slug = serializers.CharField(source="pattern.slug")
     name = serializers.CharField(source="pattern.name")

@@ -1,4 +1,8 @@
+"""API v1: one router for the whole API (incidents and the catalogue)."""
+
 from rest_framework.routers import DefaultRouter
+
+from taxonomy.api import views as taxonomy_views
 
 from . import views
 
@@ -6,8 +10,9 @@ app_name = "api"
 
 router = DefaultRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
-router.register("patterns", views.PatternViewSet, basename="pattern")
-router.register("shapes", views.ShapeViewSet, basename="shape")
 router.register("recurrences", views.RecurrenceViewSet, basename="recurrence")
+router.register("patterns", taxonomy_views.PatternViewSet, basename="pattern")
+router.register("shapes", taxonomy_views.ShapeViewSet, basename="shape")
+router.register("leverage-levels", taxonomy_views.LeverageLevelViewSet, basename="leverage-level")
 
 urlpatterns = router.urls

@@ -3,45 +3,21 @@
 from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from incidents.models import Incident, PatternLink, RecurrenceMembership, RecurringStructure
 from incidents.services import incident_create
-from taxonomy.models import EmergentShape, StructuralPattern
 
 from .filters import IncidentFilter
+from .schema import ERRORS, READ_ERRORS, read_only_schema
 from .serializers import (
-    ErrorSerializer,
     IncidentCreateSerializer,
     IncidentDetailSerializer,
     IncidentSerializer,
-    PatternSerializer,
     RecurringStructureSerializer,
-    ShapeSerializer,
 )
-
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; see `error.fields`."),
-    401: OpenApiResponse(ErrorSerializer, description="No or invalid token."),
-    403: OpenApiResponse(ErrorSerializer, description="The token's scope does not allow this."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found, or not visible to you."),
-}
-READ_ERRORS = {code: ERRORS[code] for code in (401, 403)}
-
-
-def read_only_schema(title: str, serializer) -> dict:
-    """OpenAPI descriptions of a read-only viewset's list and detail, errors included."""
-    return {
-        "list": extend_schema(
-            summary=f"{title}: list", responses={200: serializer(many=True), **READ_ERRORS}
-        ),
-        "retrieve": extend_schema(
-            summary=f"{title}: one",
-            responses={200: serializer, **READ_ERRORS, 404: ERRORS[404]},
-        ),
-    }
 
 
 def _incidents_for(request):
@@ -107,25 +83,6 @@ class IncidentViewSet(
         )
         body = IncidentDetailSerializer(incident, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
-
-
-@extend_schema_view(**read_only_schema("Structural patterns", PatternSerializer))
-class PatternViewSet(viewsets.ReadOnlyModelViewSet):
-    """Structural patterns, by slug."""
-
-    serializer_class = PatternSerializer
-    lookup_field = "slug"
-    queryset = StructuralPattern.objects.prefetch_related("typical_shapes").order_by("name")
-
-
-@extend_schema_view(**read_only_schema("Emergent shapes", ShapeSerializer))
-class ShapeViewSet(viewsets.ReadOnlyModelViewSet):
-    """Emergent shapes, by slug."""
-
-    serializer_class = ShapeSerializer
-    lookup_field = "slug"
-    queryset = EmergentShape.objects.order_by("position", "slug")
-    pagination_class = None
 
 
 @extend_schema_view(**read_only_schema("Recurring structures", RecurringStructureSerializer))
