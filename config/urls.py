@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import health
 
+handler400 = "incidents.api.errors.bad_request"
 handler404 = "incidents.api.errors.not_found"
 handler500 = "incidents.api.errors.server_error"
 

@@ -49,9 +49,9 @@ class IncidentForm(forms.ModelForm):
 
     class Meta:
         model = Incident
+        # Status changes go through the workflow (request review, publish), not this form.
         fields = [
             "title",
-            "status",
             "severity",
             "started_at",
             "detected_at",

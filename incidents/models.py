@@ -105,6 +105,10 @@ class Incident(models.Model):
     shapes = models.ManyToManyField(EmergentShape, blank=True, related_name="incidents")
     components = models.ManyToManyField(Component, blank=True, related_name="incidents")
 
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="incidents_to_review"
+    )
+
     restricted_to = models.ForeignKey(
         Group,
         null=True,
@@ -258,6 +262,91 @@ class PatternLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident} shows {self.pattern}"
+
+
+class Revision(models.Model):
+    """The whole review as it was after one save. Every save writes one; none is edited."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "version"], name="unique_revision")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} v{self.version}"
+
+
+class Comment(models.Model):
+    """A reviewer's remark on a review (Markdown)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Comment on {self.incident_id} by {self.author_id}"
+
+
+class SuggestionDecision(models.Model):
+    """An author's answer to a suggestion Seams made for a review: a pattern it might show,
+    or a past incident it might resemble. Rejected suggestions are not offered again."""
+
+    class Kind(models.TextChoices):
+        PATTERN = "pattern", "Pattern"
+        INCIDENT = "incident", "Similar incident"
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="suggestion_decisions"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    pattern = models.ForeignKey(
+        StructuralPattern, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    other_incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "pattern"],
+                condition=models.Q(kind="pattern"),
+                name="one_decision_per_pattern",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "other_incident"],
+                condition=models.Q(kind="incident"),
+                name="one_decision_per_incident",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.kind} for {self.incident_id}"
 
 
 class RecurringStructure(models.Model):

@@ -19,12 +19,16 @@ from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 from .models import (
     ActionItem,
+    Comment,
     Component,
     ContributingFactor,
     Incident,
     PatternLink,
+    Revision,
+    SuggestionDecision,
     TimelineEvent,
 )
+from .revisions import record_revision
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +193,9 @@ def _request_analysis(incident: Incident) -> None:
     transaction.on_commit(lambda: enqueue_analysis(incident.pk))
 
 
-def incident_create(*, by: AbstractBaseUser | None, content: ReviewContent) -> Incident:
+def incident_create(
+    *, by: AbstractBaseUser | None, content: ReviewContent, note: str = ""
+) -> Incident:
     """Create a review with all its parts, and ask for it to be analysed after commit."""
     unknown = set(content.fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -197,6 +203,7 @@ def incident_create(*, by: AbstractBaseUser | None, content: ReviewContent) -> I
     with transaction.atomic():
         incident = Incident.objects.create(created_by=by, **content.fields)
         _write_parts(incident, content, by)
+        record_revision(incident=incident, by=by, note=note)
         _request_analysis(incident)
     return incident
 
@@ -207,6 +214,7 @@ def incident_update(
     by: AbstractBaseUser | None,
     content: ReviewContent,
     expected_version: int | None = None,
+    note: str = "",
 ) -> Incident:
     """Replace a review's content, refusing if it changed since `expected_version` was read.
 
@@ -228,5 +236,201 @@ def incident_update(
         incident.save(update_fields=[*content.fields, "updated_at"])
         incident.refresh_from_db(fields=["version"])
         _write_parts(incident, content, by)
+        record_revision(incident=incident, by=by, note=note)
         _request_analysis(incident)
     return incident
+
+
+# --- restoring ---------------------------------------------------------------------------
+
+
+RESTORED_TEXT_FIELDS = ("title", "severity", "summary", "impact", "users_affected",
+                        "narrative", "went_well", "where_lucky")  # fmt: skip
+
+
+def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
+    """Rebuild a service input from a revision's snapshot (for restore)."""
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
+
+    patterns = {p.slug: p for p in StructuralPattern.objects.all()}
+    levels = {lvl.slug: lvl for lvl in LeverageLevel.objects.all()}
+    fields = {
+        name: snap.get(name, "")
+        # Status is workflow, not text: restoring old words does not unpublish a review.
+        for name in (
+            "title",
+            "severity",
+            "summary",
+            "impact",
+            "users_affected",
+            "narrative",
+            "went_well",
+            "where_lucky",
+        )  # fmt: skip
+    }
+    for name in ("started_at", "detected_at", "mitigated_at", "resolved_at"):
+        fields[name] = parse_datetime(snap[name]) if snap.get(name) else None
+    fields["complexity"] = snap.get("complexity")
+    fields["coupling"] = snap.get("coupling")
+    return ReviewContent(
+        fields=fields,
+        shapes=list(EmergentShape.objects.filter(slug__in=snap.get("shapes", []))),
+        components=list(snap.get("components", [])),
+        timeline=[
+            TimelineEntry(
+                occurred_at=parse_datetime(e["occurred_at"]),
+                kind=e["kind"],
+                text=e["text"],
+                why_reasonable=e.get("why_reasonable", ""),
+            )
+            for e in snap.get("timeline", [])
+        ],
+        factors=list(snap.get("factors", [])),
+        actions=[
+            ActionEntry(
+                title=a["title"],
+                owner=a.get("owner", ""),
+                status=a.get("status", "open"),
+                due=parse_date(a["due"]) if a.get("due") else None,
+                tracker_url=a.get("tracker_url", ""),
+                kind=a.get("kind", ActionItem.Kind.COMPONENT_PATCH),
+                leverage_level=levels.get(a.get("leverage_level") or ""),
+                pattern=patterns.get(a.get("pattern") or ""),
+            )
+            for a in snap.get("actions", [])
+        ],
+        # A pattern deleted from the catalogue since cannot be linked again; skip it.
+        patterns=[
+            PatternClaim(pattern=patterns[p["slug"]], rationale=p["rationale"])
+            for p in snap.get("patterns", [])
+            if p["slug"] in patterns
+        ],
+    )
+
+
+def revision_restore(
+    *, revision: Revision, by: AbstractBaseUser | None, expected_version: int | None = None
+) -> Incident:
+    """Make an old revision the current text, as a new save (nothing after it is lost)."""
+    return incident_update(
+        incident=revision.incident,
+        by=by,
+        content=content_from_snapshot(revision.snapshot),
+        expected_version=expected_version,
+        note=f"Restored version {revision.version}",
+    )
+
+
+# --- workflow ----------------------------------------------------------------------------
+
+
+class PublishBlocked(Exception):
+    """The review is missing sections a published review must have."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__("missing: " + ", ".join(missing))
+
+
+def missing_for_publication(incident: Incident) -> list[str]:
+    """The sections a review still needs before it can be published, in reading order.
+
+    Uses `.all()` so that a page which prefetched the parts pays no extra queries.
+    """
+    checks = [
+        ("summary", bool(incident.summary.strip())),
+        ("impact", bool(incident.impact.strip())),
+        ("start time", incident.started_at is not None),
+        ("narrative", bool(incident.narrative.strip())),
+        ("at least one timeline event", bool(incident.timeline.all())),
+        ("at least one contributing factor", bool(incident.contributing_factors.all())),
+        ("at least one action item", bool(incident.action_items.all())),
+        ("at least one emergent shape", bool(incident.shapes.all())),
+        (
+            "at least one structural pattern with a rationale",
+            any(link.rationale.strip() for link in incident.pattern_links.all()),
+        ),
+    ]
+    return [name for name, ok in checks if not ok]
+
+
+def _set_status(incident: Incident, status: str, by, note: str) -> Incident:
+    with transaction.atomic():
+        Incident.objects.filter(pk=incident.pk).update(
+            status=status, version=F("version") + 1, updated_at=timezone.now()
+        )
+        incident.refresh_from_db()
+        record_revision(incident=incident, by=by, note=note)
+    return incident
+
+
+def incident_request_review(
+    *, incident: Incident, by: AbstractBaseUser | None, reviewers: list[AbstractBaseUser]
+) -> Incident:
+    """Move a draft to "in review" and name who reviews it."""
+    if not reviewers:
+        raise ValueError("Name at least one reviewer.")
+    incident.reviewers.set(reviewers)
+    names = ", ".join(sorted(r.get_username() for r in reviewers))
+    return _set_status(incident, Incident.Status.IN_REVIEW, by, f"Sent for review to {names}")
+
+
+def incident_publish(*, incident: Incident, by: AbstractBaseUser | None) -> Incident:
+    """Publish the review, or raise PublishBlocked saying which sections are missing."""
+    missing = missing_for_publication(incident)
+    if missing:
+        raise PublishBlocked(missing)
+    return _set_status(incident, Incident.Status.PUBLISHED, by, "Published")
+
+
+def comment_add(*, incident: Incident, by: AbstractBaseUser, body: str) -> Comment:
+    """A reviewer's comment on the review."""
+    if not body.strip():
+        raise ValueError("A comment needs some text.")
+    return Comment.objects.create(incident=incident, author=by, body=body)
+
+
+# --- suggestions -------------------------------------------------------------------------
+
+
+def suggestion_decide(
+    *,
+    incident: Incident,
+    by: AbstractBaseUser | None,
+    decision: str,
+    pattern=None,
+    other_incident: Incident | None = None,
+    rationale: str = "",
+    link: bool = True,
+) -> SuggestionDecision:
+    """Record an author's answer to a suggestion. Accepting a pattern links it to the review
+    (with the reason Seams gave, which the author can edit) unless `link` is False — the
+    editor in the browser adds the link to the form instead, so the save the author is about
+    to make does not collide with one made behind their back. Rejecting hides it for good."""
+    if (pattern is None) == (other_incident is None):
+        raise ValueError("Decide on exactly one pattern or one incident.")
+    kind = SuggestionDecision.Kind.PATTERN if pattern else SuggestionDecision.Kind.INCIDENT
+    with transaction.atomic():
+        row, _ = SuggestionDecision.objects.update_or_create(
+            incident=incident,
+            kind=kind,
+            pattern=pattern,
+            other_incident=other_incident,
+            defaults={"decision": decision, "decided_by": by, "decided_at": timezone.now()},
+        )
+        if link and pattern is not None and decision == SuggestionDecision.Decision.ACCEPTED:
+            link, created = PatternLink.objects.get_or_create(
+                incident=incident,
+                pattern=pattern,
+                defaults={"rationale": rationale or "Suggested by Seams.", "added_by": by},
+            )
+            if created:
+                Incident.objects.filter(pk=incident.pk).update(
+                    version=F("version") + 1, updated_at=timezone.now()
+                )
+                incident.refresh_from_db()
+                record_revision(incident=incident, by=by, note=f"Linked {pattern.name}")
+                _request_analysis(incident)
+    return row

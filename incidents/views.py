@@ -14,8 +14,17 @@ from taxonomy.models import StructuralPattern
 
 from .analysis.recurrence import earlier_in_same_structure
 from .forms import ReviewForms
-from .models import ActionItem, Incident, PatternLink
-from .services import ConcurrentEditError, incident_create, incident_update
+from .lint import lint_sections
+from .models import ActionItem, Comment, Incident, PatternLink
+from .revisions import changes_since
+from .services import (
+    ConcurrentEditError,
+    incident_create,
+    incident_update,
+    missing_for_publication,
+)
+
+LINTED_FIELDS = ("summary", "impact", "narrative", "went_well", "where_lucky")
 
 
 def _visible(request: HttpRequest):
@@ -50,16 +59,38 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One review, rendered, with the structures it shares with earlier incidents."""
     incident = get_object_or_404(
-        _visible(request).select_related("created_by", "restricted_to"), pk=pk
+        _visible(request)
+        .select_related("created_by", "restricted_to")
+        .prefetch_related(
+            "shapes",
+            "components",
+            "timeline",
+            "contributing_factors",
+            Prefetch(
+                "action_items",
+                ActionItem.objects.select_related("leverage_level", "pattern").order_by("id"),
+            ),
+            Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
+            "reviewers",
+            Prefetch("comments", Comment.objects.select_related("author")),
+        ),
+        pk=pk,
     )
+    unpublished = incident.status != Incident.Status.PUBLISHED
+    sections = {name: getattr(incident, name) for name in LINTED_FIELDS}
     context = {
         "incident": incident,
+        # Hints are advice for authors of unpublished reviews; they never block anything.
+        "hints": lint_sections(sections) if unpublished else {},
+        "missing": missing_for_publication(incident) if unpublished else [],
+        "reviewers": incident.reviewers.all(),
+        "comments": incident.comments.all(),
         "shapes": incident.shapes.all(),
         "components": incident.components.all(),
         "timeline": incident.timeline.all(),
         "factors": incident.contributing_factors.all(),
-        "actions": incident.action_items.select_related("leverage_level", "pattern"),
-        "pattern_links": incident.pattern_links.select_related("pattern"),
+        "actions": incident.action_items.all(),
+        "pattern_links": incident.pattern_links.all(),
         "seen_before": earlier_in_same_structure(incident=incident, visible=_visible(request)),
     }
     return render(request, "incidents/detail.html", context)
@@ -107,6 +138,7 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
             data["version"] = conflict.incident.version
             forms = ReviewForms(data, instance=incident)
             forms.is_valid()
+            meanwhile = changes_since(incident=incident, version=conflict.expected_version)
             messages.error(
                 request,
                 f"Someone else saved this review (now version {conflict.incident.version}) "
@@ -115,7 +147,7 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
             return render(
                 request,
                 "incidents/form.html",
-                {**_form_context(forms, incident), "conflict": conflict},
+                {**_form_context(forms, incident), "conflict": conflict, "meanwhile": meanwhile},
                 status=409,
             )
         messages.success(request, "Review saved.")

@@ -257,3 +257,15 @@ def apply(slugs: list[str] | None = None) -> list[str]:
         for slug in applied:
             _write_relations(slug, shipped_patterns()[slug], by_slug)
     return applied
+
+
+def is_locally_edited(pattern: StructuralPattern) -> bool:
+    """Whether a shipped pattern's stored content differs from the shipped entry last applied.
+
+    Only shipped patterns can be "edited locally"; a local pattern has no shipped text to
+    differ from, so it is never reported as edited. The comparison reads `typical_shapes`:
+    prefetch them when calling this for many patterns (as the admin list does).
+    """
+    if not pattern.shipped or not pattern.shipped_digest:
+        return False
+    return digest(_stored_content(pattern)) != pattern.shipped_digest

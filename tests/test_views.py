@@ -222,7 +222,8 @@ def test_detail_page_query_count(logged_in, save_review, django_assert_max_num_q
     incident = save_review(
         title="Latest", patterns=["alert-fatigue", "slack-erosion"], components=["X"]
     )
-    with django_assert_max_num_queries(14):
+    # session, user, incident, eight prefetched parts, structures seen before (+ components)
+    with django_assert_max_num_queries(16):
         response = logged_in.get(incident.get_absolute_url())
     assert response.status_code == 200
 
@@ -232,3 +233,18 @@ def test_detail_page_query_count(logged_in, save_review, django_assert_max_num_q
 )
 def test_catalogue_pages(logged_in, url):
     assert logged_in.get(url).status_code == 200
+
+
+def test_a_ten_megabyte_section_gets_the_limit_message_and_keeps_nothing(logged_in):
+    huge = "y" * (10 * 1024 * 1024)
+    response = logged_in.post(reverse("incidents:create"), _form_data(narrative=huge))
+    assert response.status_code == 200
+    assert "This section is too long" in response.content.decode()
+    assert not Incident.objects.exists()
+
+
+def test_a_request_over_the_upload_limit_is_a_400_that_names_the_limit(logged_in, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    response = logged_in.post(reverse("incidents:create"), _form_data(narrative="z" * 2_000_000))
+    assert response.status_code == 400
+    assert b"larger than Seams accepts (1 MB)" in response.content

@@ -137,7 +137,9 @@ STORAGES = {
 
 # A review section larger than this is refused with a message, not a server error.
 SEAMS_MAX_SECTION_CHARS = env_int("SEAMS_MAX_SECTION_CHARS", 100_000)
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+# Large enough that a 10 MB section reaches form validation (which names the limit and keeps
+# the text on the page); anything larger gets the 400 page that names this limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 24 * 1024 * 1024)
 
 # --- Background jobs -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -92,3 +92,25 @@ def server_error(request):
     from django.views.defaults import server_error as page_server_error
 
     return page_server_error(request)
+
+
+def bad_request(request, exception=None):
+    """400 for any URL. A request over the upload limit gets a message naming the limit."""
+    from django.conf import settings
+    from django.core.exceptions import RequestDataTooBig
+    from django.http import HttpResponseBadRequest
+
+    if isinstance(exception, RequestDataTooBig):
+        limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        message = (
+            f"This request is larger than Seams accepts ({limit_mb} MB). Nothing was saved; "
+            "go back, shorten the longest sections (each may hold "
+            f"{settings.SEAMS_MAX_SECTION_CHARS:,} characters) and save again."
+        )
+    else:
+        message = "Seams could not read this request."
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(400, "bad_request", message), status=400)
+    return HttpResponseBadRequest(
+        f"<!doctype html><title>Too large</title><h1>Not saved</h1><p>{message}</p>"
+    )

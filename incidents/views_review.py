@@ -1,0 +1,248 @@
+"""Pages and endpoints around writing a review: live preview and assistance, history,
+diff and restore, the review workflow, comments, and answers to suggestions."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from taxonomy.models import StructuralPattern
+
+from . import services
+from .analysis.similarity import similar_incidents, suggest_patterns
+from .lint import lint_sections
+from .models import Incident, SuggestionDecision
+from .rendering import render_markdown
+from .revisions import diff_snapshots
+
+ASSIST_FIELDS = ("summary", "impact", "narrative", "went_well", "where_lucky", "factors",
+                 "timeline")  # fmt: skip
+
+
+def _visible(request: HttpRequest):
+    return Incident.objects.visible_to(request.user)
+
+
+def _json_body(request: HttpRequest) -> dict | JsonResponse:
+    if len(request.body) > settings.SEAMS_MAX_SECTION_CHARS * 8:
+        return JsonResponse({"error": "The text is too long to check."}, status=413)
+    try:
+        data = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JsonResponse({"error": "Send JSON."}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "Send a JSON object."}, status=400)
+    return data
+
+
+@login_required
+@require_POST
+def preview(request: HttpRequest) -> JsonResponse:
+    """Render Markdown exactly as the review page will (same sanitising renderer)."""
+    data = _json_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        return JsonResponse({"error": "`text` must be a string."}, status=400)
+    return JsonResponse({"html": str(render_markdown(text))})
+
+
+@login_required
+@require_POST
+def assist(request: HttpRequest) -> JsonResponse:
+    """Blameless-language hints per section, suggested patterns and similar incidents, for the
+    text written so far. Suggestions the author already rejected are left out."""
+    data = _json_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    sections = {k: v for k, v in (data.get("sections") or {}).items() if isinstance(v, str)}
+    sections = {k: v for k, v in sections.items() if k in ASSIST_FIELDS or k == "title"}
+    incident = None
+    if data.get("incident"):
+        incident = _visible(request).filter(pk=data.get("incident")).first()
+    rejected: set[str] = set()
+    rejected_incidents: set[int] = set()
+    linked: set[str] = set()
+    if incident is not None:
+        decisions = incident.suggestion_decisions.filter(
+            decision=SuggestionDecision.Decision.REJECTED
+        ).select_related("pattern")
+        rejected = {d.pattern.slug for d in decisions if d.pattern_id}
+        rejected_incidents = {d.other_incident_id for d in decisions if d.other_incident_id}
+        linked = set(incident.pattern_links.values_list("pattern__slug", flat=True))
+    text = "\n".join(sections.values())
+    patterns = suggest_patterns(text=text, exclude=frozenset(rejected | linked))
+    exclude = {incident.pk} if incident else set()
+    incidents = similar_incidents(
+        patterns=patterns,
+        visible=_visible(request),
+        exclude_ids=frozenset(exclude | rejected_incidents),
+    )
+    hints = lint_sections({k: v for k, v in sections.items() if k != "title"})
+    return JsonResponse(
+        {
+            "hints": {name: [h.to_dict() for h in found] for name, found in hints.items()},
+            "patterns": [
+                {"slug": p.slug, "name": p.name, "score": p.score, "why": p.why} for p in patterns
+            ],
+            "incidents": [
+                {
+                    "id": s.incident.pk,
+                    "title": s.incident.title,
+                    "url": s.incident.get_absolute_url(),
+                    "score": s.score,
+                    "why": s.why,
+                }
+                for s in incidents
+            ],
+        }
+    )
+
+
+@login_required
+@require_POST
+def decide_suggestion(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record accept / reject of a suggestion (a pattern or a similar incident)."""
+    incident = get_object_or_404(_visible(request), pk=pk)
+    decision = request.POST.get("decision")
+    if decision not in SuggestionDecision.Decision.values:
+        return JsonResponse({"error": "decision must be accepted or rejected"}, status=400)
+    pattern = other = None
+    if request.POST.get("pattern"):
+        pattern = StructuralPattern.objects.filter(slug=request.POST["pattern"]).first()
+        if pattern is None:
+            return JsonResponse({"error": "unknown pattern"}, status=400)
+    elif request.POST.get("incident"):
+        other = _visible(request).filter(pk=request.POST["incident"]).first()
+        if other is None:
+            return JsonResponse({"error": "unknown incident"}, status=400)
+    else:
+        return JsonResponse({"error": "name a pattern or an incident"}, status=400)
+    services.suggestion_decide(
+        incident=incident,
+        by=request.user,
+        decision=decision,
+        pattern=pattern,
+        other_incident=other,
+        rationale=request.POST.get("why", "")[:2000],
+        link=request.POST.get("link", "1") != "0",
+    )
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"ok": True})
+    messages.success(request, "Noted.")
+    return redirect("incidents:edit", pk=incident.pk)
+
+
+@login_required
+def history(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every saved version of a review, newest first."""
+    incident = get_object_or_404(_visible(request), pk=pk)
+    revisions = incident.revisions.select_related("created_by").defer("snapshot")
+    return render(request, "incidents/history.html", {"incident": incident, "revisions": revisions})
+
+
+@login_required
+def diff(request: HttpRequest, pk: int) -> HttpResponse:
+    """What changed between two versions (?from=N&to=M; default: previous → latest)."""
+    incident = get_object_or_404(_visible(request), pk=pk)
+    try:
+        new_v = int(request.GET.get("to", incident.version))
+        old_v = int(request.GET.get("from", new_v - 1))
+    except ValueError:
+        return HttpResponse("Versions are numbers, e.g. ?from=2&to=3.", status=400)
+    found = {r.version: r for r in incident.revisions.filter(version__in=[old_v, new_v])}
+    if old_v not in found or new_v not in found:
+        return HttpResponse(
+            f"This review has no version {old_v if old_v not in found else new_v}.", status=404
+        )
+    return render(
+        request,
+        "incidents/diff.html",
+        {
+            "incident": incident,
+            "old": found[old_v],
+            "new": found[new_v],
+            "sections": diff_snapshots(found[old_v].snapshot, found[new_v].snapshot),
+        },
+    )
+
+
+@login_required
+@require_POST
+def restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    """Make an old version current again, as a new version."""
+    incident = get_object_or_404(_visible(request), pk=pk)
+    revision = get_object_or_404(incident.revisions, version=version)
+    try:
+        expected = int(request.POST.get("expected_version", incident.version))
+    except ValueError:
+        expected = incident.version
+    try:
+        services.revision_restore(revision=revision, by=request.user, expected_version=expected)
+    except services.ConcurrentEditError:
+        messages.error(request, "The review changed meanwhile; look at the history again.")
+        return redirect("incidents:history", pk=pk)
+    messages.success(request, f"Version {version} restored as a new version.")
+    return redirect(incident)
+
+
+class ReviewRequestForm(forms.Form):
+    reviewers = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+@login_required
+def request_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a draft for review to named reviewers."""
+    incident = get_object_or_404(_visible(request), pk=pk)
+    form = ReviewRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.incident_request_review(
+            incident=incident, by=request.user, reviewers=list(form.cleaned_data["reviewers"])
+        )
+        messages.success(request, "Sent for review.")
+        return redirect(incident)
+    return render(request, "incidents/request_review.html", {"incident": incident, "form": form})
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Publish, or say which sections are still missing."""
+    incident = get_object_or_404(_visible(request), pk=pk)
+    try:
+        services.incident_publish(incident=incident, by=request.user)
+    except services.PublishBlocked as blocked:
+        messages.error(
+            request, "Not published yet. Still missing: " + "; ".join(blocked.missing) + "."
+        )
+        return redirect(incident)
+    messages.success(request, "Published.")
+    return redirect(incident)
+
+
+@login_required
+@require_POST
+def comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a reviewer's comment."""
+    incident = get_object_or_404(_visible(request), pk=pk)
+    body = request.POST.get("body", "")
+    if len(body) > settings.SEAMS_MAX_SECTION_CHARS:
+        messages.error(request, "That comment is too long.")
+    elif not body.strip():
+        messages.error(request, "A comment needs some text.")
+    else:
+        services.comment_add(incident=incident, by=request.user, body=body)
+        messages.success(request, "Comment added.")
+    return redirect(f"{incident.get_absolute_url()}#comments")
