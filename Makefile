@@ -8,7 +8,7 @@ MANAGE := $(BIN)/python manage.py
 DEV_ENV := DEBUG=1
 
 .PHONY: help install migrate demo run test lint format check test-unit test-integration \
-        worker beat serve clean
+        worker beat serve clean browser
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,8 +57,17 @@ check: install  ## Django system checks and missing migrations
 	$(DEV_ENV) $(MANAGE) check
 	$(DEV_ENV) $(MANAGE) makemigrations --check --dry-run
 
-test-unit: install  ## Unit tests (SQLite, in-process jobs)
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
+# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+CHROMIUM ?= /usr/bin/chromium
+
+browser: ## Install Debian's chromium if it is missing (needs root or sudo)
+	@test -x $(CHROMIUM) || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test-unit: install browser  ## Unit and browser tests (SQLite, in-process jobs)
+	env -u DATABASE_URL -u REDIS_URL SEAMS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 test: lint check test-unit  ## Everything a change must pass on a bare machine
 

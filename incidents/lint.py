@@ -51,10 +51,19 @@ _R = r"(?![^\W_])"
 _APOS = "['’]"
 
 
+def _phrase_body(pattern: str) -> str:
+    """A space in a phrase means "words apart"; an apostrophe may be straight or curly."""
+    return pattern.replace(" ", _SEP).replace("'", _APOS)
+
+
 def _phrase(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
-    """Compile a phrase: a space means "words apart", an apostrophe is straight or curly."""
-    body = pattern.replace(" ", _SEP).replace("'", _APOS)
-    return re.compile(_L + "(?:" + body + ")" + _R, flags)
+    """Compile a phrase that starts and ends at word edges."""
+    return re.compile(_L + "(?:" + _phrase_body(pattern) + ")" + _R, flags)
+
+
+def _words(text: str) -> frozenset[str]:
+    """A word list written as whitespace-separated text."""
+    return frozenset(text.split())
 
 
 _TOKEN = re.compile(r"@[A-Za-z0-9](?:[\w-]|\.(?=\w))*|[^\W_](?:[\w'’-]*[^\W_])?")
@@ -90,114 +99,24 @@ def _words_after(text: str, pos: int, limit: int = 8) -> list[str]:
 
 # Head nouns and pronouns that make a sentence about people rather than machines. Possessives
 # ("the team's job") deliberately do not count: there the subject is the job.
-_PERSON_WORDS = frozenset(
-    [
-        "i",
-        "we",
-        "you",
-        "he",
-        "she",
-        "they",
-        "someone",
-        "somebody",
-        "nobody",
-        "anyone",
-        "anybody",
-        "everyone",
-        "everybody",
-        "engineer",
-        "engineers",
-        "operator",
-        "operators",
-        "on-call",
-        "oncall",
-        "on-caller",
-        "on-callers",
-        "team",
-        "teams",
-        "reviewer",
-        "reviewers",
-        "approver",
-        "approvers",
-        "sre",
-        "sres",
-        "developer",
-        "developers",
-        "dev",
-        "devs",
-        "admin",
-        "admins",
-        "administrator",
-        "administrators",
-        "responder",
-        "responders",
-        "commander",
-        "staff",
-        "person",
-        "people",
-        "human",
-        "humans",
-        "manager",
-        "managers",
-        "lead",
-        "owner",
-        "owners",
-        "author",
-        "authors",
-        "maintainer",
-        "maintainers",
-        "member",
-        "members",
-        "colleague",
-        "colleagues",
-        "intern",
-        "interns",
-        "contractor",
-        "contractors",
-    ]
+_PERSON_WORDS = _words(
+    """
+    i we you he she they someone somebody nobody anyone anybody everyone everybody engineer
+    engineers operator operators on-call oncall on-caller on-callers team teams reviewer
+    reviewers approver approvers sre sres developer developers dev devs admin admins
+    administrator administrators responder responders commander staff person people human humans
+    manager managers lead owner owners author authors maintainer maintainers member members
+    colleague colleagues intern interns contractor contractors
+    """
 )
 # Words that may sit between a subject and its verb without changing who the subject is.
-_FILLER = frozenset(
-    [
-        "also",
-        "then",
-        "still",
-        "again",
-        "repeatedly",
-        "initially",
-        "subsequently",
-        "later",
-        "originally",
-        "consistently",
-        "completely",
-        "simply",
-        "just",
-        "both",
-        "all",
-        "had",
-        "have",
-        "has",
-        "really",
-        "definitely",
-        "probably",
-        "certainly",
-        "perhaps",
-        "arguably",
-        "maybe",
-        "possibly",
-        "ideally",
-        "clearly",
-        "obviously",
-        "apparently",
-        "unfortunately",
-        "ultimately",
-        "themselves",
-        "himself",
-        "herself",
-        "ourselves",
-        "myself",
-        "collectively",
-    ]
+_FILLER = _words(
+    """
+    also then still again repeatedly initially subsequently later originally consistently
+    completely simply just both all had have has really definitely probably certainly perhaps
+    arguably maybe possibly ideally clearly obviously apparently unfortunately ultimately
+    themselves himself herself ourselves myself collectively
+    """
 )
 
 
@@ -228,67 +147,20 @@ def _subject_is_person(text: str, pos: int) -> bool:
 
 # --- Gates: extra conditions some phrases must meet ------------------------------------------
 
-_ACTION_VERBS = frozenset(
-    [
-        "caught",
-        "noticed",
-        "checked",
-        "tested",
-        "seen",
-        "realised",
-        "realized",
-        "asked",
-        "waited",
-        "stopped",
-        "reviewed",
-        "verified",
-        "escalated",
-        "spotted",
-        "paged",
-        "rolled",
-        "double-checked",
-        "looked",
-        "read",
-        "confirmed",
-        "validated",
-        "investigated",
-        "raised",
-        "flagged",
-        "questioned",
-        "warned",
-        "told",
-        "called",
-        "anticipated",
-        "foreseen",
-        "predicted",
-        "considered",
-        "thought",
-        "followed",
-        "communicated",
-        "informed",
-        "alerted",
-    ]
+_ACTION_VERBS = _words(
+    """
+    caught noticed checked tested seen realised realized asked waited stopped reviewed verified
+    escalated spotted paged rolled double-checked looked read confirmed validated investigated
+    raised flagged questioned warned told called anticipated foreseen predicted considered
+    thought followed communicated informed alerted
+    """
 )
-_AFTER_FILLER = frozenset(
-    ["really", "just", "also", "probably", "definitely", "at", "least", "immediately", "first"]
-)
-_CAREFUL = frozenset(
-    [
-        "careful",
-        "aware",
-        "attentive",
-        "vigilant",
-        "paying",
-        "watching",
-        "cautious",
-        "diligent",
-        "thorough",
-    ]
-)
+_AFTER_FILLER = _words("really just also probably definitely at least immediately first")
+_CAREFUL = _words("careful aware attentive vigilant paying watching cautious diligent thorough")
 
 
 def _should_have_is_counterfactual(text: str, m: re.Match[str]) -> bool:
-    """ "Should have" judges people, or is an engineer's design expectation of a machine.
+    """Tell a judgement of people ("should have") from a design expectation of a machine.
 
     Fires when a person or team is the subject ("we should have", "the operator should've"), or
     when a human action follows ("should have caught", "should have been more careful").
@@ -311,13 +183,13 @@ def _should_have_is_counterfactual(text: str, m: re.Match[str]) -> bool:
 
 
 def _failed_to_is_about_people(text: str, m: re.Match[str]) -> bool:
-    """ "The health check failed to connect" is ordinary technical prose; "we failed to" is not."""
+    """Only people fail to: "the health check failed to connect" is ordinary technical prose."""
     return _subject_is_person(text, m.start())
 
 
 def _if_only_is_wishful(text: str, m: re.Match[str]) -> bool:
-    """ "If only we had tested it" wishes; "the pager escalates if only one responder acks" is a
-    condition. The wish comes with a past or unreal verb soon after."""
+    """Tell a wish ("if only we had tested it") from a condition ("escalates if only one
+    responder acknowledges"): the wish comes with a past or unreal verb soon after."""
     after = _words_after(text, m.end(), limit=6)
     return any(
         w in ("had", "hadn't", "were", "weren't", "could", "would") or w.endswith("'d")
@@ -325,11 +197,11 @@ def _if_only_is_wishful(text: str, m: re.Match[str]) -> bool:
     )
 
 
-_MODALS = frozenset(["could", "should", "must", "ought", "couldn't", "shouldn't", "mustn't"])
+_MODALS = _words("could should must ought couldn't shouldn't mustn't")
 
 
 def _simply_is_hindsight(text: str, m: re.Match[str]) -> bool:
-    """ "Simply" minimises only when it says what someone could or should have done.
+    """Flag "simply" only when it says what someone could or should have done.
 
     Fires for "could simply have", "should have simply", "simply had to", "needed to simply".
     "The proxy simply drops the request" and "you can simply restart the pod" stay quiet.
@@ -357,7 +229,7 @@ _TIME_ANCHOR = re.compile(
 
 
 def _clear_is_hindsight(text: str, m: re.Match[str]) -> bool:
-    """ "It was clear that" is hindsight unless the clause says when it became clear:
+    """Treat "it was clear that" as hindsight unless the clause says when it became clear:
     "By 14:05 it was clear that the primary was down" is a timeline entry."""
     if not m.group("was"):
         return True
@@ -385,210 +257,28 @@ def _clear_is_hindsight(text: str, m: re.Match[str]) -> bool:
 # at a verb, and products missing from the stop-list with possessive + "mistake" can slip
 # either way. The counterfactual and blame rules still catch most such sentences' wording.
 
-_NOT_NAMES = frozenset(
-    [
-        "i",
-        "we",
-        "you",
-        "he",
-        "she",
-        "they",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "who",
-        "which",
-        "when",
-        "where",
-        "why",
-        "how",
-        "let",
-        "someone",
-        "somebody",
-        "nobody",
-        "anyone",
-        "anybody",
-        "everyone",
-        "everybody",
-        "one",
-        "each",
-        "every",
-        "our",
-        "their",
-        "his",
-        "her",
-        "my",
-        "your",
-        "team",
-        "teams",
-        "engineering",
-        "ops",
-        "security",
-        "support",
-        "product",
-        "legal",
-        "finance",
-        "customer",
-        "customers",
-        "user",
-        "users",
-        "client",
-        "clients",
-        "vendor",
-        "vendors",
-        "provider",
-        "service",
-        "services",
-        "platform",
-        "system",
-        "systems",
-        "cluster",
-        "server",
-        "servers",
-        "region",
-        "database",
-        "network",
-        "today",
-        "yesterday",
-        "tomorrow",
-        "tonight",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "week",
-        "month",
-        "quarter",
-        "year",
-        "cloudflare",
-        "quicksilver",
-        "kubernetes",
-        "postgres",
-        "redis",
-        "kafka",
-        "nginx",
-        "envoy",
-        "terraform",
-        "ansible",
-        "puppet",
-        "chef",
-        "jenkins",
-        "consul",
-        "vault",
-        "docker",
-        "celery",
-        "django",
-        "linux",
-        "windows",
-        "azure",
-        "google",
-        "amazon",
-        "microsoft",
-        "oracle",
-        "apple",
-        "meta",
-        "slack",
-        "akamai",
-        "fastly",
-        "heroku",
-        "vercel",
-        "netlify",
-        "stripe",
-        "twilio",
-        "datadog",
-        "grafana",
-        "prometheus",
-        "sentry",
-        "okta",
-        "elastic",
-        "elasticsearch",
-        "opensearch",
-        "mongo",
-        "cassandra",
-        "zookeeper",
-        "etcd",
-        "istio",
-        "linkerd",
-        "argo",
-        "helm",
-        "spinnaker",
-        "bazel",
-        "gradle",
-        "maven",
-        "python",
-        "java",
-        "node",
-        "rails",
-        "spring",
-        "memcached",
-        "varnish",
-        "haproxy",
-        "traefik",
-        "caddy",
-        "apache",
-        "tomcat",
-        "gunicorn",
-        "sidekiq",
-        "rabbit",
-        "nomad",
-        "packer",
-        "vagrant",
-        "github",
-        "gitlab",
-        "bitbucket",
-        "jira",
-        "confluence",
-        "pagerduty",
-        "opsgenie",
-        "chrome",
-        "firefox",
-        "safari",
-        "android",
-    ]
+_NOT_NAMES = _words(
+    """
+    i we you he she they it its this that these those there here what who which when where why
+    how let someone somebody nobody anyone anybody everyone everybody one each every our their
+    his her my your team teams engineering ops security support product legal finance customer
+    customers user users client clients vendor vendors provider service services platform system
+    systems cluster server servers region database network today yesterday tomorrow tonight
+    monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december week month quarter year cloudflare
+    quicksilver kubernetes postgres redis kafka nginx envoy terraform ansible puppet chef
+    jenkins consul vault docker celery django linux windows azure google amazon microsoft oracle
+    apple meta slack akamai fastly heroku vercel netlify stripe twilio datadog grafana
+    prometheus sentry okta elastic elasticsearch opensearch mongo cassandra zookeeper etcd istio
+    linkerd argo helm spinnaker bazel gradle maven python java node rails spring memcached
+    varnish haproxy traefik caddy apache tomcat gunicorn sidekiq rabbit nomad packer vagrant
+    github gitlab bitbucket jira confluence pagerduty opsgenie chrome firefox safari android
+    """
 )
-_DETERMINERS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "this",
-        "that",
-        "these",
-        "those",
-        "our",
-        "their",
-        "its",
-        "his",
-        "her",
-        "my",
-        "your",
-        "each",
-        "every",
-        "no",
-        "any",
-        "some",
-    ]
+_DETERMINERS = _words(
+    """
+    the a an this that these those our their its his her my your each every no any some
+    """
 )
 _HANDLE = r"@[A-Za-z0-9](?:[\w-]|\.(?=\w))*"
 _NAME = r"(?P<who>" + _HANDLE + r"|[A-Z][a-z]+)"
@@ -620,52 +310,37 @@ _WHO_START = r"(?<![\w@'’.])"
 _FILLER_ADVERB = r"(?:" + _SEP + r"[A-Za-z]+ly)?"  # "@sam accidentally broke"
 
 _HANDLE_VERB = re.compile(
-    _WHO_START
-    + r"(?P<who>"
-    + _HANDLE
-    + r")"
-    + _FILLER_ADVERB
-    + _SEP
-    + r"(?i:broke|caused|took down|brought down|knocked over|misconfigured|forgot|neglected"
-    r"|missed|overlooked|ignored|messed up|screwed up|botched|fat-fingered|fat fingered"
-    r"|didn['’]t bother|did not bother|failed to)".replace(" ", _SEP)
+    rf"{_WHO_START}(?P<who>{_HANDLE}){_FILLER_ADVERB}{_SEP}"
+    + _phrase_body(
+        r"(?i:broke|caused|took down|brought down|knocked over|misconfigured|forgot|neglected"
+        r"|missed|overlooked|ignored|messed up|screwed up|botched|fat-fingered|fat fingered"
+        r"|didn't bother|did not bother|failed to)"
+    )
     + _R
 )
 
 _POSSESSIVE_FAULT = re.compile(
-    _WHO_START
-    + _NAME
-    + _POSSESSIVE
-    + _SEP
-    + r"(?i:mistakes?|errors?|faults?|typos?|blunders?|oversights?|screw-?ups?|slip-?ups?)"
-    + _R
-    + r"(?![-\s]+(?i:"
-    + _TECH_AFTER_ERROR
-    + r")\b)"
+    rf"{_WHO_START}{_NAME}{_POSSESSIVE}{_SEP}"
+    r"(?i:mistakes?|errors?|faults?|typos?|blunders?|oversights?|screw-?ups?|slip-?ups?)"
+    rf"{_R}(?![-\s]+(?i:{_TECH_AFTER_ERROR})\b)"
 )
 
 _POSSESSIVE_CHANGE = re.compile(
-    _WHO_START
-    + _NAME
-    + _POSSESSIVE
-    + _SEP
-    + r"(?i:(?:config(?:uration)?\s+)?(?:changes?|commits?|PRs?|pull\s+requests?|patch(?:es)?"
+    rf"{_WHO_START}{_NAME}{_POSSESSIVE}{_SEP}"
+    r"(?i:(?:config(?:uration)?\s+)?(?:changes?|commits?|PRs?|pull\s+requests?|patch(?:es)?"
     r"|deploy(?:ment)?s?|push(?:es)?|scripts?|migrations?|merges?|rollouts?|edits?|updates?))"
-    + r"(?:"
-    + _SEP
-    + r"[\w'’/-]+){0,4}?"
-    + _SEP
-    + r"(?i:broke|caused|took\s+down|brought\s+down|knocked\s+over|triggered|introduced"
+    rf"(?:{_SEP}[\w'’/-]+){{0,4}}?{_SEP}"  # up to four words: "Bob's change to the router broke"
+    r"(?i:broke|caused|took\s+down|brought\s+down|knocked\s+over|triggered|introduced"
     r"|led\s+to|resulted\s+in|corrupted|deleted|wiped|overloaded|crashed)" + _R
 )
 
 _NAME_BLAME_VERB = re.compile(
-    _WHO_START
-    + r"(?P<who>[A-Z][a-z]+|(?i:he|she))"
-    + _FILLER_ADVERB
-    + _SEP
-    + r"(?i:forgot|neglected|messed\s+up|screwed\s+up|didn['’]t\s+bother|did\s+not\s+bother"
-    r"|fat[-\s]fingered|botched)" + _R
+    rf"{_WHO_START}(?P<who>[A-Z][a-z]+|(?i:he|she)){_FILLER_ADVERB}{_SEP}"
+    + _phrase_body(
+        r"(?i:forgot|neglected|messed up|screwed up|didn't bother|did not bother"
+        r"|fat-fingered|fat fingered|botched)"
+    )
+    + _R
 )
 
 _ROLE_WHO = _phrase(
@@ -780,7 +455,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "blame-human-error",
         "blame",
-        _phrase(r"(?:human|operator|pilot)[-\s]+errors?"),
+        _phrase(r"(?:human|operator|pilot)(?:-| )errors?"),
         "'Human error' is where an investigation should start, not where it ends. It names a "
         "culprit and stops the review before it finds the tooling, pressure and design that made "
         "the error likely.",
@@ -810,8 +485,9 @@ _RULES: tuple[_Rule, ...] = (
         "blame-fault",
         "blame",
         _phrase(
-            r"at fault|(?:is|was|were|are|be|been|being)(?: (?:partly|partially|solely|entirely|largely"
-            r"|ultimately|mainly|mostly|equally|also|not|really|somewhat))? to blame"
+            r"at fault|(?:is|was|were|are|be|been|being)"
+            r"(?: (?:partly|partially|solely|entirely|largely|ultimately|mainly|mostly|equally"
+            r"|also|not|really|somewhat))? to blame"
             r"|(?:his|her|their|my|your|our) fault(?![-\s]*(?:-|tolerance|tolerant|domains?"
             r"|injection|isolation|zones?|handlers?|handling|detection|models?|lines?|codes?"
             r"|counters?|rates?|trees?|boundar(?:y|ies)|paths?|reports?|logs?)\b)"
@@ -829,6 +505,9 @@ _RULES: tuple[_Rule, ...] = (
             r"mistakes? by|made (?:(?:a|an|the|one|another|several|some|two|many|multiple|big"
             r"|simple|careless|small|silly|honest|costly|critical|serious|basic) ){0,2}mistakes?"
             r"|(?:his|her|their|my|your|our) mistakes?"
+            r"|(?:engineer|operator|developer|dev|sre|admin|administrator|responder|on-call"
+            r"|oncall|reviewer|author|intern|contractor|team)'s (?:mistakes?|errors?|faults?)"
+            r"(?![-\s]+(?:" + _TECH_AFTER_ERROR + r")\b)"
         ),
         "Pinning a 'mistake' on someone treats a normal action as the failure, instead of asking "
         "why the system let one action do so much harm.",
@@ -840,7 +519,7 @@ _RULES: tuple[_Rule, ...] = (
         "root-cause-single",
         "root-cause",
         _phrase(
-            r"(?:the root[-\s]+cause(?: (?:was|is))?|root[-\s]+cause (?:was|is))"
+            r"(?:the root(?:-| )cause(?: (?:was|is))?|root(?:-| )cause (?:was|is))"
             r"(?![-\s]+(?:analysis|analyses|analysing|analyzing|analyse|analyze|template"
             r"|templates|section|sections|field|fields|heading|category|categories|tags?|review"
             r"|reviews|meeting|meetings|docs?|document|documents|process|tool|tooling|workshop"
@@ -869,7 +548,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "hindsight-no-brainer",
         "hindsight",
-        _phrase(r"no[-\s]+brainer"),
+        _phrase(r"no(?:-| )brainer"),
         "A 'no-brainer' is only visible afterwards. If the choice had been that easy at the time, "
         "it would have been made; the phrase hides what made it hard.",
         _HINDSIGHT_SUGGESTION,

@@ -221,6 +221,9 @@ class ActionItem(models.Model):
     owner = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     due = models.DateField(null=True, blank=True)
+    # When the item was done: "recurred despite remediation" compares it with the next
+    # incident of the same structure.
+    completed_at = models.DateTimeField(null=True, blank=True)
     tracker_url = models.URLField(max_length=500, blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMPONENT_PATCH)
     leverage_level = models.ForeignKey(
@@ -349,21 +352,56 @@ class SuggestionDecision(models.Model):
         return f"{self.decision} {self.kind} for {self.incident_id}"
 
 
+class PatternScore(models.Model):
+    """Derived: how strongly an incident shows a pattern, and why.
+
+    `linked` scores come from the author's pattern links (1.0); `text` scores from the
+    catalogue's mechanism phrases found in the review's text, with the phrases as evidence.
+    """
+
+    class Basis(models.TextChoices):
+        LINKED = "linked", "Linked by an author"
+        TEXT = "text", "Found in the text"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="pattern_scores")
+    pattern = models.ForeignKey(StructuralPattern, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    basis = models.CharField(max_length=10, choices=Basis.choices)
+    evidence = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "pattern"], name="unique_pattern_score")
+        ]
+        indexes = [models.Index(fields=["pattern", "-score"], name="pattern_score_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} ~ {self.pattern_id}: {self.score:.2f}"
+
+
 class RecurringStructure(models.Model):
-    """Derived: a structure (today, one pattern) seen in two or more incidents.
+    """Derived: a structure (a pattern, or two that co-occur) seen in two or more incidents.
 
     Written only by `incidents.analysis.recurrence`; `signature` makes the analysis idempotent.
+    The counts include restricted incidents (a structure's size is not their content).
     """
 
     signature = models.CharField(max_length=300, unique=True)
     pattern = models.ForeignKey(
         StructuralPattern, on_delete=models.CASCADE, related_name="recurring_structures"
     )
+    patterns = models.ManyToManyField(StructuralPattern, related_name="+", blank=True)
     incidents = models.ManyToManyField(
-        Incident, through="RecurrenceMembership", related_name="recurring_structures"
+        Incident,
+        through="RecurrenceMembership",
+        through_fields=("structure", "incident"),
+        related_name="recurring_structures",
     )
     first_seen = models.DateTimeField(null=True)
     last_seen = models.DateTimeField(null=True)
+    incident_count = models.PositiveIntegerField(default=0)
+    # True once an incident joined after every action item of the one before it was done.
+    recurred_despite_remediation = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -383,12 +421,21 @@ class RecurrenceMembership(models.Model):
         Incident, on_delete=models.CASCADE, related_name="recurrence_memberships"
     )
     occurred_at = models.DateTimeField()
+    basis = models.CharField(max_length=10, default="linked")
+    # The member just before this one, and whether all its action items were done by the
+    # time this incident began; which kinds of action those were (patch / structural).
+    previous = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    after_remediation = models.BooleanField(default=False)
+    remediation_kinds = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "incident_id"]
         constraints = [
             models.UniqueConstraint(fields=["structure", "incident"], name="unique_membership")
         ]
+        indexes = [models.Index(fields=["structure", "occurred_at"], name="membership_time_idx")]
 
     def __str__(self) -> str:
         return f"{self.incident_id} in {self.structure_id}"

@@ -259,16 +259,7 @@ def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
     fields = {
         name: snap.get(name, "")
         # Status is workflow, not text: restoring old words does not unpublish a review.
-        for name in (
-            "title",
-            "severity",
-            "summary",
-            "impact",
-            "users_affected",
-            "narrative",
-            "went_well",
-            "where_lucky",
-        )  # fmt: skip
+        for name in RESTORED_TEXT_FIELDS
     }
     for name in ("started_at", "detected_at", "mitigated_at", "resolved_at"):
         fields[name] = parse_datetime(snap[name]) if snap.get(name) else None

@@ -1,0 +1,233 @@
+"""Importing existing post-mortems: a folder of Markdown files with YAML front matter.
+
+The format is the one many teams keep in a repository (uuid, url, title, company, product,
+categories, keywords, summary, start/end times, then the body). Real folders are messy, so
+each file is checked on its own: a bad file is reported with its reason and the import
+carries on. Each source keeps its identity (`external_id`, `source_url`), so importing the
+same folder again updates what changed and never duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
+
+from .models import Incident
+from .services import ReviewContent, incident_create, incident_update
+
+KNOWN_KEYS = {
+    "uuid", "url", "archive_url", "title", "company", "product", "categories", "keywords",
+    "summary", "start_time", "end_time", "source_published_at", "source_fetched_at",
+}  # fmt: skip
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)(.*)\Z", re.S)
+
+
+class ImportProblem(Exception):
+    """A file that cannot be imported, and why (shown to the person importing)."""
+
+
+@dataclass
+class ParsedPostmortem:
+    """One file's content, checked and normalised, ready to become a review."""
+
+    path: Path
+    external_id: str
+    source_url: str
+    content: ReviewContent
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    """What an import did, file by file."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.created + self.updated + self.unchanged + len(self.skipped)
+
+    def summary(self) -> str:
+        return (
+            f"{self.seen} files: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped, "
+            f"{len(self.warnings)} warnings"
+        )
+
+
+def _when(value: Any, name: str, warnings: list[str]) -> datetime | None:
+    """A timestamp from YAML (already a datetime, a date, or a string), always aware."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        parsed = parse_datetime(str(value).strip())
+        if parsed is None:
+            warnings.append(f"{name} {value!r} is not a date-time; left empty")
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _first_sentence(text: str, limit: int = 140) -> str:
+    plain = re.sub(r"[*_`#>\[\]]", "", text).strip()
+    sentence = re.split(r"(?<=[.!?])\s", plain, maxsplit=1)[0]
+    return sentence[: limit - 1] + "…" if len(sentence) > limit else sentence
+
+
+def _clip(text: str, name: str, warnings: list[str]) -> str:
+    limit = settings.SEAMS_MAX_SECTION_CHARS
+    if len(text) > limit:
+        warnings.append(f"{name} was {len(text):,} characters; kept the first {limit:,}")
+        return text[:limit]
+    return text
+
+
+def parse_postmortem(path: Path) -> ParsedPostmortem:
+    """Read one file; raise ImportProblem with a reason a person can act on."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportProblem(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    match = _FRONT_MATTER.match(raw)
+    if not match:
+        raise ImportProblem("no YAML front matter (the file must start with a --- block)")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark else ""
+        raise ImportProblem(
+            f"broken YAML front matter{where}: {getattr(exc, 'problem', exc)}"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise ImportProblem("front matter is not a mapping of keys to values")
+    warnings: list[str] = []
+    unknown = sorted(set(map(str, meta)) - KNOWN_KEYS)
+    if unknown:
+        warnings.append("ignored unknown keys: " + ", ".join(unknown))
+
+    body = match.group(2).strip()
+    uuid, url = _text(meta.get("uuid")), _text(meta.get("url"))
+    if uuid:
+        external_id = uuid
+    elif url:
+        external_id = "url:" + hashlib.sha256(url.encode()).hexdigest()[:32]
+        warnings.append("no uuid; identified by its URL")
+    else:
+        raise ImportProblem("neither uuid nor url: nothing identifies this post-mortem")
+
+    summary = _text(meta.get("summary"))
+    if not summary:
+        summary = body.split("\n\n", 1)[0].strip() if body else ""
+        warnings.append("no summary; used the first paragraph" if summary else "no summary")
+    title = _text(meta.get("title"))
+    if not title:
+        title = _first_sentence(summary) if summary else path.stem
+        warnings.append("no title; made one from the summary")
+    if not (summary or body):
+        raise ImportProblem("no summary and no body: nothing to import")
+
+    company, product = _text(meta.get("company")), _text(meta.get("product"))
+    components = [name for name in dict.fromkeys([company, product]) if name]
+    content = ReviewContent(
+        fields={
+            "title": title[:250],
+            "status": Incident.Status.PUBLISHED,
+            "summary": _clip(summary, "summary", warnings),
+            "narrative": _clip(body, "body", warnings),
+            "started_at": _when(meta.get("start_time"), "start_time", warnings),
+            "resolved_at": _when(meta.get("end_time"), "end_time", warnings),
+            "external_id": external_id[:200],
+            "source_url": url[:500],
+        },
+        components=components,
+    )
+    return ParsedPostmortem(path, external_id[:200], url[:500], content, warnings)
+
+
+def _differs(incident: Incident, content: ReviewContent) -> bool:
+    for name, value in content.fields.items():
+        if getattr(incident, name) != value:
+            return True
+    # Components are one by slug ("GitHub" and "Github" are the same component).
+    return sorted(c.slug for c in incident.components.all()) != sorted(
+        {slugify(name)[:200] for name in content.components}
+    )
+
+
+def import_folder(
+    folder: Path,
+    *,
+    by=None,
+    progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda paths: paths,
+) -> ImportReport:
+    """Import every `*.md` file under `folder` (recursively), one transaction per file."""
+    if not folder.is_dir():
+        raise ImportProblem(f"{folder} is not a folder")
+    report = ImportReport()
+    seen: dict[str, Path] = {}
+    for path in progress(sorted(folder.rglob("*.md"))):
+        name = str(path.relative_to(folder))
+        try:
+            parsed = parse_postmortem(path)
+        except ImportProblem as problem:
+            report.skipped.append((name, str(problem)))
+            continue
+        if parsed.external_id in seen:
+            report.skipped.append(
+                (name, f"duplicate of {seen[parsed.external_id].relative_to(folder)} (same id)")
+            )
+            continue
+        seen[parsed.external_id] = path
+        report.warnings.extend((name, w) for w in parsed.warnings)
+        existing = (
+            Incident.objects.filter(external_id=parsed.external_id)
+            .prefetch_related("components")
+            .first()
+        )
+        if existing is None:
+            incident_create(by=by, content=parsed.content, note=f"Imported from {name}")
+            report.created += 1
+        elif _differs(existing, parsed.content):
+            # Only the imported fields are replaced; the rest of the review (patterns,
+            # timeline, action items written in Seams since) is carried over untouched.
+            parsed.content = _merge(existing, parsed.content)
+            incident_update(
+                incident=existing, by=by, content=parsed.content, note=f"Re-imported from {name}"
+            )
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    return report
+
+
+def _merge(incident: Incident, imported: ReviewContent) -> ReviewContent:
+    """The existing review with the imported fields replaced."""
+    from .revisions import snapshot
+    from .services import content_from_snapshot
+
+    current = content_from_snapshot(snapshot(incident))
+    current.fields.update(imported.fields)
+    current.components = imported.components
+    return current
