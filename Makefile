@@ -8,7 +8,7 @@ MANAGE := $(BIN)/python manage.py
 DEV_ENV := DEBUG=1
 
 .PHONY: help install migrate demo run test lint format check test-unit test-integration \
-        worker beat serve clean browser
+        worker beat serve clean browser eval-similarity
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -78,6 +78,11 @@ INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/11
 test-integration: install  ## Tests against the real PostgreSQL, Redis and a Celery worker
 	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
 		$(BIN)/pytest -m integration tests/integration -p no:cacheprovider
+
+CORPUS ?= ../shared/corpora/icco-postmortems/data
+
+eval-similarity: install  ## Measure similar-incident recall@5 and precision on the labelled corpus
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python bench/similarity/evaluate.py --corpus $(CORPUS)
 
 clean:  ## Remove the virtualenv, the SQLite database and collected static files
 	rm -rf $(VENV) seams.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -89,6 +89,10 @@ def _content(review: dict[str, Any]) -> ReviewContent:
                 kind=a.get("kind", "component_patch"),
                 leverage_level=levels.get(a.get("leverage", "")),
                 pattern=patterns.get(a.get("pattern", "")),
+                # A finished demo action was finished by its due date (end of that day).
+                completed_at=_when(f"{a['due']}T23:59:00Z")
+                if a.get("status") == "done" and a.get("due")
+                else None,
             )
             for a in review.get("actions", [])
         ],

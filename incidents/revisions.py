@@ -72,6 +72,7 @@ def snapshot(incident: Incident) -> dict[str, Any]:
                 "kind": a.kind,
                 "leverage_level": a.leverage_level.slug if a.leverage_level_id else None,
                 "pattern": a.pattern.slug if a.pattern_id else None,
+                "completed_at": _iso(a.completed_at),
             }
             for a in incident.action_items.select_related("leverage_level", "pattern")
         ],

@@ -77,6 +77,7 @@ class ActionEntry:
     kind: str = ActionItem.Kind.COMPONENT_PATCH
     leverage_level: LeverageLevel | None = None
     pattern: StructuralPattern | None = None
+    completed_at: datetime | None = None
 
 
 @dataclass
@@ -149,6 +150,14 @@ def _write_parts(incident: Incident, content: ReviewContent, by: AbstractBaseUse
         ContributingFactor(incident=incident, text=text, position=i)
         for i, text in enumerate(content.factors)
     )
+    # An item that was already done keeps the moment it was done; one newly marked done is
+    # done now. Recurrence analysis compares that moment with the next incident's start.
+    done_before = dict(
+        incident.action_items.filter(status=ActionItem.Status.DONE).values_list(
+            "title", "completed_at"
+        )
+    )
+    now = timezone.now()
     incident.action_items.all().delete()
     ActionItem.objects.bulk_create(
         ActionItem(
@@ -161,6 +170,9 @@ def _write_parts(incident: Incident, content: ReviewContent, by: AbstractBaseUse
             kind=a.kind,
             leverage_level=a.leverage_level,
             pattern=a.pattern,
+            completed_at=(a.completed_at or done_before.get(a.title) or now)
+            if a.status == ActionItem.Status.DONE
+            else None,
         )
         for a in content.actions
     )
@@ -289,6 +301,7 @@ def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
                 kind=a.get("kind", ActionItem.Kind.COMPONENT_PATCH),
                 leverage_level=levels.get(a.get("leverage_level") or ""),
                 pattern=patterns.get(a.get("pattern") or ""),
+                completed_at=parse_datetime(a["completed_at"]) if a.get("completed_at") else None,
             )
             for a in snap.get("actions", [])
         ],

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from taxonomy.models import StructuralPattern
 
 from . import services
-from .analysis.similarity import similar_incidents, suggest_patterns
+from .analysis.similarity import similar_to, suggest_patterns
 from .lint import lint_sections
 from .models import Incident, SuggestionDecision
 from .rendering import render_markdown
@@ -82,10 +82,11 @@ def assist(request: HttpRequest) -> JsonResponse:
     text = "\n".join(sections.values())
     patterns = suggest_patterns(text=text, exclude=frozenset(rejected | linked))
     exclude = {incident.pk} if incident else set()
-    incidents = similar_incidents(
-        patterns=patterns,
+    incidents = similar_to(
+        text=text,
         visible=_visible(request),
-        exclude_ids=frozenset(exclude | rejected_incidents),
+        query_patterns=patterns,
+        exclude=frozenset(exclude | rejected_incidents),
     )
     hints = lint_sections({k: v for k, v in sections.items() if k != "title"})
     return JsonResponse(

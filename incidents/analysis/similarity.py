@@ -99,30 +99,213 @@ def suggest_patterns(
     return suggestions[:limit]
 
 
-def similar_incidents(
-    *,
-    patterns: list[PatternSuggestion],
-    visible: QuerySet[Incident],
-    exclude_ids: frozenset[int] = frozenset(),
-    limit: int = 5,
-) -> list[IncidentSuggestion]:
-    """Visible incidents linked to the suggested patterns, most shared structure first."""
-    if not patterns:
-        return []
-    by_slug = {p.slug: p for p in patterns}
-    candidates = (
-        visible.filter(pattern_links__pattern__slug__in=by_slug)
-        .exclude(pk__in=exclude_ids)
-        .annotate(shared_count=Count("pattern_links", distinct=True))
-        .order_by("-shared_count", "-started_at", "-id")
-        .prefetch_related("pattern_links__pattern", "components")[: limit * 3]
+# --- similar incidents --------------------------------------------------------------------
+
+STOP_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        """a an and are as at be been but by for from had has have in into is it its of on or
+        our that the their them then there these they this to was we were which while with
+        after all also any because before both can could during each more most not now only
+        other over so some such than through under until up very what when where who will
+        would about against between out off down again further once here why how no nor own
+        same too just should incident outage issue customers customer users service services""",
     )
+)
+STRUCTURE_WEIGHT = 0.65  # share of the score that comes from shared structure
+CANDIDATES_PER_PATTERN = 200
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text, lower-cased, without stop words or numbers."""
+    return [
+        w for w in normalise(text).split() if w not in STOP_WORDS and len(w) > 2 and not w.isdigit()
+    ]
+
+
+@dataclass(frozen=True)
+class SharedPattern:
+    """A pattern both the query and a candidate show, with each side's evidence."""
+
+    slug: str
+    name: str
+    query_evidence: tuple[str, ...]
+    candidate_evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SimilarIncident:
+    """A similar incident, its score, and what makes it similar (checkable by a human)."""
+
+    incident: Incident
+    score: float
+    structure: float
+    lexical: float
+    shared_patterns: tuple[SharedPattern, ...]
+    matched_terms: tuple[str, ...]
+
+    @property
+    def why(self) -> str:
+        parts = []
+        if self.shared_patterns:
+            parts.append("same structure: " + ", ".join(p.name for p in self.shared_patterns))
+        if self.matched_terms:
+            parts.append("same words: " + ", ".join(self.matched_terms[:6]))
+        return "; ".join(parts) or "weakly related"
+
+
+def _candidate_ids(
+    query_patterns: list[PatternSuggestion], visible: QuerySet[Incident], exclude: frozenset[int]
+) -> set[int]:
+    """Incidents showing the query's patterns most strongly, through the (pattern, score)
+    index: a bounded number per pattern, whatever the size of the archive."""
+    from incidents.models import PatternScore
+
+    ids: set[int] = set()
+    by_slug = dict(StructuralPattern.objects.filter(
+        slug__in=[p.slug for p in query_patterns]).values_list("slug", "id"))  # fmt: skip
+    for suggestion in query_patterns:
+        pattern_id = by_slug.get(suggestion.slug)
+        if pattern_id is None:
+            continue
+        ids.update(
+            PatternScore.objects.filter(pattern_id=pattern_id, incident__in=visible)
+            .exclude(incident_id__in=exclude)
+            .order_by("-score", "-incident_id")
+            .values_list("incident_id", flat=True)[:CANDIDATES_PER_PATTERN]
+        )
+    return ids
+
+
+def _lexical_candidate_ids(
+    words: list[str], visible: QuerySet[Incident], exclude: frozenset[int], limit: int
+) -> set[int]:
+    from incidents.search import text_search
+
+    if not words:
+        return set()
+    found = text_search(visible.exclude(pk__in=exclude), " ".join(words[:12]), any_word=True)
+    return set(found.values_list("pk", flat=True)[:limit])
+
+
+def _tf(words: list[str]) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+    return counts
+
+
+def similar_to(
+    *,
+    text: str,
+    visible: QuerySet[Incident],
+    query_patterns: list[PatternSuggestion] | None = None,
+    exclude: frozenset[int] = frozenset(),
+    limit: int = 5,
+) -> list[SimilarIncident]:
+    """The incidents most similar to `text`: shared structure first, shared words second.
+
+    Candidates come from two bounded lookups — incidents showing the same patterns, and a
+    full-text search for the text's words — and are re-ranked by a mix of the cosine of
+    their pattern-score vectors and the TF-IDF cosine of their titles and summaries.
+    """
+    from incidents.models import PatternScore
+
+    if query_patterns is None:
+        query_patterns = suggest_patterns(text=text, limit=8)
+    query_terms = terms(text)
+    candidates = _candidate_ids(query_patterns, visible, exclude)
+    candidates |= _lexical_candidate_ids(query_terms, visible, exclude, limit=100)
+    if not candidates:
+        return []
+
+    rows = list(
+        PatternScore.objects.filter(incident_id__in=candidates).values_list(
+            "incident_id", "pattern__slug", "pattern__name", "score", "evidence"
+        )
+    )
+    vectors: dict[int, dict[str, tuple[float, str, list]]] = {}
+    for incident_id, slug, name, score, evidence in rows:
+        vectors.setdefault(incident_id, {})[slug] = (score, name, evidence)
+    incidents = {
+        i.pk: i
+        for i in Incident.objects.filter(pk__in=candidates).only(
+            "id", "title", "summary", "started_at", "created_at", "restricted_to_id", "status"
+        )
+    }
+
+    # IDF over the candidates plus one pseudo-document, so a word in every candidate still
+    # counts a little and a word in none counts most.
+    docs = {pk: _tf(terms(f"{i.title} {i.summary}")) for pk, i in incidents.items()}
+    n_docs = len(docs) + 1
+    df: dict[str, int] = {}
+    for tf in docs.values():
+        for w in tf:
+            df[w] = df.get(w, 0) + 1
+
+    def idf(w: str) -> float:
+        return math.log((n_docs + 1) / (df.get(w, 0) + 1)) + 1
+
+    q_tf = _tf(query_terms)
+    q_vec = {w: c * idf(w) for w, c in q_tf.items()}
+    q_norm = math.sqrt(sum(v * v for v in q_vec.values())) or 1.0
+    q_pat = {p.slug: p for p in query_patterns}
+    q_pat_norm = math.sqrt(sum(p.score**2 for p in query_patterns)) or 1.0
+
     results = []
-    for incident in candidates:
-        shared = [
-            link.pattern for link in incident.pattern_links.all() if link.pattern.slug in by_slug
-        ]
-        score = round(sum(by_slug[p.slug].score for p in shared) / len(by_slug), 3)
-        results.append(IncidentSuggestion(incident, score, tuple(p.name for p in shared)))
-    results.sort(key=lambda r: (-r.score, r.incident.pk))
+    for pk, incident in incidents.items():
+        c_vec = {w: c * idf(w) for w, c in docs[pk].items()}
+        c_norm = math.sqrt(sum(v * v for v in c_vec.values())) or 1.0
+        common = set(q_vec) & set(c_vec)
+        lexical = sum(q_vec[w] * c_vec[w] for w in common) / (q_norm * c_norm)
+        pats = vectors.get(pk, {})
+        p_norm = math.sqrt(sum(v[0] ** 2 for v in pats.values())) or 1.0
+        shared = [slug for slug in pats if slug in q_pat]
+        structure = sum(q_pat[s].score * pats[s][0] for s in shared) / (q_pat_norm * p_norm)
+        score = STRUCTURE_WEIGHT * structure + (1 - STRUCTURE_WEIGHT) * lexical
+        if score <= 0:
+            continue
+        results.append(
+            SimilarIncident(
+                incident=incident,
+                score=round(score, 4),
+                structure=round(structure, 4),
+                lexical=round(lexical, 4),
+                shared_patterns=tuple(
+                    SharedPattern(
+                        slug=s,
+                        name=pats[s][1],
+                        query_evidence=q_pat[s].matched,
+                        candidate_evidence=tuple(pats[s][2][:5]),
+                    )
+                    for s in sorted(shared, key=lambda s: -q_pat[s].score)
+                ),
+                matched_terms=tuple(sorted(common, key=lambda w: -q_vec[w] * c_vec[w])[:8]),
+            )
+        )
+    results.sort(key=lambda r: (-r.score, -r.incident.pk))
     return results[:limit]
+
+
+def similar_to_incident(
+    *, incident: Incident, visible: QuerySet[Incident], limit: int = 5
+) -> tuple[list[PatternSuggestion], list[SimilarIncident]]:
+    """Patterns and similar incidents for a stored incident, from its stored scores."""
+    from incidents.models import PatternScore
+
+    scores = (
+        PatternScore.objects.filter(incident=incident).select_related("pattern").order_by("-score")
+    )
+    patterns = [
+        PatternSuggestion(s.pattern.slug, s.pattern.name, round(s.score, 3), tuple(s.evidence))
+        for s in scores[:8]
+    ]
+    text = f"{incident.title}\n{incident.summary}"
+    similar = similar_to(
+        text=text,
+        visible=visible,
+        query_patterns=patterns,
+        exclude=frozenset({incident.pk}),
+        limit=limit,
+    )
+    return patterns, similar

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -79,6 +80,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
             "owner",
             "status",
             "due",
+            "completed_at",
             "tracker_url",
             "kind",
             "leverage_level",
@@ -291,3 +293,52 @@ class RecurringStructureSerializer(serializers.ModelSerializer):
 
     def get_last_seen(self, obj: RecurringStructure) -> datetime | None:
         return max((m.occurred_at for m in obj.visible_memberships), default=None)
+
+
+# --- similarity -----------------------------------------------------------------------------
+
+
+class SimilarRequestSerializer(serializers.Serializer):
+    """A bot's question: "have we seen this before?"."""
+
+    text = serializers.CharField(max_length=MAX_SECTION, trim_whitespace=True)
+    limit = serializers.IntegerField(min_value=1, max_value=50, default=5)
+
+
+class SuggestedPatternSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    score = serializers.FloatField()
+    matched = serializers.ListField(child=serializers.CharField(), help_text="Phrases found.")
+    why = serializers.CharField()
+
+
+class SharedPatternSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    query_evidence = serializers.ListField(child=serializers.CharField())
+    candidate_evidence = serializers.ListField(child=serializers.CharField())
+
+
+class SimilarIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="incident.id")
+    title = serializers.CharField(source="incident.title")
+    url = serializers.SerializerMethodField()
+    score = serializers.FloatField()
+    structure = serializers.FloatField(help_text="Part of the score from shared patterns.")
+    lexical = serializers.FloatField(help_text="Part of the score from shared words.")
+    shared_patterns = SharedPatternSerializer(many=True)
+    matched_terms = serializers.ListField(child=serializers.CharField())
+    why = serializers.CharField()
+
+    def get_url(self, obj) -> str:
+        request = self.context.get("request")
+        path = reverse("api:incident-detail", args=[obj.incident.pk])
+        return request.build_absolute_uri(path) if request else path
+
+
+class SimilarResultSerializer(serializers.Serializer):
+    """Similar past incidents and likely patterns, each with a score and an explanation."""
+
+    incidents = SimilarIncidentSerializer(many=True)
+    patterns = SuggestedPatternSerializer(many=True)

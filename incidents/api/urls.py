@@ -1,5 +1,6 @@
 """API v1: one router for the whole API (incidents and the catalogue)."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from taxonomy.api import views as taxonomy_views
@@ -15,4 +16,7 @@ router.register("patterns", taxonomy_views.PatternViewSet, basename="pattern")
 router.register("shapes", taxonomy_views.ShapeViewSet, basename="shape")
 router.register("leverage-levels", taxonomy_views.LeverageLevelViewSet, basename="leverage-level")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("similar/", views.SimilarView.as_view(), name="similar"),
+    *router.urls,
+]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
 from incidents.models import Incident, PatternLink, RecurrenceMembership, RecurringStructure
 from incidents.services import incident_create
 
@@ -17,6 +20,8 @@ from .serializers import (
     IncidentDetailSerializer,
     IncidentSerializer,
     RecurringStructureSerializer,
+    SimilarRequestSerializer,
+    SimilarResultSerializer,
 )
 
 
@@ -48,6 +53,12 @@ def _incidents_for(request):
         request=IncidentCreateSerializer,
         responses={201: IncidentDetailSerializer, **ERRORS},
     ),
+)
+@extend_schema_view(
+    similar=extend_schema(
+        summary="Incidents similar to this one, and its likely patterns",
+        responses={200: SimilarResultSerializer, **READ_ERRORS, 404: ERRORS[404]},
+    )
 )
 class IncidentViewSet(
     mixins.ListModelMixin,
@@ -83,6 +94,50 @@ class IncidentViewSet(
         )
         body = IncidentDetailSerializer(incident, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+    @action(detail=True, methods=["get"])
+    def similar(self, request, pk=None):
+        incident = self.get_object()
+        limit = min(max(int_or(request.query_params.get("limit"), 5), 1), 50)
+        patterns, incidents = similar_to_incident(
+            incident=incident, visible=Incident.objects.visible_to(request.user), limit=limit
+        )
+        data = {"incidents": incidents, "patterns": [_pattern(p) for p in patterns]}
+        return Response(SimilarResultSerializer(data, context={"request": request}).data)
+
+
+def int_or(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _pattern(p) -> dict:
+    return {"slug": p.slug, "name": p.name, "score": p.score, "matched": p.matched, "why": p.why}
+
+
+class SimilarView(APIView):
+    """POST free text; get similar past incidents and likely patterns, with explanations."""
+
+    @extend_schema(
+        summary="Have we seen this before?",
+        request=SimilarRequestSerializer,
+        responses={200: SimilarResultSerializer, **ERRORS},
+    )
+    def post(self, request):
+        question = SimilarRequestSerializer(data=request.data)
+        question.is_valid(raise_exception=True)
+        text, limit = question.validated_data["text"], question.validated_data["limit"]
+        patterns = suggest_patterns(text=text, limit=limit)
+        incidents = similar_to(
+            text=text,
+            visible=Incident.objects.visible_to(request.user),
+            query_patterns=patterns,
+            limit=limit,
+        )
+        data = {"incidents": incidents, "patterns": [_pattern(p) for p in patterns]}
+        return Response(SimilarResultSerializer(data, context={"request": request}).data)
 
 
 @extend_schema_view(**read_only_schema("Recurring structures", RecurringStructureSerializer))

@@ -164,7 +164,11 @@ def test_publishing_an_incomplete_draft_says_what_is_still_missing(page, login, 
 def test_a_save_over_someone_elses_newer_save_keeps_the_text_and_shows_what_changed(
     page, new_page, login, save_review
 ):
-    review = save_review(title="Queue backlog during the sale", narrative="The queue grew.")
+    # Whole minutes: the form's time inputs have no seconds, so a save keeps them unchanged.
+    started = timezone.now().replace(second=0, microsecond=0)
+    review = save_review(
+        title="Queue backlog during the sale", narrative="The queue grew.", started_at=started
+    )
     alice, bob = UserFactory(), UserFactory()
     alice_page, bob_page = page, new_page()
     login(alice_page, alice.username)
@@ -192,7 +196,7 @@ def test_a_save_over_someone_elses_newer_save_keeps_the_text_and_shows_what_chan
     )
     expect(bob_page.get_by_label("Narrative", exact=True)).to_have_value(bobs_text)
     expect(conflict.get_by_role("heading", name="What changed meanwhile")).to_be_visible()
-    expect(conflict.get_by_role("heading", name="Title", exact=True)).to_be_visible()
+    expect(conflict.get_by_role("heading", level=4)).to_have_text(["Title"])
     expect(conflict.locator("table.diff")).to_contain_text("Queue backlog during the spring sale")
 
     # Having compared, Bob can save: the form now expects the stored version.
@@ -333,10 +337,16 @@ def test_a_restricted_review_is_invisible_outside_its_group_even_to_the_assistan
     group = GroupFactory(name="security")
     member, outsider = UserFactory(), UserFactory()
     member.groups.add(group)
-    open_review = save_review(title="Paging noise hid the disk alarm", patterns=["alert-fatigue"])
-    secret = save_review(title="Intrusion alert lost in the noise", patterns=["alert-fatigue"])
-    Incident.objects.filter(pk=secret.pk).update(restricted_to=group)
     term = StructuralPattern.objects.get(slug="alert-fatigue").entry["match_terms"][0]
+    # Both show the pattern, by their link and by their words, so either would be suggested.
+    summary = f"Pages arrived all night; {term} set in and the alarm was missed."
+    open_review = save_review(
+        title="Paging noise hid the disk alarm", summary=summary, patterns=["alert-fatigue"]
+    )
+    secret = save_review(
+        title="Intrusion alert lost in the noise", summary=summary, patterns=["alert-fatigue"]
+    )
+    Incident.objects.filter(pk=secret.pk).update(restricted_to=group)
     secret_url = reverse("incidents:detail", args=[secret.pk])
 
     def write_matching_text(page: Page) -> Locator:

@@ -1,0 +1,47 @@
+"""Full-text search over reviews: PostgreSQL's full-text search (ranked, GIN-indexed) when
+the database is PostgreSQL, a plain substring match on SQLite (the embedded mode)."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+
+from .models import Incident
+
+# The expression the GIN index in migration 0004 is built on; queries must use the same one.
+SEARCH_VECTOR = SearchVector("title", weight="A", config="english") + SearchVector(
+    "summary", weight="B", config="english"
+)
+
+
+def text_search(incidents: QuerySet[Incident], text: str, *, any_word: bool = False):
+    """Incidents matching the words of `text`, best first.
+
+    `any_word` matches incidents with any of the words (for "similar to this"); otherwise
+    all words must appear (for a search box).
+    """
+    # Only letters and digits reach the query: no operator can be smuggled into tsquery.
+    words = [w for w in (re.sub(r"[^\w]", "", w) for w in text.lower().split()) if w][:20]
+    if not words:
+        return incidents.none()
+    if connection.vendor == "postgresql":
+        query = SearchQuery(
+            " | ".join(words) if any_word else " ".join(words),
+            search_type="raw" if any_word else "plain",
+            config="english",
+        )
+        # Filtering on the same expression as the GIN index lets PostgreSQL use it.
+        return (
+            incidents.annotate(search_document=SEARCH_VECTOR)
+            .filter(search_document=query)
+            .annotate(search_rank=SearchRank(F("search_document"), query))
+            .order_by("-search_rank", "-id")
+        )
+    condition = Q()
+    for word in words[:8]:
+        match = Q(title__icontains=word) | Q(summary__icontains=word)
+        condition = (condition | match) if any_word else (condition & match)
+    return incidents.filter(condition).order_by("-started_at", "-id")
