@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 from django.utils import timezone
 
-from .analysis.recurrence import analyse_incident
+from .analysis.recurrence import analyse_incident, recompute_all
 from .models import Incident
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,13 @@ def analyse_incident_task(incident_id: int) -> dict:
 def sweep_stale_analyses_task() -> int:
     """Queue analysis for incidents whose analysis was lost (broker down, worker died)."""
     return sweep_stale_analyses()
+
+
+@shared_task(name="incidents.recompute_all", soft_time_limit=3300, time_limit=3600, **RETRY_POLICY)
+def recompute_all_task() -> int:
+    """Rebuild every pattern score and recurring structure (nightly, and after catalogue
+    changes). Interrupted runs are redelivered (acks_late) and converge on rerun."""
+    return recompute_all()
 
 
 def sweep_stale_analyses(*, grace_seconds: int | None = None, limit: int = 1000) -> int:

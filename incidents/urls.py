@@ -7,6 +7,7 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
     path("incidents/new/", views.incident_create_view, name="create"),
+    path("recurrences/", views.recurrences, name="recurrences"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit_view, name="edit"),
     path("incidents/<int:pk>/history/", views_review.history, name="history"),

@@ -12,11 +12,13 @@ from django.views.decorators.http import require_http_methods
 
 from taxonomy.models import StructuralPattern
 
+from .analysis.concentration import hotspots
 from .analysis.recurrence import earlier_in_same_structure
 from .forms import ReviewForms
 from .lint import lint_sections
 from .models import ActionItem, Comment, Incident, PatternLink
 from .revisions import changes_since
+from .selectors import recurring_structures_for
 from .services import (
     ConcurrentEditError,
     incident_create,
@@ -77,6 +79,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     unpublished = incident.status != Incident.Status.PUBLISHED
+    seen_before = list(earlier_in_same_structure(incident=incident, visible=_visible(request)))
     sections = {name: getattr(incident, name) for name in LINTED_FIELDS}
     context = {
         "incident": incident,
@@ -91,7 +94,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "factors": incident.contributing_factors.all(),
         "actions": incident.action_items.all(),
         "pattern_links": incident.pattern_links.all(),
-        "seen_before": earlier_in_same_structure(incident=incident, visible=_visible(request)),
+        "seen_before": seen_before,
+        # A review that repeats an earlier structure should say so in its shapes.
+        "suggest_recurrence_shape": bool(seen_before)
+        and not any(shape.slug == "recurrence" for shape in incident.shapes.all()),
+        "despite_remediation": [m for m in seen_before if m.this_after_remediation],
     }
     return render(request, "incidents/detail.html", context)
 
@@ -153,3 +160,22 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Review saved.")
         return redirect(incident)
     return render(request, "incidents/form.html", _form_context(forms, incident))
+
+
+@login_required
+def recurrences(request: HttpRequest) -> HttpResponse:
+    """Recurring structures, newest first, and the components that concentrate risk."""
+    only_despite = request.GET.get("despite") == "1"
+    structures = recurring_structures_for(
+        request.user, despite_remediation=True if only_despite else None
+    )
+    page = Paginator(structures, 30).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "incidents/recurrences.html",
+        {
+            "page": page,
+            "only_despite": only_despite,
+            "hotspots": hotspots(incidents=_visible(request), limit=10),
+        },
+    )

@@ -1,5 +1,7 @@
 """The v1 API as a bot sees it: authentication, scopes, the error shape, filters, creation."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -186,14 +188,20 @@ def test_restricted_incidents_are_invisible_outside_their_group(read_api, save_r
     titles = {r["title"] for r in read_api.get("/api/v1/incidents/").json()["results"]}
     assert titles == {"Open one"}
     assert_error(read_api.get(f"/api/v1/incidents/{secret.pk}/"), 404)
-    # The structure exists, but with only one visible incident it is not shown to this user.
+    # The structure counts both incidents for everyone; only the open one's content shows.
     assert RecurringStructure.objects.count() == 1
-    assert read_api.get("/api/v1/recurrences/").json()["results"] == []
+    (structure,) = read_api.get("/api/v1/recurrences/").json()["results"]
+    assert structure["incident_count"] == 2
+    assert structure["hidden_incidents"] == 1
+    assert [i["title"] for i in structure["incidents"]] == ["Open one"]
+    assert "Credential leak" not in json.dumps(structure)
 
     user.groups.add(security)
     titles = {r["title"] for r in read_api.get("/api/v1/incidents/").json()["results"]}
     assert titles == {"Open one", "Credential leak"}
-    assert len(read_api.get("/api/v1/recurrences/").json()["results"]) == 1
+    (structure,) = read_api.get("/api/v1/recurrences/").json()["results"]
+    assert structure["hidden_incidents"] == 0
+    assert {i["title"] for i in structure["incidents"]} == {"Open one", "Credential leak"}
 
 
 def test_patterns_and_shapes_endpoints(read_api):

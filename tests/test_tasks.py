@@ -10,6 +10,7 @@ from incidents.models import Incident, RecurrenceMembership
 from incidents.tasks import (
     analyse_incident_task,
     enqueue_analysis,
+    recompute_all_task,
     sweep_stale_analyses,
     sweep_stale_analyses_task,
 )
@@ -21,10 +22,16 @@ from .factories import review
 def test_task_names_are_pinned():
     # Queued messages refer to tasks by name; renaming one strands every queued job.
     ours = sorted(name for name in app.tasks if name.startswith("incidents."))
-    assert ours == ["incidents.analyse_incident", "incidents.sweep_stale_analyses"]
+    assert ours == [
+        "incidents.analyse_incident",
+        "incidents.recompute_all",
+        "incidents.sweep_stale_analyses",
+    ]
 
 
-@pytest.mark.parametrize("task", [analyse_incident_task, sweep_stale_analyses_task])
+@pytest.mark.parametrize(
+    "task", [analyse_incident_task, sweep_stale_analyses_task, recompute_all_task]
+)
 def test_tasks_ack_late_have_time_limits_and_capped_jittered_backoff(task):
     assert task.acks_late is True
     assert task.reject_on_worker_lost is True
@@ -36,10 +43,13 @@ def test_tasks_ack_late_have_time_limits_and_capped_jittered_backoff(task):
     assert task.autoretry_for
 
 
-def test_beat_runs_the_sweep_and_expires_stale_runs():
+def test_beat_runs_the_sweep_and_the_nightly_recompute_and_expires_stale_runs():
     entry = app.conf.beat_schedule["sweep-stale-analyses"]
     assert entry["task"] == sweep_stale_analyses_task.name
     assert 0 < entry["options"]["expires"] < entry["schedule"]
+    nightly = app.conf.beat_schedule["recompute-recurrences"]
+    assert nightly["task"] == recompute_all_task.name
+    assert nightly["options"]["expires"] > 0
 
 
 def _closed_port() -> int:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -178,6 +179,11 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep that waited longer than its interval is superseded by the next one.
         "options": {"expires": env_int("SEAMS_SWEEP_INTERVAL", 300) - 10},
     },
+}
+CELERY_BEAT_SCHEDULE["recompute-recurrences"] = {
+    "task": "incidents.recompute_all",
+    "schedule": crontab(hour=3, minute=17),  # nightly, off the hour
+    "options": {"expires": 6 * 3600},
 }
 # An analysis requested longer ago than this and not done is considered lost.
 SEAMS_ANALYSIS_GRACE_SECONDS = env_int("SEAMS_ANALYSIS_GRACE_SECONDS", 120)

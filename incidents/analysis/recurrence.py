@@ -22,7 +22,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from incidents.models import (
@@ -388,15 +388,22 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
 def earlier_in_same_structure(*, incident: Incident, visible: QuerySet[Incident]):
     """For the incident page: earlier incidents that share a single-pattern structure with
     this one, among those the reader may see, with their components, ordered by pattern."""
+    mine = RecurrenceMembership.objects.filter(
+        incident=incident, structure__signature__startswith="pattern:"
+    )
     return (
         RecurrenceMembership.objects.filter(
-            structure__memberships__incident=incident,
-            structure__signature__startswith="pattern:",
+            structure__in=mine.values("structure_id"),
             occurred_at__lt=incident.occurred_at,
             incident__in=visible,
         )
         .exclude(incident=incident)
         .select_related("incident", "structure__pattern")
         .prefetch_related("incident__components")
+        .annotate(
+            this_after_remediation=Subquery(
+                mine.filter(structure_id=OuterRef("structure_id")).values("after_remediation")[:1]
+            )
+        )
         .order_by("structure__pattern__name", "-occurred_at")
     )

@@ -252,6 +252,11 @@ class RecurrenceIncidentSerializer(serializers.Serializer):
     title = serializers.CharField(source="incident.title")
     occurred_at = serializers.DateTimeField()
     components = serializers.SerializerMethodField()
+    basis = serializers.CharField(help_text="`linked` by an author, or found in the `text`.")
+    after_remediation = serializers.BooleanField(
+        help_text="Every action item of the incident before it was done when this one began."
+    )
+    remediation_kinds = serializers.ListField(child=serializers.CharField())
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_components(self, membership: RecurrenceMembership) -> list[str]:
@@ -259,15 +264,19 @@ class RecurrenceIncidentSerializer(serializers.Serializer):
 
 
 class RecurringStructureSerializer(serializers.ModelSerializer):
-    """A structure seen in two or more incidents, with the incidents the reader may see."""
+    """A structure seen in two or more incidents. Counts include restricted incidents;
+    their content appears only to their group (`hidden_incidents` says how many)."""
 
     pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     pattern_name = serializers.CharField(source="pattern.name")
+    patterns = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     incidents = RecurrenceIncidentSerializer(source="visible_memberships", many=True)
+    hidden_incidents = serializers.SerializerMethodField()
     components = serializers.SerializerMethodField()
     # Computed from the visible incidents only: a restricted incident's date is its content.
     first_seen = serializers.SerializerMethodField()
     last_seen = serializers.SerializerMethodField()
+    mean_interval_days = serializers.SerializerMethodField()
 
     class Meta:
         model = RecurringStructure
@@ -276,23 +285,38 @@ class RecurringStructureSerializer(serializers.ModelSerializer):
             "signature",
             "pattern",
             "pattern_name",
+            "patterns",
+            "incident_count",
+            "hidden_incidents",
+            "recurred_despite_remediation",
             "first_seen",
             "last_seen",
-            "incidents",
+            "mean_interval_days",
             "components",
+            "incidents",
         ]
+
+    def get_hidden_incidents(self, obj: RecurringStructure) -> int:
+        return max(obj.incident_count - len(obj.visible_memberships), 0)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_components(self, obj: RecurringStructure) -> list[str]:
         """The distinct components across the structure's visible incidents."""
-        memberships: list[RecurrenceMembership] = obj.visible_memberships
-        return sorted({c.name for m in memberships for c in m.incident.components.all()})
+        return sorted(
+            {c.name for m in obj.visible_memberships for c in m.incident.components.all()}
+        )
 
     def get_first_seen(self, obj: RecurringStructure) -> datetime | None:
         return min((m.occurred_at for m in obj.visible_memberships), default=None)
 
     def get_last_seen(self, obj: RecurringStructure) -> datetime | None:
         return max((m.occurred_at for m in obj.visible_memberships), default=None)
+
+    def get_mean_interval_days(self, obj: RecurringStructure) -> float | None:
+        times = sorted(m.occurred_at for m in obj.visible_memberships)
+        if len(times) < 2:
+            return None
+        return round((times[-1] - times[0]).total_seconds() / 86400 / (len(times) - 1), 1)
 
 
 # --- similarity -----------------------------------------------------------------------------

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
-from incidents.models import Incident, PatternLink, RecurrenceMembership, RecurringStructure
+from incidents.models import Incident, PatternLink
+from incidents.selectors import recurring_structures_for
 from incidents.services import incident_create
+from taxonomy.models import StructuralPattern
 
 from .filters import IncidentFilter
 from .schema import ERRORS, READ_ERRORS, read_only_schema
@@ -120,6 +123,8 @@ def _pattern(p) -> dict:
 class SimilarView(APIView):
     """POST free text; get similar past incidents and likely patterns, with explanations."""
 
+    post_is_read = True  # a read token may ask
+
     @extend_schema(
         summary="Have we seen this before?",
         request=SimilarRequestSerializer,
@@ -142,24 +147,31 @@ class SimilarView(APIView):
 
 @extend_schema_view(**read_only_schema("Recurring structures", RecurringStructureSerializer))
 class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
-    """Structures seen in two or more incidents the reader may see."""
+    """Structures seen in two or more incidents. Every reader sees the same structures and
+    counts; restricted incidents' content appears only to their group."""
 
     serializer_class = RecurringStructureSerializer
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("pattern", str, description="Only structures with this pattern."),
+            OpenApiParameter(
+                "despite_remediation", bool, description="Only those that recurred after fixes."
+            ),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     def get_queryset(self):
-        visible = Incident.objects.visible_to(self.request.user)
-        members = (
-            RecurrenceMembership.objects.filter(incident__in=visible)
-            .select_related("incident")
-            .prefetch_related("incident__components")
-            .order_by("occurred_at", "incident_id")
-        )
-        return (
-            RecurringStructure.objects.annotate(
-                visible_count=Count("memberships", filter=Q(memberships__incident__in=visible))
-            )
-            .filter(visible_count__gte=2)
-            .select_related("pattern")
-            .prefetch_related(Prefetch("memberships", members, to_attr="visible_memberships"))
-            .order_by("-last_seen", "id")
+        flag = self.request.query_params.get("despite_remediation")
+        if flag not in (None, "", "true", "false"):
+            raise ValidationError({"despite_remediation": ["Use true or false."]})
+        pattern = self.request.query_params.get("pattern") or None
+        if pattern and not StructuralPattern.objects.filter(slug=pattern).exists():
+            raise ValidationError({"pattern": [f"Unknown structural pattern {pattern!r}."]})
+        return recurring_structures_for(
+            self.request.user,
+            pattern_slug=pattern,
+            despite_remediation=None if flag in (None, "") else flag == "true",
         )

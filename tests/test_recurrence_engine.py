@@ -1,0 +1,226 @@
+"""The recurrence engine on a hand-built history where the right answers are known."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents import services
+from incidents.analysis.concentration import hotspots
+from incidents.analysis.recurrence import analyse_incident, recompute_all
+from incidents.models import (
+    Component,
+    Incident,
+    PatternScore,
+    RecurrenceMembership,
+    RecurringStructure,
+)
+from taxonomy.models import StructuralPattern
+
+from .factories import GroupFactory
+
+pytestmark = pytest.mark.django_db
+T0 = timezone.now() - dt.timedelta(days=900)
+
+
+def _with_actions(save_review, *, title, patterns, when, actions, components=()):
+    content = services.ReviewContent(
+        fields={"title": title, "started_at": when},
+        components=list(components),
+        patterns=[
+            services.PatternClaim(pattern=StructuralPattern.objects.get(slug=s), rationale="r")
+            for s in patterns
+        ],
+        actions=[
+            services.ActionEntry(title=t, status=status, kind=kind, completed_at=done)
+            for t, status, kind, done in actions
+        ],
+    )
+    return services.incident_create(by=None, content=content)
+
+
+@pytest.fixture
+def history(django_capture_on_commit_callbacks):
+    """2019: a regex outage whose component patches were all done by mid-2020.
+    2025: the same structure through other components. 2023: a new structure, once."""
+    with django_capture_on_commit_callbacks(execute=True):
+        waf = _with_actions(
+            None,
+            title="Regex pins edge CPU",
+            patterns=["fast-global-propagation", "untested-input-regime"],
+            when=T0,
+            components=["WAF"],
+            actions=[
+                ("Restore CPU limit", "done", "component_patch", T0 + dt.timedelta(days=30)),
+                ("Linear-time regex engine", "done", "component_patch", T0 + dt.timedelta(days=90)),
+            ],
+        )
+        other = _with_actions(
+            None,
+            title="Unrelated disk issue",
+            patterns=["slack-erosion"],
+            when=T0 + dt.timedelta(days=300),
+            components=["Disk"],
+            actions=[("Bigger disks", "open", "component_patch", None)],
+        )
+        bots = _with_actions(
+            None,
+            title="Feature file panics proxy",
+            patterns=["fast-global-propagation", "hard-limit-without-fallback"],
+            when=T0 + dt.timedelta(days=800),
+            components=["Feature pipeline", "Proxy"],
+            actions=[("Fallback to last good file", "open", "structural_fix", None)],
+        )
+    return waf, other, bots
+
+
+def test_a_structure_that_came_back_after_its_patches_were_done_is_flagged(history):
+    waf, _, bots = history
+    structure = RecurringStructure.objects.get(signature="pattern:fast-global-propagation")
+    assert structure.incident_count == 2
+    assert structure.recurred_despite_remediation
+    later = RecurrenceMembership.objects.get(structure=structure, incident=bots)
+    assert later.previous_id == waf.pk
+    assert later.after_remediation
+    assert later.remediation_kinds == ["component_patch"]
+    # a structure seen once is not a recurrence
+    assert not RecurringStructure.objects.filter(signature="pattern:slack-erosion").exists()
+
+
+def test_not_flagged_when_the_earlier_actions_were_still_open(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _with_actions(
+            None, title="A", patterns=["retry-amplification"], when=T0,
+            actions=[("Jitter", "in_progress", "component_patch", None)],
+        )  # fmt: skip
+        _with_actions(
+            None, title="B", patterns=["retry-amplification"], when=T0 + dt.timedelta(days=9),
+            actions=[],
+        )  # fmt: skip
+    structure = RecurringStructure.objects.get()
+    assert not structure.recurred_despite_remediation
+
+
+def test_an_old_review_imported_later_becomes_the_predecessor(
+    history, django_capture_on_commit_callbacks
+):
+    waf, _, bots = history
+    with django_capture_on_commit_callbacks(execute=True):
+        older = _with_actions(
+            None, title="2015 config push", patterns=["fast-global-propagation"],
+            when=T0 - dt.timedelta(days=1500), actions=[],
+        )  # fmt: skip
+    structure = RecurringStructure.objects.get(signature="pattern:fast-global-propagation")
+    assert structure.incident_count == 3
+    assert structure.first_seen == older.started_at
+    assert (
+        RecurrenceMembership.objects.get(structure=structure, incident=waf).previous_id == older.pk
+    )
+    assert (
+        RecurrenceMembership.objects.get(structure=structure, incident=bots).previous_id == waf.pk
+    )
+
+
+def test_full_recompute_gives_the_same_answer_as_incremental_analysis_and_is_idempotent(history):
+    def state():
+        return sorted(
+            RecurrenceMembership.objects.values_list(
+                "structure__signature", "incident_id", "previous_id", "after_remediation"
+            )
+        ), sorted(PatternScore.objects.values_list("incident_id", "pattern__slug", "basis"))
+
+    incremental = state()
+    recompute_all()
+    assert state() == incremental
+    recompute_all()
+    assert state() == incremental
+    assert not Incident.objects.needing_analysis().exists()
+
+
+def test_text_that_shows_a_pattern_strongly_joins_its_structure(save_review, settings):
+    settings.SEAMS_TEXT_PATTERN_THRESHOLD = 0.3
+    pattern = StructuralPattern.objects.get(slug="retry-amplification")
+    phrases = ". ".join(pattern.entry["match_terms"][:4])
+    tagged = save_review(title="Tagged", patterns=["retry-amplification"])
+    untagged = save_review(title="Imported", summary=f"What happened: {phrases}.")
+    score = PatternScore.objects.get(incident=untagged, pattern=pattern)
+    assert score.basis == "text"
+    assert score.evidence
+    membership = RecurrenceMembership.objects.get(
+        structure__signature="pattern:retry-amplification", incident=untagged
+    )
+    assert membership.basis == "text"
+    assert (
+        RecurringStructure.objects.get(signature="pattern:retry-amplification").incidents.count()
+        == 2
+    )
+    assert tagged in RecurringStructure.objects.get().incidents.all()
+
+
+def test_analysing_one_incident_costs_the_same_queries_with_more_history(save_review):
+    def cost() -> int:
+        incident = save_review(title="New", patterns=["alert-fatigue", "metric-myopia"])
+        Incident.objects.filter(pk=incident.pk).update(analysed_at=None)
+        with CaptureQueriesContext(connection) as queries:
+            analyse_incident(incident_id=incident.pk)
+        return len(queries)
+
+    for n in range(3):
+        save_review(title=f"Old {n}", patterns=["alert-fatigue", "metric-myopia"])
+    small = cost()
+    for n in range(30):
+        save_review(title=f"Older {n}", patterns=["alert-fatigue", "metric-myopia"])
+    assert cost() == small
+
+
+def test_hotspots_count_incidents_through_dependencies(save_review):
+    save_review(title="A", components=["Checkout"])
+    save_review(title="B", components=["Search"])
+    save_review(title="C", components=["Object store"])
+    store = Component.objects.get(name="Object store")
+    for name in ("Checkout", "Search"):
+        Component.objects.get(name=name).depends_on.add(store)
+    ranked = hotspots(incidents=Incident.objects.all())
+    assert ranked[0].component == store
+    assert ranked[0].incident_count == 3
+    assert len(ranked[0].direct) == 1
+    assert len(ranked[0].via_dependency) == 2
+
+
+def test_restricted_incidents_count_but_do_not_show(
+    logged_in, history, django_assert_max_num_queries
+):
+    waf, _, _ = history
+    Incident.objects.filter(pk=waf.pk).update(restricted_to=GroupFactory())
+    with django_assert_max_num_queries(12):
+        html = logged_in.get(reverse("incidents:recurrences")).content.decode()
+    assert "Regex pins edge CPU" not in html
+    assert "Feature file panics proxy" in html
+    assert "visible to you" in html
+    assert "Recurred despite remediation" in html
+
+
+def test_recurrences_api_filters_and_flags(read_api, history):
+    data = read_api.get("/api/v1/recurrences/?despite_remediation=true").json()["results"]
+    assert {r["signature"] for r in data} == {"pattern:fast-global-propagation"}
+    row = data[0]
+    assert row["recurred_despite_remediation"] is True
+    assert row["incidents"][1]["after_remediation"] is True
+    assert row["incidents"][1]["remediation_kinds"] == ["component_patch"]
+    assert row["mean_interval_days"] == pytest.approx(800, abs=1)
+    assert read_api.get("/api/v1/recurrences/?pattern=nope").status_code == 400
+    assert read_api.get("/api/v1/recurrences/?despite_remediation=maybe").status_code == 400
+    assert json.dumps(row)
+
+
+def test_detail_page_says_it_came_back_despite_remediation_and_suggests_the_shape(
+    logged_in, history
+):
+    _, _, bots = history
+    html = logged_in.get(bots.get_absolute_url()).content.decode()
+    assert "came back after every action item" in html
+    assert "suggests adding the shape" in html
