@@ -213,6 +213,17 @@ def _create_structure(
     if created:
         structure.patterns.set([slug_to_id[s] for s in slugs])
     members = list(_members_of(signature, slug_to_id).only("id", "started_at", "created_at"))
+    # A member counts as "linked" only if an author linked every pattern of the signature.
+    pattern_ids = [slug_to_id[s] for s in slugs]
+    linked = defaultdict(int)
+    for incident_id in PatternScore.objects.filter(
+        incident_id__in=[m.pk for m in members],
+        pattern_id__in=pattern_ids,
+        basis=PatternScore.Basis.LINKED,
+    ).values_list("incident_id", flat=True):
+        linked[incident_id] += 1
+    for member in members:
+        member.basis = "linked" if linked[member.pk] == len(pattern_ids) else "text"
     _write_memberships(structure, members)
     return structure
 

@@ -64,7 +64,10 @@ def test_database_url(django_db_setup, django_db_blocker) -> str:
 class Worker:
     """A `celery worker` subprocess against the given broker and database."""
 
-    def __init__(self, *, database_url: str, redis_url: str, log: Path) -> None:
+    def __init__(
+        self, *, database_url: str, redis_url: str, log: Path, visibility_timeout: int = 900
+    ) -> None:
+        self.visibility_timeout = visibility_timeout
         self.database_url = database_url
         self.redis_url = redis_url
         self.log = log
@@ -77,6 +80,7 @@ class Worker:
             "REDIS_URL": self.redis_url,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "SEAMS_ANALYSIS_GRACE_SECONDS": "0",
+            "CELERY_VISIBILITY_TIMEOUT": str(self.visibility_timeout),
         }
         celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
         self.process = subprocess.Popen(
@@ -111,11 +115,12 @@ def start_worker(test_database_url, tmp_path) -> Iterator[Callable[..., Worker]]
     """Start real workers; every one started is stopped at the end of the test."""
     workers: list[Worker] = []
 
-    def _start(redis_url: str | None = None) -> Worker:
+    def _start(redis_url: str | None = None, visibility_timeout: int = 900) -> Worker:
         worker = Worker(
             database_url=test_database_url,
             redis_url=redis_url or os.environ["REDIS_URL"],
             log=tmp_path / f"worker{len(workers)}.log",
+            visibility_timeout=visibility_timeout,
         )
         worker.start()
         workers.append(worker)
