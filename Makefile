@@ -8,7 +8,7 @@ MANAGE := $(BIN)/python manage.py
 DEV_ENV := DEBUG=1
 
 .PHONY: help install migrate demo run test lint format check test-unit test-integration \
-        worker beat serve clean browser eval-similarity
+        worker beat serve clean browser eval-similarity vendor
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -83,6 +83,10 @@ CORPUS ?= ../shared/corpora/icco-postmortems/data
 
 eval-similarity: install  ## Measure similar-incident recall@5 and precision on the labelled corpus
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python bench/similarity/evaluate.py --corpus $(CORPUS)
+
+vendor:  ## Refresh the vendored Chart.js from the npm registry (version pinned in package.json)
+	cd $$(mktemp -d) && npm pack chart.js@$$(python3 -c "import json;print(json.load(open('$(CURDIR)/package.json'))['dependencies']['chart.js'])") >/dev/null && \
+		tar xzf chart.js-*.tgz && cp package/dist/chart.umd.min.js package/LICENSE.md $(CURDIR)/static/vendor/chart.js/
 
 clean:  ## Remove the virtualenv, the SQLite database and collected static files
 	rm -rf $(VENV) seams.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_review
+from . import views, views_reports, views_review
 
 app_name = "incidents"
 
@@ -8,6 +8,9 @@ urlpatterns = [
     path("", views.incident_list, name="list"),
     path("incidents/new/", views.incident_create_view, name="create"),
     path("recurrences/", views.recurrences, name="recurrences"),
+    path("reports/", views_reports.reports, name="reports"),
+    path("reports/<uuid:pk>/", views_reports.report_detail, name="report"),
+    path("reports/<uuid:pk>/export.<str:fmt>", views_reports.report_export, name="report_export"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit_view, name="edit"),
     path("incidents/<int:pk>/history/", views_review.history, name="history"),

@@ -269,3 +269,14 @@ def is_locally_edited(pattern: StructuralPattern) -> bool:
     if not pattern.shipped or not pattern.shipped_digest:
         return False
     return digest(_stored_content(pattern)) != pattern.shipped_digest
+
+
+def catalogue_version() -> str:
+    """A short digest of the catalogue as it is in the database now (names, content and
+    relations' targets), recorded in every report so a reader knows which vocabulary
+    produced it."""
+    rows = list(
+        StructuralPattern.objects.order_by("slug").values_list("slug", "name", "shipped_digest")
+    )
+    local = [digest(_stored_content(p)) for p in StructuralPattern.objects.filter(shipped=False)]
+    return hashlib.sha256(json.dumps([rows, sorted(local)]).encode()).hexdigest()[:16]

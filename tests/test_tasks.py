@@ -10,6 +10,7 @@ from incidents.models import Incident, RecurrenceMembership
 from incidents.tasks import (
     analyse_incident_task,
     enqueue_analysis,
+    generate_report_task,
     recompute_all_task,
     sweep_stale_analyses,
     sweep_stale_analyses_task,
@@ -24,13 +25,15 @@ def test_task_names_are_pinned():
     ours = sorted(name for name in app.tasks if name.startswith("incidents."))
     assert ours == [
         "incidents.analyse_incident",
+        "incidents.generate_report",
         "incidents.recompute_all",
         "incidents.sweep_stale_analyses",
     ]
 
 
 @pytest.mark.parametrize(
-    "task", [analyse_incident_task, sweep_stale_analyses_task, recompute_all_task]
+    "task",
+    [analyse_incident_task, sweep_stale_analyses_task, recompute_all_task, generate_report_task],
 )
 def test_tasks_ack_late_have_time_limits_and_capped_jittered_backoff(task):
     assert task.acks_late is True

@@ -68,15 +68,22 @@ def review_text(incident: Incident) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def score_incident(incident: Incident) -> list[PatternScore]:
+def score_incident(
+    incident: Incident,
+    *,
+    by_slug: dict[str, int] | None = None,
+    rejected: set[str] | None = None,
+) -> list[PatternScore]:
     """Unsaved PatternScore rows: linked patterns at 1.0, and patterns the text shows,
-    except those the authors rejected."""
+    except those the authors rejected. Bulk callers pass `by_slug` and `rejected` to save
+    two queries per incident."""
     links = {link.pattern_id: link for link in incident.pattern_links.all()}
-    rejected = set(
-        SuggestionDecision.objects.filter(
-            incident=incident, kind="pattern", decision="rejected"
-        ).values_list("pattern__slug", flat=True)
-    )
+    if rejected is None:
+        rejected = set(
+            SuggestionDecision.objects.filter(
+                incident=incident, kind="pattern", decision="rejected"
+            ).values_list("pattern__slug", flat=True)
+        )
     rows = [
         PatternScore(
             incident=incident,
@@ -87,7 +94,8 @@ def score_incident(incident: Incident) -> list[PatternScore]:
         )
         for pattern_id, link in links.items()
     ]
-    by_slug = dict(StructuralPattern.objects.values_list("slug", "id"))
+    if by_slug is None:
+        by_slug = dict(StructuralPattern.objects.values_list("slug", "id"))
     for suggestion in suggest_patterns(
         text=review_text(incident), limit=50, exclude=frozenset(rejected)
     ):
@@ -355,9 +363,16 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
             "pattern_links", "contributing_factors", "timeline"
         )
         rows: list[PatternScore] = []
+        rejected: dict[int, set[str]] = defaultdict(set)
+        for incident_id, slug in SuggestionDecision.objects.filter(
+            incident_id__in=batch, kind="pattern", decision="rejected"
+        ).values_list("incident_id", "pattern__slug"):
+            rejected[incident_id].add(slug)
         with transaction.atomic():
             for incident in incidents:
-                scores = score_incident(incident)
+                scores = score_incident(
+                    incident, by_slug=slug_to_id, rejected=rejected[incident.pk]
+                )
                 rows.extend(scores)
                 for signature, (basis, _) in signatures(structural_slugs(scores, slug_of)).items():
                     by_signature[signature].append((incident.pk, basis))

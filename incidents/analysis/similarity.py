@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -55,6 +56,12 @@ class IncidentSuggestion:
         return "Also shows " + ", ".join(self.shared) + "."
 
 
+# How evidence adds up in `suggest_patterns`: a phrase counts for its number of words, up to
+# PHRASE_WORDS_CAP, and the score is 1 - exp(-words / PHRASE_SATURATION).
+PHRASE_WORDS_CAP = 4
+PHRASE_SATURATION = 4.0
+
+
 @lru_cache(maxsize=8)
 def _pattern_phrases(catalogue_key: tuple) -> list[tuple[str, str, tuple[str, ...]]]:
     """(slug, name, normalised phrases) per pattern; cached per catalogue state."""
@@ -82,7 +89,8 @@ def suggest_patterns(
 
     A phrase of several words is stronger evidence than a single word, and each further
     phrase adds less (the score saturates towards 1), so one long list of weak matches does
-    not outrank two precise ones.
+    not outrank two precise ones: one single word scores 0.22, one two-word phrase 0.39, a
+    four-word phrase (or two two-word ones) 0.63.
     """
     haystack = normalise(text)
     suggestions = []
@@ -90,10 +98,13 @@ def suggest_patterns(
         if slug in exclude:
             continue
         matched = [p for p in phrases if f" {p} " in haystack]
+        # A phrase inside a longer one that also matched ("backoff" in "exponential
+        # backoff") is the same piece of evidence, not a second one.
+        matched = [p for p in matched if not any(p != o and f" {p} " in f" {o} " for o in matched)]
         if not matched:
             continue
-        weight = sum(min(len(p.split()), 4) for p in matched)
-        score = round(1 - math.exp(-weight / 4), 3)
+        weight = sum(min(len(p.split()), PHRASE_WORDS_CAP) for p in matched)
+        score = round(1 - math.exp(-weight / PHRASE_SATURATION), 3)
         suggestions.append(PatternSuggestion(slug, name, score, tuple(matched)))
     suggestions.sort(key=lambda s: (-s.score, s.name))
     return suggestions[:limit]
@@ -112,8 +123,18 @@ STOP_WORDS = frozenset(
         same too just should incident outage issue customers customer users service services""",
     )
 )
-STRUCTURE_WEIGHT = 0.65  # share of the score that comes from shared structure
+# The ranking (tuned on the dev half of bench/similarity/labels.json; see docs/similarity.md):
+#   score     = STRUCTURE_WEIGHT · structure + (1 - STRUCTURE_WEIGHT) · lexical
+#   structure = (1 - PHRASE_SHARE) · patterns + PHRASE_SHARE · phrases
+# `patterns`: how much of the query's pattern vector the candidate also shows, each pattern
+# weighted by its rarity in the archive (a pattern most incidents show says little);
+# `phrases`: cosine of the mechanism phrases both texts matched, weighted by their rarity
+# among the candidates ("leap second" says more than "globally");
+# `lexical`: TF-IDF cosine of titles and summaries.
+STRUCTURE_WEIGHT = 0.3  # share of the score that comes from shared structure
+PHRASE_SHARE = 0.5  # share of the structural part that comes from shared mechanism phrases
 CANDIDATES_PER_PATTERN = 200
+PATTERN_WEIGHTS_TTL = 300.0  # seconds the archive-wide pattern counts are reused
 
 
 def terms(text: str) -> list[str]:
@@ -195,6 +216,30 @@ def _tf(words: list[str]) -> dict[str, float]:
     return counts
 
 
+_pattern_counts: dict = {}
+
+
+def _pattern_weights() -> dict[str, float]:
+    """slug → inverse document frequency of the pattern among analysed incidents.
+
+    One grouped count over the (pattern, score) index, reused for PATTERN_WEIGHTS_TTL
+    seconds, so a lookup does not pay for a scan of the archive.
+    """
+    from incidents.models import PatternScore
+
+    now = time.monotonic()
+    cached = _pattern_counts.get("weights")
+    if cached and now - cached[0] < PATTERN_WEIGHTS_TTL:
+        return cached[1]
+    counts = dict(
+        PatternScore.objects.values_list("pattern__slug").annotate(n=Count("id")).order_by()
+    )
+    total = Incident.objects.count()
+    weights = {slug: math.log((total + 1) / (n + 1)) + 1 for slug, n in counts.items()}
+    _pattern_counts["weights"] = (now, weights)
+    return weights
+
+
 def similar_to(
     *,
     text: str,
@@ -206,8 +251,9 @@ def similar_to(
     """The incidents most similar to `text`: shared structure first, shared words second.
 
     Candidates come from two bounded lookups — incidents showing the same patterns, and a
-    full-text search for the text's words — and are re-ranked by a mix of the cosine of
-    their pattern-score vectors and the TF-IDF cosine of their titles and summaries.
+    full-text search for the text's words — and are re-ranked by a mix of shared structure
+    (the patterns both show, weighted by how rare each is, and the mechanism phrases both
+    matched) and the TF-IDF cosine of their titles and summaries.
     """
     from incidents.models import PatternScore
 
@@ -221,12 +267,15 @@ def similar_to(
 
     rows = list(
         PatternScore.objects.filter(incident_id__in=candidates).values_list(
-            "incident_id", "pattern__slug", "pattern__name", "score", "evidence"
+            "incident_id", "pattern__slug", "pattern__name", "score", "evidence", "basis"
         )
     )
     vectors: dict[int, dict[str, tuple[float, str, list]]] = {}
-    for incident_id, slug, name, score, evidence in rows:
+    phrases: dict[int, set[str]] = {}
+    for incident_id, slug, name, score, evidence, basis in rows:
         vectors.setdefault(incident_id, {})[slug] = (score, name, evidence)
+        if basis == PatternScore.Basis.TEXT:
+            phrases.setdefault(incident_id, set()).update(evidence)
     incidents = {
         i.pk: i
         for i in Incident.objects.filter(pk__in=candidates).only(
@@ -235,22 +284,33 @@ def similar_to(
     }
 
     # IDF over the candidates plus one pseudo-document, so a word in every candidate still
-    # counts a little and a word in none counts most.
+    # counts a little and a word in none counts most. Mechanism phrases get the same.
     docs = {pk: _tf(terms(f"{i.title} {i.summary}")) for pk, i in incidents.items()}
     n_docs = len(docs) + 1
     df: dict[str, int] = {}
     for tf in docs.values():
         for w in tf:
             df[w] = df.get(w, 0) + 1
+    phrase_df: dict[str, int] = {}
+    for pk in docs:
+        for p in phrases.get(pk, ()):
+            phrase_df[p] = phrase_df.get(p, 0) + 1
 
     def idf(w: str) -> float:
         return math.log((n_docs + 1) / (df.get(w, 0) + 1)) + 1
+
+    def phrase_idf(p: str) -> float:
+        return math.log((n_docs + 1) / (phrase_df.get(p, 0) + 1)) + 1
 
     q_tf = _tf(query_terms)
     q_vec = {w: c * idf(w) for w, c in q_tf.items()}
     q_norm = math.sqrt(sum(v * v for v in q_vec.values())) or 1.0
     q_pat = {p.slug: p for p in query_patterns}
-    q_pat_norm = math.sqrt(sum(p.score**2 for p in query_patterns)) or 1.0
+    rarity = _pattern_weights()
+    q_weighted = {p.slug: p.score * rarity.get(p.slug, 1.0) for p in query_patterns}
+    q_pat_sq = sum(v * v for v in q_weighted.values()) or 1.0
+    q_phrases = {m for p in query_patterns for m in p.matched}
+    q_phrase_norm = math.sqrt(sum(phrase_idf(m) ** 2 for m in q_phrases)) or 1.0
 
     results = []
     for pk, incident in incidents.items():
@@ -259,9 +319,18 @@ def similar_to(
         common = set(q_vec) & set(c_vec)
         lexical = sum(q_vec[w] * c_vec[w] for w in common) / (q_norm * c_norm)
         pats = vectors.get(pk, {})
-        p_norm = math.sqrt(sum(v[0] ** 2 for v in pats.values())) or 1.0
         shared = [slug for slug in pats if slug in q_pat]
-        structure = sum(q_pat[s].score * pats[s][0] for s in shared) / (q_pat_norm * p_norm)
+        by_pattern = min(
+            1.0,
+            sum(q_weighted[s] * pats[s][0] * rarity.get(s, 1.0) for s in shared) / q_pat_sq,
+        )
+        c_phrases = phrases.get(pk, set())
+        both = q_phrases & c_phrases
+        by_phrase = 0.0
+        if both:
+            c_phrase_norm = math.sqrt(sum(phrase_idf(m) ** 2 for m in c_phrases))
+            by_phrase = sum(phrase_idf(m) ** 2 for m in both) / (q_phrase_norm * c_phrase_norm)
+        structure = (1 - PHRASE_SHARE) * by_pattern + PHRASE_SHARE * by_phrase
         score = STRUCTURE_WEIGHT * structure + (1 - STRUCTURE_WEIGHT) * lexical
         if score <= 0:
             continue
@@ -276,7 +345,10 @@ def similar_to(
                         slug=s,
                         name=pats[s][1],
                         query_evidence=q_pat[s].matched,
-                        candidate_evidence=tuple(pats[s][2][:5]),
+                        # The phrases both texts share come first: they are the reason.
+                        candidate_evidence=tuple(
+                            sorted(pats[s][2], key=lambda e: (e not in both, str(e)))[:5]
+                        ),
                     )
                     for s in sorted(shared, key=lambda s: -q_pat[s].score)
                 ),

@@ -12,6 +12,7 @@ app_name = "api"
 router = DefaultRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("recurrences", views.RecurrenceViewSet, basename="recurrence")
+router.register("reports", views.ReportViewSet, basename="report")
 router.register("patterns", taxonomy_views.PatternViewSet, basename="pattern")
 router.register("shapes", taxonomy_views.ShapeViewSet, basename="shape")
 router.register("leverage-levels", taxonomy_views.LeverageLevelViewSet, basename="leverage-level")

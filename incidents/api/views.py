@@ -11,12 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
-from incidents.models import Incident, PatternLink
+from incidents.models import Incident, PatternLink, Report
+from incidents.reporting import report_request
 from incidents.selectors import recurring_structures_for
 from incidents.services import incident_create
 from taxonomy.models import StructuralPattern
 
 from .filters import IncidentFilter
+from .report_serializers import ReportRequestSerializer, ReportSerializer
 from .schema import ERRORS, READ_ERRORS, read_only_schema
 from .serializers import (
     IncidentCreateSerializer,
@@ -175,3 +177,47 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
             pattern_slug=pattern,
             despite_remediation=None if flag in (None, "") else flag == "true",
         )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Recurrence reports you may read",
+        responses={200: ReportSerializer(many=True), **READ_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One report: poll its status; the snapshot once done",
+        responses={200: ReportSerializer, **READ_ERRORS, 404: ERRORS[404]},
+    ),
+    create=extend_schema(
+        summary="Start a report job",
+        request=ReportRequestSerializer,
+        responses={202: ReportSerializer, **ERRORS},
+    ),
+)
+class ReportViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Recurrence reports: POST starts one (202), GET polls it and returns the snapshot."""
+
+    serializer_class = ReportSerializer
+    post_is_read = True  # asking for a report changes no review
+
+    def get_queryset(self):
+        reports = Report.objects.visible_to(self.request.user).select_related("created_by")
+        if self.action == "list":
+            reports = reports.defer("snapshot")
+        return reports.order_by("-created_at", "id")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "with_snapshot": self.action != "list"}
+
+    def create(self, request, *args, **kwargs):
+        question = ReportRequestSerializer(data=request.data)
+        question.is_valid(raise_exception=True)
+        report = report_request(by=request.user, params=question.to_params())
+        report.refresh_from_db()
+        body = ReportSerializer(report, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})

@@ -1,0 +1,490 @@
+"""Recurrence reports: for a window (and filters), which structures keep hurting, whether
+what was done about them worked, where risk concentrates, compared with the window before.
+
+`build_snapshot` is a plain function over the database; the job stores its result as an
+immutable snapshot. Figures count every incident in the window; lists show only what the
+person asking may see, and the snapshot says how many incidents were counted but not shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import DurationField, ExpressionWrapper, F, QuerySet, Sum
+from django.utils import timezone
+
+from incidents.models import (
+    ActionItem,
+    Component,
+    Incident,
+    RecurrenceMembership,
+    RecurringStructure,
+)
+from taxonomy.catalogue import catalogue_version
+from taxonomy.models import LeverageLevel
+
+from .concentration import dependency_closure, hotspots
+
+SNAPSHOT_SCHEMA_VERSION = 1
+MAX_STRUCTURES = 25
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """What a report covers: a window [since, until) and optional filters."""
+
+    since: datetime
+    until: datetime
+    component: str | None = None  # component slug
+    include_dependents: bool = True  # also incidents in components that depend on it
+    severity: str | None = None
+    shape: str | None = None
+    pattern: str | None = None
+
+    def previous(self) -> ReportParams:
+        """The window of the same length just before this one."""
+        length = self.until - self.since
+        return ReportParams(**{**asdict(self), "since": self.since - length, "until": self.since})
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["since"], data["until"] = self.since.isoformat(), self.until.isoformat()
+        return data
+
+
+def _components_for(slug: str, include_dependents: bool) -> list[int]:
+    component = Component.objects.filter(slug=slug).first()
+    if component is None:
+        return []
+    ids = {component.pk}
+    if include_dependents:
+        # Reverse edges: what depends on the component, directly or further up.
+        dependents: dict[int, set[int]] = defaultdict(set)
+        for source, target in Component.depends_on.through.objects.values_list(
+            "from_component_id", "to_component_id"
+        ):
+            dependents[target].add(source)
+        ids |= dependency_closure(dependents, component.pk, depth=5)
+    return sorted(ids)
+
+
+def incidents_in(params: ReportParams) -> QuerySet[Incident]:
+    """Every incident (restricted ones included) that the window and filters select."""
+    incidents = Incident.objects.filter(started_at__gte=params.since, started_at__lt=params.until)
+    if params.severity:
+        incidents = incidents.filter(severity=params.severity)
+    if params.shape:
+        incidents = incidents.filter(shapes__slug=params.shape)
+    if params.pattern:
+        incidents = incidents.filter(pattern_links__pattern__slug=params.pattern)
+    if params.component:
+        ids = _components_for(params.component, params.include_dependents)
+        incidents = incidents.filter(components__in=ids)
+    return incidents.distinct()
+
+
+_NUMBER = re.compile(r"\d[\d,. ]*")
+
+
+def users_from_text(text: str) -> int | None:
+    """The first number in a free-text "users affected" field, if there is one."""
+    match = _NUMBER.search(text or "")
+    if not match:
+        return None
+    digits = re.sub(r"[^\d]", "", match.group(0).split(".")[0])
+    scale = 1
+    rest = text[match.end() : match.end() + 12].lower()
+    if rest.startswith((" million", "m ")):
+        scale = 1_000_000
+    elif rest.startswith((" thousand", "k ")):
+        scale = 1_000
+    return int(digits) * scale if digits else None
+
+
+def headline(incidents: QuerySet[Incident]) -> dict[str, Any]:
+    """Counts for one window: incidents, incident-hours, users affected (where known),
+    structures that recurred in it, and the share of incidents in a recurring structure."""
+    ids = incidents.values("pk")
+    duration = ExpressionWrapper(F("resolved_at") - F("started_at"), output_field=DurationField())
+    total = (
+        Incident.objects.filter(pk__in=ids, resolved_at__isnull=False, started_at__isnull=False)
+        .annotate(duration=duration)
+        .aggregate(total=Sum("duration"))["total"]
+    )
+    users = [
+        users_from_text(text)
+        for text in Incident.objects.filter(pk__in=ids)
+        .exclude(users_affected="")
+        .values_list("users_affected", flat=True)
+    ]
+    known = [u for u in users if u is not None]
+    count = Incident.objects.filter(pk__in=ids).count()
+    in_structure = (
+        RecurrenceMembership.objects.filter(incident__in=ids, structure__incident_count__gte=2)
+        .values("incident_id")
+        .distinct()
+        .count()
+    )
+    recurred = (
+        RecurrenceMembership.objects.filter(incident__in=ids, previous__isnull=False)
+        .values("structure_id")
+        .distinct()
+        .count()
+    )
+    return {
+        "incidents": count,
+        "incident_hours": round(total.total_seconds() / 3600, 1) if total else 0.0,
+        "users_affected": sum(known) if known else None,
+        "users_affected_known_for": len(known),
+        "structures_recurred": recurred,
+        "share_in_recurring_structure": round(in_structure / count, 3) if count else 0.0,
+    }
+
+
+def _numbers(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _delta(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: round(now[k] - before[k], 3) if _numbers(now[k], before.get(k)) else None
+        for k in now
+    }  # fmt: skip
+
+
+def _hours(incident: Incident) -> float:
+    if incident.started_at and incident.resolved_at:
+        return max((incident.resolved_at - incident.started_at).total_seconds() / 3600, 0)
+    return 0.0
+
+
+def structures_section(
+    window_ids: set[int], visible_ids: set[int], since: datetime, viewer: AbstractBaseUser
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Structures with a recurrence in the window, ranked by incident-hours in it."""
+    memberships = list(
+        RecurrenceMembership.objects.filter(incident_id__in=window_ids, previous__isnull=False)
+        .values_list("structure_id", flat=True)
+        .distinct()
+    )
+    structures = RecurringStructure.objects.filter(pk__in=memberships).prefetch_related("patterns")
+    rows = []
+    patch_only = []
+    for structure in structures:
+        members = list(
+            RecurrenceMembership.objects.filter(structure=structure)
+            .select_related("incident")
+            .prefetch_related("incident__components")
+            .order_by("occurred_at")
+        )
+        in_window = [m for m in members if m.incident_id in window_ids]
+        # Components come from every member the viewer may see, in the window or before it.
+        seen_ids = set(
+            Incident.objects.visible_to(viewer)
+            .filter(pk__in=[m.incident_id for m in members])
+            .values_list("pk", flat=True)
+        )
+        kinds = set(
+            ActionItem.objects.filter(incident__in=[m.incident_id for m in members]).values_list(
+                "kind", flat=True
+            )
+        )
+        names = [p.name for p in structure.patterns.all()] or [structure.signature]
+        if kinds == {ActionItem.Kind.COMPONENT_PATCH}:
+            patch_only.append(" + ".join(names))
+        if any(m.after_remediation for m in in_window):
+            status = "recurred despite remediation"
+        elif structure.first_seen and structure.first_seen >= since:
+            status = "new"
+        else:
+            status = "continuing"
+        shown = [m for m in in_window if m.incident_id in visible_ids]
+        open_structural = list(
+            ActionItem.objects.filter(
+                incident_id__in=[m.incident_id for m in members if m.incident_id in seen_ids],
+                kind=ActionItem.Kind.STRUCTURAL_FIX,
+            )
+            .exclude(status__in=[ActionItem.Status.DONE, ActionItem.Status.WONT_DO])
+            .values_list("title", flat=True)
+        )
+        rows.append(
+            {
+                "signature": structure.signature,
+                "patterns": names,
+                "status": status,
+                "incidents_in_window": len(in_window),
+                "incidents_in_total": structure.incident_count,
+                "incident_hours_in_window": round(sum(_hours(m.incident) for m in in_window), 1),
+                "incidents": [
+                    {
+                        "id": m.incident_id,
+                        "title": m.incident.title,
+                        "started_at": m.occurred_at.isoformat(),
+                    }
+                    for m in shown
+                ],
+                "hidden_incidents": len(in_window) - len(shown),
+                "components": sorted(
+                    {
+                        c.name
+                        for m in members
+                        if m.incident_id in seen_ids
+                        for c in m.incident.components.all()
+                    }
+                ),
+                "open_structural_actions": open_structural,
+            }
+        )  # fmt: skip
+    rows.sort(
+        key=lambda r: (-r["incident_hours_in_window"], -r["incidents_in_window"], r["signature"])
+    )
+    return rows[:MAX_STRUCTURES], sorted(patch_only)
+
+
+def remediation_section(window: QuerySet[Incident]) -> dict[str, Any]:
+    """Action items of the window's incidents by leverage level, kind and done/open."""
+    levels = {lvl.pk: lvl for lvl in LeverageLevel.objects.all()}
+    counts: Counter = Counter()
+    items = ActionItem.objects.filter(incident__in=window.values("pk"))
+    for level_id, kind, status in items.values_list("leverage_level_id", "kind", "status"):
+        done = "done" if status == ActionItem.Status.DONE else "open"
+        counts[(level_id, kind, done)] += 1
+    rows = []
+    for (level_id, kind, done), n in counts.items():
+        level = levels.get(level_id)
+        rows.append(
+            {
+                "leverage_number": level.number if level else None,
+                "leverage_level": level.name if level else "not recorded",
+                "kind": kind,
+                "state": done,
+                "count": n,
+            }
+        )
+    rows.sort(key=lambda r: (-(r["leverage_number"] or 0), r["kind"], r["state"]))
+    totals = Counter()
+    for r in rows:
+        totals[r["kind"]] += r["count"]
+    return {"by_level": rows, "totals_by_kind": dict(totals)}
+
+
+def shapes_and_perrow(window: QuerySet[Incident], visible_ids: set[int]) -> dict[str, Any]:
+    """Shape counts per month, and incidents placed on Perrow's map."""
+    months: dict[str, Counter] = defaultdict(Counter)
+    for started, slug in Incident.shapes.through.objects.filter(
+        incident__in=window.values("pk")
+    ).values_list("incident__started_at", "emergentshape__slug"):
+        months[started.strftime("%Y-%m")][slug] += 1
+    cells: Counter = Counter()
+    points = []
+    for pk, title, complexity, coupling in window.filter(
+        complexity__isnull=False, coupling__isnull=False
+    ).values_list("pk", "title", "complexity", "coupling"):
+        cells[(complexity, coupling)] += 1
+        if pk in visible_ids:
+            points.append(
+                {"id": pk, "title": title, "complexity": complexity, "coupling": coupling}
+            )
+    return {
+        "shape_mix": [{"month": m, **dict(c)} for m, c in sorted(months.items())],
+        "perrow_cells": [
+            {"complexity": x, "coupling": y, "count": n} for (x, y), n in sorted(cells.items())
+        ],
+        "perrow_points": points,
+    }
+
+
+def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[str, Any]:
+    """Everything a report shows, as JSON-ready data (see the OpenAPI schema)."""
+    window = incidents_in(params)
+    visible_window = window.filter(pk__in=Incident.objects.visible_to(viewer).values("pk"))
+    window_ids = set(window.values_list("pk", flat=True))
+    visible_ids = set(visible_window.values_list("pk", flat=True))
+    current = headline(window)
+    before = headline(incidents_in(params.previous()))
+    structures, patch_only = structures_section(window_ids, visible_ids, params.since, viewer)
+    listed = (
+        visible_window.select_related("restricted_to")
+        .prefetch_related("shapes", "pattern_links__pattern")
+        .order_by("started_at", "pk")
+    )
+    return {
+        "schema_version": SNAPSHOT_SCHEMA_VERSION,
+        "generated_at": timezone.now().isoformat(),
+        "params": params.to_json(),
+        "previous_window": {
+            "since": params.previous().since.isoformat(),
+            "until": params.since.isoformat(),
+        },
+        "catalogue_version": catalogue_version(),
+        "restricted_counted_not_shown": len(window_ids - visible_ids),
+        "headline": current,
+        "previous_headline": before,
+        "change": _delta(current, before),
+        "structures": structures,
+        "component_patch_only_structures": patch_only,
+        "remediation": remediation_section(window),
+        "hotspots": [
+            {"component": h.component.name, "incidents": h.incident_count,
+             "direct": len(h.direct), "via_dependency": len(h.via_dependency)}
+            for h in hotspots(incidents=window, limit=10)
+        ],
+        **shapes_and_perrow(window, visible_ids),
+        "incidents": [
+            {
+                "id": i.pk,
+                "title": i.title,
+                "started_at": i.started_at.isoformat() if i.started_at else None,
+                "severity": i.severity,
+                "status": i.status,
+                "hours": round(_hours(i), 1),
+                "shapes": [s.slug for s in i.shapes.all()],
+                "patterns": [link.pattern.slug for link in i.pattern_links.all()],
+                "restricted": i.restricted_to_id is not None,
+            }
+            for i in listed
+        ],
+    }  # fmt: skip
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+TABLES = {
+    "headline": lambda s: [
+        {"figure": k, "this_window": v, "previous_window": s["previous_headline"].get(k),
+         "change": s["change"].get(k)}
+        for k, v in s["headline"].items()
+    ],
+    "structures": lambda s: [
+        {**{k: v for k, v in r.items() if k not in {"incidents", "patterns", "components",
+                                                     "open_structural_actions"}},
+         "patterns": " + ".join(r["patterns"]), "components": "; ".join(r["components"]),
+         "incidents": "; ".join(i["title"] for i in r["incidents"]),
+         "open_structural_actions": "; ".join(r["open_structural_actions"])}
+        for r in s["structures"]
+    ],
+    "remediation": lambda s: s["remediation"]["by_level"],
+    "hotspots": lambda s: s["hotspots"],
+    "shape_mix": lambda s: s["shape_mix"],
+    "perrow": lambda s: s["perrow_cells"],
+    "incidents": lambda s: [
+        {**i, "shapes": " ".join(i["shapes"]), "patterns": " ".join(i["patterns"])}
+        for i in s["incidents"]
+    ],
+}  # fmt: skip
+
+
+def to_csv(snapshot: dict[str, Any], table: str) -> str:
+    """One table of the snapshot as CSV."""
+    rows = TABLES[table](snapshot)
+    out = io.StringIO()
+    if rows:
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
+
+
+def to_zip(snapshot: dict[str, Any]) -> bytes:
+    """Every table as its own CSV file, in one zip."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for table in TABLES:
+            archive.writestr(f"{table}.csv", to_csv(snapshot, table))
+    return buffer.getvalue()
+
+
+def _md_escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(_md_escape(c) for c in cells) + " |"
+
+
+def to_markdown(snapshot: dict[str, Any]) -> str:
+    """The report as a Markdown document, for a planning doc or a wiki."""
+    p, before = snapshot["params"], snapshot["previous_window"]
+    lines = [
+        f"# Recurrence report {p['since'][:10]} – {p['until'][:10]}",
+        "",
+        f"Generated {snapshot['generated_at'][:16]} UTC; catalogue version "
+        f"`{snapshot['catalogue_version']}`; compared with "
+        f"{before['since'][:10]} – {before['until'][:10]}.",
+    ]
+    if snapshot["restricted_counted_not_shown"]:
+        lines.append(
+            f"{snapshot['restricted_counted_not_shown']} restricted incidents are counted in the "
+            "figures but not shown."
+        )
+    lines += [
+        "",
+        "## Headline",
+        "",
+        "| Figure | This window | Previous | Change |",
+        "|---|---|---|---|",
+    ]
+    for row in TABLES["headline"](snapshot):
+        lines.append(
+            _row(
+                row["figure"].replace("_", " "),
+                row["this_window"],
+                row["previous_window"],
+                row["change"],
+            )
+        )
+    lines += ["", "## Recurring structures", ""]
+    for r in snapshot["structures"]:
+        lines.append(f"### {' + '.join(r['patterns'])} — {r['status']}")
+        lines.append(
+            f"{r['incidents_in_window']} incidents in the window "
+            f"({r['incident_hours_in_window']} h), {r['incidents_in_total']} in all. "
+            f"Components: {', '.join(r['components']) or '—'}."
+        )
+        for i in r["incidents"]:
+            lines.append(f"- {_md_escape(i['title'])} ({i['started_at'][:10]})")
+        if r["open_structural_actions"]:
+            lines.append(
+                "Open structural actions: "
+                + "; ".join(map(_md_escape, r["open_structural_actions"]))
+            )
+        lines.append("")
+    if not snapshot["structures"]:
+        lines += ["No structure recurred in this window.", ""]
+    if snapshot["component_patch_only_structures"]:
+        lines += [
+            "Structures that only ever received component patches: "
+            + ", ".join(snapshot["component_patch_only_structures"]),
+            "",
+        ]
+    lines += [
+        "## Remediation depth",
+        "",
+        "| Leverage level | Kind | State | Count |",
+        "|---|---|---|---|",
+    ]
+    for r in snapshot["remediation"]["by_level"]:
+        lines.append(_row(r["leverage_level"], r["kind"].replace("_", " "), r["state"], r["count"]))
+    lines += [
+        "",
+        "## Concentration hotspots",
+        "",
+        "| Component | Incidents | Direct | Via a dependency |",
+        "|---|---|---|---|",
+    ]
+    for h in snapshot["hotspots"]:
+        lines.append(_row(h["component"], h["incidents"], h["direct"], h["via_dependency"]))
+    lines += ["", "## Incidents", ""]
+    for i in snapshot["incidents"]:
+        when = (i["started_at"] or "")[:10]
+        lines.append(f"- {when} {_md_escape(i['title'])} ({i['severity']}, {i['hours']} h)")
+    return "\n".join(lines) + "\n"

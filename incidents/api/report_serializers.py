@@ -1,0 +1,194 @@
+"""Report requests and snapshots through the API. The snapshot's shape is documented here
+field by field, so the OpenAPI schema describes the JSON export exactly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from incidents.analysis.reports import ReportParams
+from incidents.models import Component, Incident, Report
+from taxonomy.models import EmergentShape, StructuralPattern
+
+MAX_WINDOW = timedelta(days=5 * 366)
+
+
+class ReportRequestSerializer(serializers.Serializer):
+    """What a report should cover."""
+
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    component = serializers.SlugField(required=False, allow_null=True, help_text="Component slug.")
+    include_dependents = serializers.BooleanField(
+        default=True, help_text="Also count incidents in components that depend on it."
+    )
+    severity = serializers.ChoiceField(
+        choices=Incident.Severity.choices, required=False, allow_null=True
+    )
+    shape = serializers.SlugField(required=False, allow_null=True)
+    pattern = serializers.SlugField(required=False, allow_null=True)
+
+    def validate(self, data):
+        if data["until"] <= data["since"]:
+            raise serializers.ValidationError({"until": ["Must be after `since`."]})
+        if data["until"] - data["since"] > MAX_WINDOW:
+            raise serializers.ValidationError({"until": ["A window may span at most five years."]})
+        for name, model in (
+            ("component", Component),
+            ("shape", EmergentShape),
+            ("pattern", StructuralPattern),
+        ):
+            if data.get(name) and not model.objects.filter(slug=data[name]).exists():
+                raise serializers.ValidationError({name: [f"Unknown {name} {data[name]!r}."]})
+        return data
+
+    def to_params(self) -> ReportParams:
+        return ReportParams(**self.validated_data)
+
+
+class HeadlineSerializer(serializers.Serializer):
+    incidents = serializers.IntegerField()
+    incident_hours = serializers.FloatField(help_text="Sum of resolved − started, in hours.")
+    users_affected = serializers.IntegerField(allow_null=True)
+    users_affected_known_for = serializers.IntegerField()
+    structures_recurred = serializers.IntegerField()
+    share_in_recurring_structure = serializers.FloatField()
+
+
+class ChangeSerializer(serializers.Serializer):
+    incidents = serializers.FloatField(allow_null=True)
+    incident_hours = serializers.FloatField(allow_null=True)
+    users_affected = serializers.FloatField(allow_null=True)
+    users_affected_known_for = serializers.FloatField(allow_null=True)
+    structures_recurred = serializers.FloatField(allow_null=True)
+    share_in_recurring_structure = serializers.FloatField(allow_null=True)
+
+
+class WindowSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+
+
+class StructureIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    started_at = serializers.DateTimeField()
+
+
+class StructureRowSerializer(serializers.Serializer):
+    signature = serializers.CharField()
+    patterns = serializers.ListField(child=serializers.CharField())
+    status = serializers.ChoiceField(choices=["new", "continuing", "recurred despite remediation"])
+    incidents_in_window = serializers.IntegerField()
+    incidents_in_total = serializers.IntegerField()
+    incident_hours_in_window = serializers.FloatField()
+    incidents = StructureIncidentSerializer(many=True)
+    hidden_incidents = serializers.IntegerField()
+    components = serializers.ListField(child=serializers.CharField())
+    open_structural_actions = serializers.ListField(child=serializers.CharField())
+
+
+class RemediationRowSerializer(serializers.Serializer):
+    leverage_number = serializers.IntegerField(allow_null=True)
+    leverage_level = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["component_patch", "structural_fix"])
+    state = serializers.ChoiceField(choices=["done", "open"])
+    count = serializers.IntegerField()
+
+
+class RemediationSerializer(serializers.Serializer):
+    by_level = RemediationRowSerializer(many=True)
+    totals_by_kind = serializers.DictField(child=serializers.IntegerField())
+
+
+class HotspotSerializer(serializers.Serializer):
+    component = serializers.CharField()
+    incidents = serializers.IntegerField()
+    direct = serializers.IntegerField()
+    via_dependency = serializers.IntegerField()
+
+
+class ShapeMonthSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM; other keys are shape slugs with counts.")
+
+
+class PerrowCellSerializer(serializers.Serializer):
+    complexity = serializers.IntegerField()
+    coupling = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
+class PerrowPointSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    complexity = serializers.IntegerField()
+    coupling = serializers.IntegerField()
+
+
+class ReportIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    severity = serializers.CharField()
+    status = serializers.CharField()
+    hours = serializers.FloatField()
+    shapes = serializers.ListField(child=serializers.CharField())
+    patterns = serializers.ListField(child=serializers.CharField())
+    restricted = serializers.BooleanField()
+
+
+class SnapshotSerializer(serializers.Serializer):
+    """The immutable content of a finished report (also the JSON export)."""
+
+    schema_version = serializers.IntegerField()
+    generated_at = serializers.DateTimeField()
+    params = ReportRequestSerializer()
+    previous_window = WindowSerializer()
+    catalogue_version = serializers.CharField()
+    restricted_counted_not_shown = serializers.IntegerField(
+        help_text="Incidents counted in the figures that this report does not list."
+    )
+    headline = HeadlineSerializer()
+    previous_headline = HeadlineSerializer()
+    change = ChangeSerializer()
+    structures = StructureRowSerializer(many=True)
+    component_patch_only_structures = serializers.ListField(child=serializers.CharField())
+    remediation = RemediationSerializer()
+    hotspots = HotspotSerializer(many=True)
+    shape_mix = ShapeMonthSerializer(many=True)
+    perrow_cells = PerrowCellSerializer(many=True)
+    perrow_points = PerrowPointSerializer(many=True)
+    incidents = ReportIncidentSerializer(many=True)
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    """A report's status; the snapshot once it is done."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:report-detail")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    snapshot = serializers.SerializerMethodField()
+    exports = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = [
+            "id", "url", "status", "params", "created_by", "created_at", "finished_at",
+            "catalogue_version", "error", "exports", "snapshot",
+        ]  # fmt: skip
+
+    @extend_schema_field(SnapshotSerializer(allow_null=True))
+    def get_snapshot(self, obj: Report):
+        return obj.snapshot if self.context.get("with_snapshot", True) else None
+
+    @extend_schema_field(serializers.DictField(child=serializers.URLField()))
+    def get_exports(self, obj: Report) -> dict[str, str]:
+        if obj.status != Report.Status.DONE:
+            return {}
+        request = self.context.get("request")
+        return {
+            fmt: reverse("incidents:report_export", args=[obj.pk, fmt], request=request)
+            for fmt in ("md", "json", "zip")
+        }

@@ -1,0 +1,120 @@
+"""Report pages: ask for a report, watch it being made, read it with charts, export it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from .analysis.reports import ReportParams, to_markdown, to_zip
+from .models import Incident, Report
+from .reporting import report_request
+
+
+class ReportForm(forms.Form):
+    """The window and filters of a report, for people (the API has its own serializer)."""
+
+    since = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Exclusive.")
+    severity = forms.ChoiceField(choices=[("", "Any"), *Incident.Severity.choices], required=False)
+    shape = forms.SlugField(required=False, help_text="Shape slug, e.g. cascade.")
+    pattern = forms.SlugField(required=False, help_text="Pattern slug.")
+    component = forms.SlugField(
+        required=False, help_text="Component slug; incidents in what depends on it count too."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["until"] <= data["since"]:
+            raise forms.ValidationError("The end of the window must be after its start.")
+        return data
+
+    def params(self) -> ReportParams:
+        d = self.cleaned_data
+
+        def at_midnight(day) -> datetime:
+            return datetime.combine(day, time.min, tzinfo=UTC)
+
+        return ReportParams(
+            since=at_midnight(d["since"]),
+            until=at_midnight(d["until"]),
+            severity=d.get("severity") or None,
+            shape=d.get("shape") or None,
+            pattern=d.get("pattern") or None,
+            component=d.get("component") or None,
+        )
+
+
+@login_required
+def reports(request: HttpRequest) -> HttpResponse:
+    """Earlier reports (who made them, for which window), and a form for a new one."""
+    today = timezone.now().date()
+    form = ReportForm(
+        request.POST or None, initial={"since": today - timedelta(days=91), "until": today}
+    )
+    if request.method == "POST" and form.is_valid():
+        report = report_request(by=request.user, params=form.params())
+        messages.success(request, "The report is being generated.")
+        return redirect(report)
+    listed = (
+        Report.objects.visible_to(request.user)
+        .select_related("created_by")
+        .defer("snapshot")
+        .order_by("-created_at")[:100]
+    )
+    return render(request, "incidents/reports.html", {"form": form, "reports": listed})
+
+
+@login_required
+def report_detail(request: HttpRequest, pk) -> HttpResponse:
+    """One report: progress while it is made, then the snapshot with charts."""
+    report = get_object_or_404(
+        Report.objects.visible_to(request.user).select_related("created_by"), pk=pk
+    )
+    return render(
+        request,
+        "incidents/report.html",
+        {"report": report, "snapshot": report.snapshot, "chart_data": _chart_data(report.snapshot)},
+    )
+
+
+def _chart_data(snapshot: dict | None) -> dict | None:
+    """Only what the charts draw, so the page does not embed the whole snapshot twice."""
+    if not snapshot:
+        return None
+    return {
+        "shape_mix": snapshot["shape_mix"],
+        "perrow_cells": snapshot["perrow_cells"],
+        "remediation": snapshot["remediation"]["by_level"],
+        "structures": [
+            {"label": " + ".join(s["patterns"]), "hours": s["incident_hours_in_window"]}
+            for s in snapshot["structures"][:10]
+        ],
+    }
+
+
+@login_required
+def report_export(request: HttpRequest, pk, fmt: str) -> HttpResponse:
+    """The snapshot as Markdown, JSON, or a zip of one CSV per table."""
+    report = get_object_or_404(Report.objects.visible_to(request.user), pk=pk)
+    if report.status != Report.Status.DONE:
+        messages.error(request, "This report is not ready yet.")
+        return redirect(report)
+    name = f"seams-report-{report.params['since'][:10]}-{report.params['until'][:10]}"
+    if fmt == "md":
+        response = HttpResponse(to_markdown(report.snapshot), content_type="text/markdown")
+    elif fmt == "json":
+        body = json.dumps(report.snapshot, indent=2, ensure_ascii=False)
+        response = HttpResponse(body, content_type="application/json")
+    elif fmt == "zip":
+        response = HttpResponse(to_zip(report.snapshot), content_type="application/zip")
+    else:
+        raise Http404("Exports are md, json or zip.")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response

@@ -1,0 +1,265 @@
+"""Recurrence reports on a hand-built history whose right answers are known."""
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from incidents import services
+from incidents.analysis.reports import ReportParams, build_snapshot, to_markdown, to_zip
+from incidents.models import Component, Incident, Report
+from incidents.reporting import report_generate
+from taxonomy.models import LeverageLevel, StructuralPattern
+
+from .factories import GroupFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+Q1 = ReportParams(since=datetime(2025, 1, 1, tzinfo=UTC), until=datetime(2025, 4, 1, tzinfo=UTC))
+
+
+def at(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC)
+
+
+def review(title, day, hours, pattern, components, actions=(), **fields):
+    start = at(day)
+    return services.incident_create(
+        by=None,
+        content=services.ReviewContent(
+            fields={"title": title, "started_at": start,
+                    "resolved_at": start + timedelta(hours=hours), **fields},
+            components=components,
+            patterns=[services.PatternClaim(StructuralPattern.objects.get(slug=pattern), "r")],
+            actions=list(actions),
+        ),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def history(django_capture_on_commit_callbacks):
+    security = GroupFactory(name="security")
+    rules = LeverageLevel.objects.get(slug="rules")
+    with django_capture_on_commit_callbacks(execute=True):
+        review("2024 regex outage", "2024-05-01", 2, "fast-global-propagation", ["WAF"], [
+            services.ActionEntry("Restore CPU limit", status="done", kind="component_patch",
+                                 completed_at=at("2024-06-01")),
+        ])  # fmt: skip
+        review("Slow drift", "2024-11-15", 1, "slack-erosion", ["Object store"])
+        review("Feature file panic", "2025-02-01", 3, "fast-global-propagation", ["Proxy"],
+               users_affected="1,200 users")  # fmt: skip
+        review("Pager storm", "2025-02-10", 1, "alert-fatigue", ["Pager"], [
+            services.ActionEntry("Consolidate alerts", status="open", kind="structural_fix",
+                                 leverage_level=rules),
+        ])  # fmt: skip
+        review("Pager storm again", "2025-03-01", 1, "alert-fatigue", ["Pager two"])
+        secret = review("Token leak", "2025-03-15", 4, "buried-assumption", ["Checkout"])
+    Incident.objects.filter(pk=secret.pk).update(restricted_to=security)
+    store = Component.objects.get(name="Object store")
+    for name in ("Checkout", "Proxy"):
+        Component.objects.get(name=name).depends_on.add(store)
+    return security
+
+
+def test_headline_figures_and_the_comparison_with_the_previous_window(history, user):
+    snap = build_snapshot(params=Q1, viewer=user)
+    assert snap["headline"] == {
+        "incidents": 4,
+        "incident_hours": 9.0,
+        "users_affected": 1200,
+        "users_affected_known_for": 1,
+        "structures_recurred": 2,
+        "share_in_recurring_structure": 0.75,
+    }
+    assert snap["previous_window"]["since"].startswith("2024-10-03")
+    assert snap["previous_headline"]["incidents"] == 1
+    assert snap["previous_headline"]["incident_hours"] == 1.0
+    assert snap["change"]["incidents"] == 3
+    assert snap["change"]["incident_hours"] == 8.0
+
+
+def test_structures_are_marked_and_ranked(history, user):
+    snap = build_snapshot(params=Q1, viewer=user)
+    by_pattern = {" + ".join(s["patterns"]): s for s in snap["structures"]}
+    fgp = by_pattern["Fast global propagation"]
+    assert fgp["status"] == "recurred despite remediation"
+    assert fgp["components"] == ["Proxy", "WAF"]
+    assert fgp["incidents_in_window"] == 1
+    assert fgp["incidents_in_total"] == 2
+    fatigue = by_pattern["Alert fatigue"]
+    assert fatigue["status"] == "new"
+    assert fatigue["open_structural_actions"] == ["Consolidate alerts"]
+    assert [s["patterns"][0] for s in snap["structures"]] == [
+        "Fast global propagation",
+        "Alert fatigue",
+    ]  # 3 h beats 2 h
+    assert snap["component_patch_only_structures"] == ["Fast global propagation"]
+
+
+def test_remediation_hotspots_shapes_and_incidents(history, user):
+    snap = build_snapshot(params=Q1, viewer=user)
+    assert snap["remediation"]["by_level"] == [
+        {"leverage_number": 5, "leverage_level": LeverageLevel.objects.get(slug="rules").name,
+         "kind": "structural_fix", "state": "open", "count": 1}
+    ]  # fmt: skip
+    assert snap["hotspots"][0] == {
+        "component": "Object store", "incidents": 2, "direct": 0, "via_dependency": 2
+    }  # fmt: skip
+    assert [i["title"] for i in snap["incidents"]] == [
+        "Feature file panic",
+        "Pager storm",
+        "Pager storm again",
+    ]
+
+
+def test_restricted_incidents_are_counted_but_not_shown(history, user):
+    outsider = build_snapshot(params=Q1, viewer=user)
+    assert outsider["restricted_counted_not_shown"] == 1
+    assert "Token leak" not in json.dumps(outsider)
+    user.groups.add(history)
+    insider = build_snapshot(params=Q1, viewer=user)
+    assert insider["restricted_counted_not_shown"] == 0
+    assert "Token leak" in [i["title"] for i in insider["incidents"]]
+
+
+def test_filter_by_component_includes_what_depends_on_it(history, user):
+    params = ReportParams(since=Q1.since, until=Q1.until, component="object-store")
+    snap = build_snapshot(params=params, viewer=user)
+    assert snap["headline"]["incidents"] == 2  # Proxy and Checkout depend on the store
+    alone = ReportParams(**{**params.__dict__, "include_dependents": False})
+    assert build_snapshot(params=alone, viewer=user)["headline"]["incidents"] == 0
+
+
+def test_a_finished_snapshot_never_changes(history, user, django_capture_on_commit_callbacks):
+    report = Report.objects.create(created_by=user, params=Q1.to_json())
+    report_generate(report_id=report.pk)
+    report.refresh_from_db()
+    before = report.snapshot
+    with django_capture_on_commit_callbacks(execute=True):
+        review("Another one", "2025-03-20", 1, "alert-fatigue", ["Pager"])
+    report_generate(report_id=report.pk)  # a redelivered job
+    report.refresh_from_db()
+    assert report.snapshot == before
+    report.error = "tamper"
+    with pytest.raises(ValueError, match="immutable"):
+        report.save()
+    newer = Report.objects.create(created_by=user, params=Q1.to_json())
+    report_generate(report_id=newer.pk)
+    newer.refresh_from_db()
+    assert newer.snapshot["headline"]["incidents"] == 5
+
+
+def test_exports_carry_the_same_figures(history, user):
+    snap = build_snapshot(params=Q1, viewer=user)
+    md = to_markdown(snap)
+    assert "# Recurrence report 2025-01-01 – 2025-04-01" in md
+    assert "### Fast global propagation — recurred despite remediation" in md
+    assert "| incidents | 4 | 1 | 3 |" in md
+    assert "1 restricted incidents are counted" in md
+    files = zipfile.ZipFile(io.BytesIO(to_zip(snap)))
+    assert set(files.namelist()) >= {"headline.csv", "structures.csv", "hotspots.csv"}
+    assert "Object store,2,0,2" in files.read("hotspots.csv").decode()
+    assert "Feature file panic" in files.read("incidents.csv").decode()
+
+
+def test_api_starts_a_job_with_202_and_returns_the_snapshot(
+    history, read_api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = read_api.post(
+            "/api/v1/reports/",
+            {"since": "2025-01-01T00:00:00Z", "until": "2025-04-01T00:00:00Z"},
+            format="json",
+        )
+    assert response.status_code == 202
+    body = response.json()
+    assert response["Location"] == body["url"]
+    polled = read_api.get(body["url"]).json()
+    assert polled["status"] == "done"
+    assert polled["snapshot"]["headline"]["incidents"] == 4
+    assert polled["catalogue_version"]
+    assert set(polled["exports"]) == {"md", "json", "zip"}
+    listed = read_api.get("/api/v1/reports/").json()["results"]
+    assert listed[0]["id"] == body["id"]
+    assert listed[0]["snapshot"] is None  # lists stay light
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"since": "2025-04-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"},
+        {"since": "2025-01-01T00:00:00Z"},
+        {"since": "2015-01-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"},
+        {"since": "2025-01-01T00:00:00Z", "until": "2025-04-01T00:00:00Z", "pattern": "nope"},
+    ],
+)
+def test_bad_report_requests_are_400(read_api, body):
+    response = read_api.post("/api/v1/reports/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]
+
+
+def test_a_report_listing_restricted_incidents_is_hidden_from_outsiders(
+    history, client, django_capture_on_commit_callbacks
+):
+    insider = UserFactory()
+    insider.groups.add(history)
+    report = Report.objects.create(created_by=insider, params=Q1.to_json())
+    report_generate(report_id=report.pk)
+    outsider = UserFactory()
+    client.force_login(outsider)
+    assert client.get(report.get_absolute_url()).status_code == 404
+    assert str(report.pk) not in client.get(reverse("incidents:reports")).content.decode()
+    client.force_login(insider)
+    assert client.get(report.get_absolute_url()).status_code == 200
+
+
+def test_report_pages_progress_charts_and_exports(
+    history, logged_in, user, django_assert_max_num_queries
+):
+    pending = Report.objects.create(created_by=user, params=Q1.to_json())
+    html = logged_in.get(pending.get_absolute_url()).content.decode()
+    assert 'http-equiv="refresh"' in html
+    report_generate(report_id=pending.pk)
+    with django_assert_max_num_queries(6):
+        html = logged_in.get(pending.get_absolute_url()).content.decode()
+    assert "chart.umd.min.js" in html
+    assert 'id="chart-structures"' in html
+    assert "recurred despite remediation" in html
+    md = logged_in.get(reverse("incidents:report_export", args=[pending.pk, "md"]))
+    assert md["Content-Disposition"].endswith('.md"')
+    data = json.loads(
+        logged_in.get(reverse("incidents:report_export", args=[pending.pk, "json"])).content
+    )
+    assert data["headline"]["incidents"] == 4
+    assert (
+        logged_in.get(reverse("incidents:report_export", args=[pending.pk, "pdf"])).status_code
+        == 404
+    )
+
+
+def test_the_reports_page_makes_a_report(logged_in, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = logged_in.post(
+            reverse("incidents:reports"), {"since": "2025-01-01", "until": "2025-04-01"}
+        )
+    report = Report.objects.get()
+    assert response["Location"] == report.get_absolute_url()
+    assert report.status == "done"
+    html = logged_in.get(reverse("incidents:reports")).content.decode()
+    assert "2025-01-01 – 2025-04-01" in html
+
+
+def test_the_command_prints_each_format(history):
+    out = StringIO()
+    call_command("recurrence_report", "--since", "2025-01-01", "--until", "2025-04-01", stdout=out)
+    assert "Fast global propagation" in out.getvalue()
+    assert "Token leak" in out.getvalue()  # an operator's command sees everything
+    out = StringIO()
+    call_command("recurrence_report", "--since", "2025-01-01", "--until", "2025-04-01",
+                 "--format", "json", stdout=out)  # fmt: skip
+    assert json.loads(out.getvalue())["headline"]["incidents"] == 4
