@@ -137,3 +137,37 @@ def test_reviews_saved_while_redis_is_down_are_analysed_once_it_is_back(write_ap
     for pk in [first, *during]:
         assert RecurrenceMembership.objects.filter(incident_id=pk).count() == 1
     assert RecurrenceMembership.objects.count() == 4
+
+
+def test_a_report_is_generated_by_the_worker_over_the_api(write_api, start_worker, flush_queue):
+    start_worker()
+    for title, day in [("Regex pinned the edge", "2025-01-10"), ("File panicked", "2025-02-10")]:
+        response = write_api.post(
+            "/api/v1/incidents/",
+            {
+                "title": title,
+                "started_at": f"{day}T10:00:00Z",
+                "resolved_at": f"{day}T12:00:00Z",
+                "patterns": [{"slug": "fast-global-propagation", "rationale": "Everywhere."}],
+            },
+            format="json",
+        )
+        assert response.status_code == 201
+    wait_for(lambda: not Incident.objects.needing_analysis().exists(), what="analysis")
+    response = write_api.post(
+        "/api/v1/reports/",
+        {"since": "2025-01-01T00:00:00Z", "until": "2025-04-01T00:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 202
+    url = response.json()["url"]
+
+    def done() -> bool:
+        return write_api.get(url).json()["status"] == "done"
+
+    wait_for(done, what="the worker to generate the report")
+    snapshot = write_api.get(url).json()["snapshot"]
+    assert snapshot["headline"]["incidents"] == 2
+    assert snapshot["headline"]["incident_hours"] == 4.0
+    assert snapshot["headline"]["structures_recurred"] == 1
+    assert snapshot["structures"][0]["patterns"] == ["Fast global propagation"]
