@@ -16,7 +16,7 @@ from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 from .models import ActionItem, Incident, TimelineEvent
 from .services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
 
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 SECTION_LIMIT = MaxLengthValidator(
     settings.SEAMS_MAX_SECTION_CHARS,
     message="This section is too long: at most %(limit_value)d characters (it has %(show_value)d).",
@@ -33,7 +33,10 @@ def perrow_choices(axis_slug: str) -> list[tuple[str, str]]:
 
 
 def _datetime_widget() -> forms.DateTimeInput:
-    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT)
+    # Seconds are kept (step=1), so saving a review never rounds its recorded times.
+    return forms.DateTimeInput(
+        attrs={"type": "datetime-local", "step": "1"}, format=DATETIME_FORMAT
+    )
 
 
 class IncidentForm(forms.ModelForm):
