@@ -18,6 +18,7 @@ from .forms import ReviewForms
 from .lint import lint_sections
 from .models import ActionItem, Comment, Incident, PatternLink
 from .revisions import changes_since
+from .search import text_search
 from .selectors import recurring_structures_for
 from .services import (
     ConcurrentEditError,
@@ -31,6 +32,18 @@ LINTED_FIELDS = ("summary", "impact", "narrative", "went_well", "where_lucky")
 
 def _visible(request: HttpRequest):
     return Incident.objects.visible_to(request.user)
+
+
+def _hint_message(request: HttpRequest, incident: Incident) -> None:
+    """After a save, say how many blameless-language hints the text still has (never blocks)."""
+    hints = lint_sections({name: getattr(incident, name) for name in LINTED_FIELDS})
+    count = sum(len(found) for found in hints.values())
+    if count:
+        messages.info(
+            request,
+            f"{count} blameless-language hint{'s' if count != 1 else ''} on this review: "
+            "see “Blameless-language hints” below.",
+        )
 
 
 def _form_context(forms: ReviewForms, incident: Incident | None) -> dict:
@@ -49,11 +62,16 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status")
     if status in Incident.Status.values:
         incidents = incidents.filter(status=status)
-    page = Paginator(incidents.order_by("-started_at", "-id"), 25).get_page(request.GET.get("page"))
+    query = request.GET.get("q", "").strip()[:200]
+    if query:
+        incidents = text_search(incidents, query)
+    else:
+        incidents = incidents.order_by("-started_at", "-id")
+    page = Paginator(incidents, 25).get_page(request.GET.get("page"))
     return render(
         request,
         "incidents/list.html",
-        {"page": page, "statuses": Incident.Status.choices, "status": status},
+        {"page": page, "statuses": Incident.Status.choices, "status": status, "q": query},
     )
 
 
@@ -111,6 +129,7 @@ def incident_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and forms.is_valid():
         incident = incident_create(by=request.user, content=forms.review_content())
         messages.success(request, "Review saved. Seams is looking for structures it shares.")
+        _hint_message(request, incident)
         return redirect(incident)
     return render(request, "incidents/form.html", _form_context(forms, None))
 
@@ -158,6 +177,7 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                 status=409,
             )
         messages.success(request, "Review saved.")
+        _hint_message(request, incident)
         return redirect(incident)
     return render(request, "incidents/form.html", _form_context(forms, incident))
 

@@ -248,3 +248,26 @@ def test_a_request_over_the_upload_limit_is_a_400_that_names_the_limit(logged_in
     response = logged_in.post(reverse("incidents:create"), _form_data(narrative="z" * 2_000_000))
     assert response.status_code == 400
     assert b"larger than Seams accepts (1 MB)" in response.content
+
+
+def test_list_search_finds_words_and_never_restricted_reviews(logged_in, save_review):
+    save_review(title="Certificate expired on the edge", summary="TLS handshakes failed.")
+    save_review(title="Disk filled up", summary="Logs grew.")
+    secret = save_review(title="Certificate stolen", summary="Key material leaked.")
+    Incident.objects.filter(pk=secret.pk).update(restricted_to=GroupFactory())
+    html = logged_in.get("/", {"q": "certificate"}).content.decode()
+    assert "Certificate expired on the edge" in html
+    assert "Disk filled up" not in html
+    assert "Certificate stolen" not in html
+    assert "of 1 review" in html
+
+
+def test_saving_text_with_blame_says_how_many_hints_but_saves(logged_in):
+    response = logged_in.post(
+        reverse("incidents:create"),
+        _form_data(narrative="The root cause was human error."),
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "blameless-language hint" in response.content.decode()
+    assert Incident.objects.count() == 1

@@ -98,12 +98,13 @@ def suggest_patterns(
         if slug in exclude:
             continue
         matched = [p for p in phrases if f" {p} " in haystack]
-        # A phrase inside a longer one that also matched ("backoff" in "exponential
-        # backoff") is the same piece of evidence, not a second one.
-        matched = [p for p in matched if not any(p != o and f" {p} " in f" {o} " for o in matched)]
         if not matched:
             continue
-        weight = sum(min(len(p.split()), PHRASE_WORDS_CAP) for p in matched)
+        # A phrase inside a longer one that also matched ("backoff" in "exponential
+        # backoff") is the same piece of evidence, not a second one. (Both stay in
+        # `matched`: other incidents may have matched only the shorter one.)
+        distinct = [p for p in matched if not any(p != o and f" {p} " in f" {o} " for o in matched)]
+        weight = sum(min(len(p.split()), PHRASE_WORDS_CAP) for p in distinct)
         score = round(1 - math.exp(-weight / PHRASE_SATURATION), 3)
         suggestions.append(PatternSuggestion(slug, name, score, tuple(matched)))
     suggestions.sort(key=lambda s: (-s.score, s.name))
@@ -132,7 +133,7 @@ STOP_WORDS = frozenset(
 # among the candidates ("leap second" says more than "globally");
 # `lexical`: TF-IDF cosine of titles and summaries.
 STRUCTURE_WEIGHT = 0.3  # share of the score that comes from shared structure
-PHRASE_SHARE = 0.5  # share of the structural part that comes from shared mechanism phrases
+PHRASE_SHARE = 0.3  # share of the structural part that comes from shared mechanism phrases
 CANDIDATES_PER_PATTERN = 200
 PATTERN_WEIGHTS_TTL = 300.0  # seconds the archive-wide pattern counts are reused
 
