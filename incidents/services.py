@@ -438,3 +438,39 @@ def suggestion_decide(
                 record_revision(incident=incident, by=by, note=f"Linked {pattern.name}")
                 _request_analysis(incident)
     return row
+
+
+# --- partial changes (the API's PATCH and appends) ------------------------------------------
+
+
+def incident_patch(
+    *,
+    incident: Incident,
+    by: AbstractBaseUser | None,
+    fields: dict[str, Any] | None = None,
+    shapes: list[EmergentShape] | None = None,
+    components: list[str] | None = None,
+    patterns: list[PatternClaim] | None = None,
+    add_timeline: list[TimelineEntry] = (),
+    add_actions: list[ActionEntry] = (),
+    expected_version: int | None = None,
+    note: str = "",
+) -> Incident:
+    """Change some parts of a review and keep the rest exactly as it is (a new version)."""
+    from .revisions import snapshot
+
+    content = content_from_snapshot(snapshot(incident))
+    content.fields.update(fields or {})
+    if shapes is not None:
+        content.shapes = shapes
+    if components is not None:
+        content.components = components
+    if patterns is not None:
+        content.patterns = patterns
+    content.timeline = sorted(
+        [*content.timeline, *add_timeline], key=lambda e: (e.occurred_at is None, e.occurred_at)
+    )
+    content.actions = [*content.actions, *add_actions]
+    return incident_update(
+        incident=incident, by=by, content=content, expected_version=expected_version, note=note
+    )

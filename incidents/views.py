@@ -63,10 +63,9 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     if status in Incident.Status.values:
         incidents = incidents.filter(status=status)
     query = request.GET.get("q", "").strip()[:200]
-    if query:
-        incidents = text_search(incidents, query)
-    else:
-        incidents = incidents.order_by("-started_at", "-id")
+    # Ranked by relevance when searching, newest first otherwise.
+    ordered = incidents.order_by("-started_at", "-id")
+    incidents = text_search(incidents, query) if query else ordered
     page = Paginator(incidents, 25).get_page(request.GET.get("page"))
     return render(
         request,

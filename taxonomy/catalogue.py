@@ -280,3 +280,8 @@ def catalogue_version() -> str:
     )
     local = [digest(_stored_content(p)) for p in StructuralPattern.objects.filter(shipped=False)]
     return hashlib.sha256(json.dumps([rows, sorted(local)]).encode()).hexdigest()[:16]
+
+
+def stored_content(pattern: StructuralPattern) -> dict[str, Any]:
+    """The comparable content of a stored pattern (public name for `_stored_content`)."""
+    return _stored_content(pattern)

@@ -188,6 +188,14 @@ CELERY_BEAT_SCHEDULE["recompute-recurrences"] = {
 # An analysis requested longer ago than this and not done is considered lost.
 SEAMS_ANALYSIS_GRACE_SECONDS = env_int("SEAMS_ANALYSIS_GRACE_SECONDS", 120)
 
+# Shared by every process when Redis is there (per-token rate limits must be global);
+# per-process memory in the embedded mode.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -201,6 +209,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "incidents.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("SEAMS_API_RATE", "1200/min")},
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

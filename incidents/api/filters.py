@@ -1,9 +1,9 @@
 """Filters for the incident list: by shape, pattern, component, status, severity, time, text."""
 
 import django_filters
-from django.db.models import Q
 
 from incidents.models import Component, Incident
+from incidents.search import text_search
 from taxonomy.models import EmergentShape, StructuralPattern
 
 
@@ -36,13 +36,14 @@ class IncidentFilter(django_filters.FilterSet):
     until = django_filters.IsoDateTimeFilter(
         field_name="started_at", lookup_expr="lt", help_text="Started before (ISO 8601)."
     )
-    q = django_filters.CharFilter(method="filter_text", help_text="Words in title or summary.")
+    q = django_filters.CharFilter(
+        method="filter_text",
+        help_text="Full-text search in title and summary (ranked; all words must match).",
+    )
 
     class Meta:
         model = Incident
         fields = ["shape", "pattern", "component", "status", "severity", "since", "until", "q"]
 
     def filter_text(self, queryset, name, value):
-        for word in value.split()[:10]:
-            queryset = queryset.filter(Q(title__icontains=word) | Q(summary__icontains=word))
-        return queryset
+        return text_search(queryset, value[:500])

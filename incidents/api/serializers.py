@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from incidents.models import (
     ActionItem,
+    Component,
     Incident,
     RecurrenceMembership,
     RecurringStructure,
@@ -153,6 +154,19 @@ class IncidentDetailSerializer(IncidentSerializer):
         return [factor.text for factor in obj.contributing_factors.all()]
 
 
+class StrictFieldsMixin:
+    """Refuse fields the endpoint does not know, so a typo ("sumary") is a 400, not silence."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field; see the schema at /api/schema/."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
 # --- writing ---------------------------------------------------------------------------
 
 
@@ -161,14 +175,14 @@ def section(**kwargs) -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, max_length=MAX_SECTION, **kwargs)
 
 
-class TimelineEventInSerializer(serializers.Serializer):
+class TimelineEventInSerializer(StrictFieldsMixin, serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     kind = serializers.ChoiceField(choices=TimelineEvent.Kind.choices, default="observation")
     text = serializers.CharField(max_length=MAX_SECTION)
     why_reasonable = section()
 
 
-class ActionItemInSerializer(serializers.Serializer):
+class ActionItemInSerializer(StrictFieldsMixin, serializers.Serializer):
     title = serializers.CharField(max_length=300)
     owner = serializers.CharField(max_length=150, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=ActionItem.Status.choices, default="open")
@@ -189,14 +203,14 @@ class ActionItemInSerializer(serializers.Serializer):
     )
 
 
-class PatternClaimInSerializer(serializers.Serializer):
+class PatternClaimInSerializer(StrictFieldsMixin, serializers.Serializer):
     slug = CatalogueSlugField(
         queryset=StructuralPattern.objects.all(), catalogue_url="/api/v1/patterns/"
     )
     rationale = serializers.CharField(max_length=MAX_SECTION)
 
 
-class IncidentCreateSerializer(serializers.Serializer):
+class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     """A draft review opened by a bot. Everything but the title may be filled in later."""
 
     title = serializers.CharField(max_length=250)
@@ -245,6 +259,85 @@ class IncidentCreateSerializer(serializers.Serializer):
                 for claim in data.get("patterns", [])
             ],
         )
+
+
+class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A partial change: only the fields sent are changed. Lists sent replace the old list."""
+
+    version = serializers.IntegerField(
+        required=False, help_text="The version you read; a newer stored one answers 409."
+    )
+    title = serializers.CharField(max_length=250, required=False)
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    detected_at = serializers.DateTimeField(required=False, allow_null=True)
+    mitigated_at = serializers.DateTimeField(required=False, allow_null=True)
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    summary = section()
+    impact = section()
+    users_affected = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    narrative = section()
+    went_well = section()
+    where_lucky = section()
+    complexity = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    coupling = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    shapes = CatalogueSlugField(
+        queryset=EmergentShape.objects.all(), catalogue_url="/api/v1/shapes/", many=True,
+        required=False,
+    )  # fmt: skip
+    patterns = PatternClaimInSerializer(many=True, required=False)
+    components = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
+
+    SCALARS = ("title", "severity", "started_at", "detected_at", "mitigated_at", "resolved_at",
+               "summary", "impact", "users_affected", "narrative", "went_well", "where_lucky",
+               "complexity", "coupling")  # fmt: skip
+
+    def validate(self, data):
+        if not set(data) - {"version"}:
+            raise serializers.ValidationError("Send at least one field to change.")
+        return data
+
+    def changes(self) -> dict:
+        """Keyword arguments for `services.incident_patch`."""
+        data = self.validated_data
+        out: dict = {"fields": {k: data[k] for k in self.SCALARS if k in data}}
+        if "shapes" in data:
+            out["shapes"] = list(data["shapes"])
+        if "components" in data:
+            out["components"] = list(data["components"])
+        if "patterns" in data:
+            out["patterns"] = [
+                PatternClaim(pattern=c["slug"], rationale=c["rationale"]) for c in data["patterns"]
+            ]
+        return out
+
+
+class TimelineAppendSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Events a bot appends while an incident unfolds."""
+
+    events = TimelineEventInSerializer(many=True, allow_empty=False, max_length=200)
+
+
+class ActionItemsAppendSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Action items to add to a review."""
+
+    action_items = ActionItemInSerializer(many=True, allow_empty=False, max_length=100)
+
+
+class ComponentSerializer(serializers.ModelSerializer):
+    """A component, what it depends on and what depends on it."""
+
+    depends_on = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    dependents = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    incidents = serializers.IntegerField(
+        source="visible_incidents", read_only=True, help_text="Incidents you may see."
+    )
+
+    class Meta:
+        model = Component
+        fields = ["slug", "name", "description", "depends_on", "dependents", "incidents"]
 
 
 class RecurrenceIncidentSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ app_name = "api"
 
 router = DefaultRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("components", views.ComponentViewSet, basename="component")
 router.register("recurrences", views.RecurrenceViewSet, basename="recurrence")
 router.register("reports", views.ReportViewSet, basename="report")
 router.register("patterns", taxonomy_views.PatternViewSet, basename="pattern")

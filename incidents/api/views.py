@@ -2,31 +2,49 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django.db.models import Count, Prefetch, Q
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
-from incidents.models import Incident, PatternLink, Report
+from incidents.models import Component, Incident, PatternLink, Report
 from incidents.reporting import report_request
 from incidents.selectors import recurring_structures_for
-from incidents.services import incident_create
+from incidents.services import (
+    ActionEntry,
+    ConcurrentEditError,
+    TimelineEntry,
+    incident_create,
+    incident_patch,
+)
 from taxonomy.models import StructuralPattern
 
+from .conditional import ConditionalRetrieveMixin
 from .filters import IncidentFilter
+from .pagination import IncidentCursorPagination, StablePageNumberPagination
 from .report_serializers import ReportRequestSerializer, ReportSerializer
 from .schema import ERRORS, READ_ERRORS, read_only_schema
 from .serializers import (
+    ActionItemsAppendSerializer,
+    ComponentSerializer,
+    ErrorSerializer,
     IncidentCreateSerializer,
     IncidentDetailSerializer,
+    IncidentPatchSerializer,
     IncidentSerializer,
     RecurringStructureSerializer,
     SimilarRequestSerializer,
     SimilarResultSerializer,
+    TimelineAppendSerializer,
 )
 
 
@@ -45,27 +63,70 @@ def _incidents_for(request):
     )
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The review changed since you read it."
+
+
+class PreconditionFailed(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = "If-Match does not match the stored version."
+
+
 @extend_schema_view(
     list=extend_schema(
-        summary="List incidents", responses={200: IncidentSerializer(many=True), **ERRORS}
+        summary="List incidents",
+        description=(
+            "Newest first, with cursor pagination (follow `next`; pages stay stable while "
+            "incidents are added). With `q`, results are ranked by relevance and paginated "
+            "by page number instead."
+        ),
+        responses={200: IncidentSerializer(many=True), **ERRORS},
     ),
     retrieve=extend_schema(
         summary="One incident with its whole review",
-        responses={200: IncidentDetailSerializer, **READ_ERRORS, 404: ERRORS[404]},
+        description="Sends an `ETag`; `If-None-Match` with it answers 304 when unchanged.",
+        responses={200: IncidentDetailSerializer, 304: None, **READ_ERRORS, 404: ERRORS[404]},
     ),
     create=extend_schema(
         summary="Open a draft review",
         request=IncidentCreateSerializer,
         responses={201: IncidentDetailSerializer, **ERRORS},
     ),
-)
-@extend_schema_view(
+    partial_update=extend_schema(
+        summary="Change parts of a review",
+        description=(
+            "Only the fields sent change. Send `version` (or `If-Match` with the ETag) to be "
+            "told, with 409 (or 412), when someone else saved in between."
+        ),
+        request=IncidentPatchSerializer,
+        responses={
+            200: IncidentDetailSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Changed since you read it."),
+            412: OpenApiResponse(ErrorSerializer, description="If-Match did not match."),
+            **ERRORS,
+        },
+    ),
     similar=extend_schema(
         summary="Incidents similar to this one, and its likely patterns",
+        parameters=[OpenApiParameter("limit", int, description="1–50, default 5.")],
         responses={200: SimilarResultSerializer, **READ_ERRORS, 404: ERRORS[404]},
-    )
+    ),
+    timeline=extend_schema(
+        summary="Append timeline events",
+        request=TimelineAppendSerializer,
+        responses={201: IncidentDetailSerializer, **ERRORS},
+    ),
+    action_items=extend_schema(
+        summary="Add action items",
+        request=ActionItemsAppendSerializer,
+        responses={201: IncidentDetailSerializer, **ERRORS},
+    ),
 )
 class IncidentViewSet(
+    ConditionalRetrieveMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -74,31 +135,99 @@ class IncidentViewSet(
     """Incidents visible to the token's user; restricted ones appear only to their group."""
 
     filterset_class = IncidentFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         queryset = _incidents_for(self.request)
-        if self.action == "retrieve":
+        if self.action != "list":
             queryset = queryset.prefetch_related("timeline", "contributing_factors")
+        return queryset
+
+    @property
+    def paginator(self):
+        if not hasattr(self, "_paginator"):
+            ranked = self.action == "list" and self.request.query_params.get("q")
+            self._paginator = StablePageNumberPagination() if ranked else IncidentCursorPagination()
+        return self._paginator
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.action == "list" and not self.request.query_params.get("q"):
+            queryset = queryset.order_by("-id")
         return queryset
 
     def get_serializer_class(self):
         if self.action == "create":
             return IncidentCreateSerializer
-        if self.action == "retrieve":
-            return IncidentDetailSerializer
-        return IncidentSerializer
+        if self.action == "list":
+            return IncidentSerializer
+        return IncidentDetailSerializer
+
+    def etag_for(self, obj: Incident) -> str:
+        analysed = obj.analysed_at.timestamp() if obj.analysed_at else 0
+        return f"incident-{obj.pk}-v{obj.version}-{analysed:.6f}"
+
+    def _detail(self, incident: Incident, code: int = 200) -> Response:
+        fresh = self.get_queryset().get(pk=incident.pk)
+        body = IncidentDetailSerializer(fresh, context=self.get_serializer_context()).data
+        headers = {"ETag": f'"{self.etag_for(fresh)}"'}
+        if code == status.HTTP_201_CREATED:
+            headers["Location"] = body["url"]
+        return Response(body, status=code, headers=headers)
 
     def create(self, request, *args, **kwargs):
         serializer = IncidentCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         incident = incident_create(by=request.user, content=serializer.to_content())
-        incident = (
-            self.get_queryset()
-            .prefetch_related("timeline", "contributing_factors")
-            .get(pk=incident.pk)
+        return self._detail(incident, status.HTTP_201_CREATED)
+
+    def _expected_version(self, incident: Incident, sent: int | None) -> int | None:
+        if_match = request_if_match(self.request)
+        if if_match is not None and if_match != f'"{self.etag_for(incident)}"':
+            raise PreconditionFailed()
+        return sent
+
+    def _patch(self, incident: Incident, **changes) -> Response:
+        try:
+            incident_patch(
+                incident=incident, by=self.request.user, note="Changed through the API", **changes
+            )
+        except ConcurrentEditError as conflict:
+            raise Conflict(
+                f"The review is at version {conflict.incident.version}, not "
+                f"{conflict.expected_version}: read it again and reapply your change."
+            ) from conflict
+        return incident
+
+    def partial_update(self, request, *args, **kwargs):
+        incident = self.get_object()
+        patch = IncidentPatchSerializer(data=request.data)
+        patch.is_valid(raise_exception=True)
+        expected = self._expected_version(incident, patch.validated_data.get("version"))
+        self._patch(incident, expected_version=expected, **patch.changes())
+        return self._detail(incident)
+
+    @action(detail=True, methods=["post"])
+    def timeline(self, request, pk=None):
+        incident = self.get_object()
+        append = TimelineAppendSerializer(data=request.data)
+        append.is_valid(raise_exception=True)
+        events = [TimelineEntry(**e) for e in append.validated_data["events"]]
+        self._patch(
+            incident, add_timeline=events, expected_version=self._expected_version(incident, None)
         )
-        body = IncidentDetailSerializer(incident, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+        return self._detail(incident, status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], url_path="action-items")
+    def action_items(self, request, pk=None):
+        incident = self.get_object()
+        append = ActionItemsAppendSerializer(data=request.data)
+        append.is_valid(raise_exception=True)
+        items = [ActionEntry(**a) for a in append.validated_data["action_items"]]
+        self._patch(
+            incident, add_actions=items, expected_version=self._expected_version(incident, None)
+        )
+        return self._detail(incident, status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
     def similar(self, request, pk=None):
@@ -109,6 +238,34 @@ class IncidentViewSet(
         )
         data = {"incidents": incidents, "patterns": [_pattern(p) for p in patterns]}
         return Response(SimilarResultSerializer(data, context={"request": request}).data)
+
+
+def request_if_match(request) -> str | None:
+    value = request.headers.get("If-Match")
+    return value.strip().removeprefix("W/") if value else None
+
+
+@extend_schema_view(**read_only_schema("Components", ComponentSerializer))
+class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Components, what they depend on and what depends on them, with how many incidents
+    (that you may see) involved them."""
+
+    serializer_class = ComponentSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        visible = Incident.objects.visible_to(self.request.user)
+        components = Component.objects.annotate(
+            visible_incidents=Count("incidents", filter=Q(incidents__in=visible), distinct=True)
+        ).prefetch_related("depends_on", "dependents")
+        name = self.request.query_params.get("q")
+        if name:
+            components = components.filter(name__icontains=name[:100])
+        return components.order_by("name", "id")
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, description="Words in the name.")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
 
 def int_or(value, default: int) -> int:
@@ -195,6 +352,7 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
     ),
 )
 class ReportViewSet(
+    ConditionalRetrieveMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -204,6 +362,9 @@ class ReportViewSet(
 
     serializer_class = ReportSerializer
     post_is_read = True  # asking for a report changes no review
+
+    def etag_for(self, obj: Report) -> str:
+        return f"report-{obj.pk}-{obj.status}"
 
     def get_queryset(self):
         reports = Report.objects.visible_to(self.request.user).select_related("created_by")

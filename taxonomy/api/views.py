@@ -6,7 +6,9 @@ import django_filters
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import viewsets
 
+from incidents.api.conditional import ConditionalRetrieveMixin
 from incidents.api.schema import read_only_schema
+from taxonomy.catalogue import digest, stored_content
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 from taxonomy.selectors import patterns_with_shapes
 
@@ -29,8 +31,12 @@ class PatternFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(**read_only_schema("Structural patterns", PatternSerializer))
-class PatternViewSet(viewsets.ReadOnlyModelViewSet):
+class PatternViewSet(ConditionalRetrieveMixin, viewsets.ReadOnlyModelViewSet):
     """Structural patterns, by slug, with every section of their entries."""
+
+    def etag_for(self, obj: StructuralPattern) -> str:
+        relations = [(r.kind, r.target_id, r.note) for r in obj.relations_out.all()]
+        return digest({"content": stored_content(obj), "relations": relations})[:32]
 
     serializer_class = PatternSerializer
     lookup_field = "slug"

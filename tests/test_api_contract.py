@@ -1,0 +1,261 @@
+"""The API as a contract: writes, scopes, throttling, pagination, ETags, and no leaks."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from incidents.models import ApiToken, Incident, Report
+from incidents.reporting import report_generate
+
+from .conftest import token_client
+from .factories import GroupFactory, UserFactory
+from .test_api import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def incident(write_api):
+    body = {
+        "title": "Config push pinned CPU",
+        "summary": "Original summary.",
+        "started_at": "2025-05-01T10:00:00Z",
+        "patterns": [{"slug": "fast-global-propagation", "rationale": "Everywhere at once."}],
+        "components": ["Edge"],
+    }
+    response = write_api.post("/api/v1/incidents/", body, format="json")
+    assert response.status_code == 201
+    return response.json()
+
+
+def test_patch_changes_only_what_was_sent(write_api, incident):
+    response = write_api.patch(
+        f"/api/v1/incidents/{incident['id']}/", {"summary": "Better summary."}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["summary"] == "Better summary."
+    assert body["title"] == "Config push pinned CPU"
+    assert body["patterns"][0]["slug"] == "fast-global-propagation"
+    assert body["components"] == ["Edge"]
+    assert body["version"] == incident["version"] + 1
+
+
+def test_patch_with_a_stale_version_is_409_and_changes_nothing(write_api, incident):
+    url = f"/api/v1/incidents/{incident['id']}/"
+    write_api.patch(url, {"title": "First"}, format="json")
+    response = write_api.patch(
+        url, {"title": "Second", "version": incident["version"]}, format="json"
+    )
+    error = assert_error(response, 409, "conflict")
+    assert "read it again" in error["message"]
+    assert write_api.get(url).json()["title"] == "First"
+
+
+def test_patch_with_a_stale_if_match_is_412(write_api, incident):
+    url = f"/api/v1/incidents/{incident['id']}/"
+    etag = write_api.get(url)["ETag"]
+    write_api.patch(url, {"title": "First"}, format="json")
+    response = write_api.patch(url, {"title": "Second"}, format="json", HTTP_IF_MATCH=etag)
+    assert_error(response, 412, "precondition_failed")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sumary": "typo"}, "sumary"),
+        ({}, "non_field_errors"),
+        ({"complexity": 9}, "complexity"),
+        ({"patterns": [{"slug": "nope", "rationale": "x"}]}, "patterns[0].slug"),
+        ({"status": "published"}, "status"),
+    ],
+)
+def test_bad_patches_are_400_naming_the_field(write_api, incident, body, field):
+    response = write_api.patch(f"/api/v1/incidents/{incident['id']}/", body, format="json")
+    error = assert_error(response, 400, "invalid")
+    if field != "non_field_errors":
+        assert field in error["fields"]
+
+
+def test_read_token_cannot_patch_or_append(read_api, incident):
+    url = f"/api/v1/incidents/{incident['id']}/"
+    assert_error(read_api.patch(url, {"title": "x"}, format="json"), 403)
+    assert_error(read_api.post(f"{url}timeline/", {"events": []}, format="json"), 403)
+
+
+def test_appending_timeline_events_and_action_items(write_api, incident):
+    url = f"/api/v1/incidents/{incident['id']}/"
+    response = write_api.post(
+        f"{url}timeline/",
+        {"events": [
+            {"occurred_at": "2025-05-01T10:07:00Z", "kind": "mitigation", "text": "Rolled back."},
+            {"occurred_at": "2025-05-01T10:02:00Z", "kind": "detection", "text": "Paged."},
+        ]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201
+    assert [e["kind"] for e in response.json()["timeline"]] == ["detection", "mitigation"]
+    response = write_api.post(
+        f"{url}action-items/",
+        {"action_items": [{"title": "Stage config rollout", "kind": "structural_fix",
+                           "leverage_level": "delays"}]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201
+    assert response.json()["action_items"][0]["leverage_level"] == "delays"
+    stored = Incident.objects.get(pk=incident["id"])
+    assert stored.revisions.count() == 3
+    assert_error(write_api.post(f"{url}timeline/", {"events": []}, format="json"), 400)
+
+
+def test_etag_and_conditional_get(read_api, write_api, incident):
+    url = f"/api/v1/incidents/{incident['id']}/"
+    first = read_api.get(url)
+    etag = first["ETag"]
+    assert etag
+    assert read_api.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    write_api.patch(url, {"title": "Changed"}, format="json")
+    again = read_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200
+    assert again["ETag"] != etag
+    pattern = read_api.get("/api/v1/patterns/alert-fatigue/")
+    assert (
+        read_api.get(
+            "/api/v1/patterns/alert-fatigue/", HTTP_IF_NONE_MATCH=pattern["ETag"]
+        ).status_code
+        == 304
+    )
+
+
+def test_cursor_pagination_is_stable_while_incidents_are_added(read_api, save_review):
+    for n in range(5):
+        save_review(title=f"Old {n}")
+    first = read_api.get("/api/v1/incidents/?page_size=2").json()
+    assert [r["title"] for r in first["results"]] == ["Old 4", "Old 3"]
+    for n in range(3):
+        save_review(title=f"New {n}")
+    second = read_api.get(first["next"]).json()
+    third = read_api.get(second["next"]).json()
+    seen = [r["title"] for r in first["results"] + second["results"] + third["results"]]
+    assert seen == ["Old 4", "Old 3", "Old 2", "Old 1", "Old 0"]
+
+
+def test_throttling_per_token_with_retry_after(user, settings):
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "3/min"}
+    }  # fmt: skip
+    busy, calm = token_client(user, "read"), token_client(user, "read")
+    for _ in range(3):
+        assert busy.get("/api/v1/shapes/").status_code == 200
+    response = busy.get("/api/v1/shapes/")
+    assert_error(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+    assert calm.get("/api/v1/shapes/").status_code == 200  # its own budget
+    cache.clear()
+
+
+def test_components_endpoint_counts_only_visible_incidents(read_api, save_review):
+    save_review(title="Open", components=["Object store"])
+    secret = save_review(title="Secret", components=["Object store"])
+    Incident.objects.filter(pk=secret.pk).update(restricted_to=GroupFactory())
+    row = read_api.get("/api/v1/components/object-store/").json()
+    assert row["incidents"] == 1
+    assert read_api.get("/api/v1/components/?q=object").json()["results"][0]["slug"] == (
+        "object-store"
+    )
+
+
+def test_token_commands_list_and_revoke(user):
+    _, key = ApiToken.generate(name="chat", user=user, scope="read")
+    out = StringIO()
+    call_command("list_api_tokens", stdout=out)
+    assert "chat" in out.getvalue()
+    assert key not in out.getvalue()
+    call_command("revoke_api_token", "chat", stdout=StringIO())
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert_error(api.get("/api/v1/incidents/"), 401)
+    with pytest.raises(CommandError, match="No active token"):
+        call_command("revoke_api_token", "chat", stdout=StringIO())
+
+
+# --- the restricted-incident leak matrix ---------------------------------------------------
+
+SECRET = "Credential vault leak"
+
+
+@pytest.fixture
+def secret(save_review):
+    incident = save_review(
+        title=SECRET,
+        summary="Vault tokens were pushed to all servers globally within seconds.",
+        shapes=["concentration"],
+        patterns=["fast-global-propagation", "hidden-shared-dependency"],
+        components=["Vault"],
+        started_at=None,
+        severity="sev1",
+    )
+    save_review(
+        title="Open twin", summary="Config pushed to all servers globally within seconds.",
+        patterns=["fast-global-propagation", "hidden-shared-dependency"], components=["Vault"],
+    )  # fmt: skip
+    Incident.objects.filter(pk=incident.pk).update(restricted_to=GroupFactory(name="security"))
+    return incident
+
+
+LIST_QUERIES = [
+    "", "shape=concentration", "pattern=fast-global-propagation", "component=vault",
+    "status=draft", "severity=sev1", "q=vault", "q=credential", "since=2000-01-01T00:00:00Z",
+    "until=2100-01-01T00:00:00Z",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", LIST_QUERIES)
+def test_no_list_filter_leaks_a_restricted_incident(read_api, secret, query):
+    body = read_api.get(f"/api/v1/incidents/?{query}").content.decode()
+    assert SECRET not in body
+    assert f'"id":{secret.pk},' not in body.replace(" ", "")
+
+
+def test_no_other_endpoint_leaks_a_restricted_incident(read_api, write_api, secret, user):
+    url = f"/api/v1/incidents/{secret.pk}/"
+    assert_error(read_api.get(url), 404)
+    assert_error(read_api.get(f"{url}similar/"), 404)
+    assert_error(write_api.patch(url, {"title": "x"}, format="json"), 404)
+    assert_error(
+        write_api.post(f"{url}timeline/", {"events": [
+            {"occurred_at": "2025-01-01T00:00:00Z", "text": "x"}]}, format="json"),
+        404,
+    )  # fmt: skip
+    # a 304 must not confirm a hidden incident exists
+    assert read_api.get(url, HTTP_IF_NONE_MATCH="*").status_code == 404
+    bodies = [
+        read_api.post("/api/v1/similar/", {"text": f"{SECRET} vault tokens pushed to all servers"},
+                      format="json").content.decode(),
+        read_api.get("/api/v1/recurrences/").content.decode(),
+        read_api.get("/api/v1/components/").content.decode(),
+        read_api.get("/api/v1/patterns/fast-global-propagation/").content.decode(),
+    ]  # fmt: skip
+    for body in bodies:
+        assert SECRET not in body
+    recurrence = json.loads(bodies[1])["results"][0]
+    assert recurrence["hidden_incidents"] == 1  # counted, not shown
+    report = Report.objects.create(
+        created_by=user, params={"since": "2000-01-01T00:00:00+00:00",
+                                 "until": "2004-01-01T00:00:00+00:00"},
+    )  # fmt: skip
+    report_generate(report_id=report.pk)
+    assert SECRET not in read_api.get(f"/api/v1/reports/{report.pk}/").content.decode()
+
+
+def test_a_member_of_the_group_sees_it_everywhere(read_api, secret, user):
+    user.groups.add(Incident.objects.get(pk=secret.pk).restricted_to)
+    assert read_api.get(f"/api/v1/incidents/{secret.pk}/").status_code == 200
+    assert SECRET in read_api.get("/api/v1/incidents/?q=credential").content.decode()
+    other = token_client(UserFactory(), "read")
+    assert_error(other.get(f"/api/v1/incidents/{secret.pk}/"), 404)
