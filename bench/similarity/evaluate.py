@@ -17,30 +17,35 @@ What it does, in a throw-away SQLite database (the project's own database is nev
    - **TF-IDF**: a plain baseline computed here — cosine of TF-IDF vectors of title+summary over
      the whole archive, English stop words removed, no catalogue;
    - **Seams (stored)**: `similar_to_incident`, what `GET /api/v1/incidents/{id}/similar/`
-     returns — it uses the pattern scores stored for the incident from its whole text, so it is
-     reported for reference only and has no company-blind variant;
-3. repeats the first two "company-blind": company and product names (and obvious variants such
-   as AWS for Amazon) are removed from the query text, so neither method can lean on them;
+     returns — it starts from the pattern scores stored for the incident (from its whole text),
+     so it is reported for reference and has no company-blind variant;
+3. repeats the first two "company-blind": the query's own company and product names (and
+   obvious variants: AWS for Amazon, us-east-1, amazonaws.com), and every other company name
+   of the corpus, are removed from the query text, so no method can lean on them;
 4. scores the top 5 against the labels:
    - recall@5: share of the other members of the query's group found in the top 5;
    - hit@5: at least one other member in the top 5;
    - xhit@5: at least one member *from another company* in the top 5 (the case text
      similarity is bad at, and the one Seams exists for);
    - precision@5: share of the 5 results that are in the query's group;
-   - same-co@5: share of the 5 results that are only the same company (not in the group);
+   - same-co@5: share of the 5 results that are merely the same company (not in the group);
    - distractor@5: for labelled same-company pairs with different mechanisms, how often one
      appears in the other's top 5 (lower is better).
 
-Every figure is given for all groups, and for the dev and test halves of the groups separately
-(`split` in labels.json): tuning is done on dev, test shows whether it generalises.
+Every figure is given for all groups and for the dev and test halves of the groups (`split` in
+labels.json): the method was tuned on dev only; test shows whether that generalises.
 
 Prints a Markdown table; `--json PATH` also writes every figure, per group and per query.
+`--match-terms FILE` (JSON: slug → phrases) and `--set NAME=VALUE` (a constant of
+`incidents.analysis.similarity`) run the same evaluation with another catalogue vocabulary or
+another constant, for ablations.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import re
@@ -53,14 +58,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 K = 5
+METRICS = ["recall", "hit", "xhit", "precision", "same_co"]
+TUNABLE = {"STRUCTURE_WEIGHT", "PHRASE_SHARE", "PHRASE_SATURATION", "PHRASE_WORDS_CAP"}
 
 # --- company-blind masking ---------------------------------------------------------------
 
-# Other names the same organisation goes by in write-ups; the corpus' own `company` and
-# `product` values are added to these automatically.
+# Other names an organisation goes by in write-ups; the corpus' own `company` and `product`
+# values are used as well. Keys are canonical company keys (see canonical_company).
 COMPANY_VARIANTS = {
     "amazon": ["AWS", "Amazon Web Services"],
-    "google": ["GCP", "Google Cloud Platform", "Google Cloud", "GCE", "GKE", "Gmail"],
+    "google": ["GCP", "Google Cloud Platform", "Google Cloud", "GCE", "GKE"],
     "microsoft": ["Azure", "Windows Azure"],
     "github": ["GitHub.com"],
     "gitlab": ["GitLab.com"],
@@ -82,23 +89,33 @@ COMPANY_VARIANTS = {
     "atlassian": ["Jira", "Confluence"],
     "zerodha": ["Refinitiv"],
 }
-# Same organisation under two spellings in the corpus.
+# The same organisation under two spellings in the corpus.
 COMPANY_ALIASES = {
     "azure": "microsoft",
     "stackoverflow": "stackexchange",
     "uscanadapowersystemoutagetaskforce": "firstenergygeneralelectric",
 }
 # Words a product name may contain that describe a mechanism rather than name a product.
-GENERIC = set(
-    """api apis dns database databases db network networks networking jobs job workflows
-    workflow worker workers storage search cluster clusters dashboard ui sms website platform
-    system systems service services cache caching region regions builds build queue queues
-    cloud edge backbone control plane analytics data load balancer balancing balancers
-    management engine free tier git server servers authentication user users application
-    app apps core runtime pool connection infrastructure internal blob volume file email
-    routing protocol messaging distribution execution id generation incident capacity the
-    and of for on in with web global long distance grid grids line enterprise environment
-    production""".split()
+GENERIC = frozenset(
+    re.findall(
+        r"\S+",
+        """api apis dns database databases db network networks networking jobs job workflows
+        workflow worker workers storage search cluster clusters dashboard ui sms website
+        platform system systems service services cache caching region regions builds build
+        queue queues cloud edge backbone control plane analytics data load balancer balancing
+        balancers management engine free tier git server servers authentication user users
+        application app apps core runtime pool connection infrastructure internal blob volume
+        file email routing protocol messaging distribution execution id generation incident
+        capacity the and of for on in with web global long distance grid grids line enterprise
+        environment production""",
+    )
+)
+# Cloud region names point at one provider as surely as its name does.
+REGION = re.compile(
+    r"(?<![\w-])(?:(?:us|eu|ap|sa|ca|me|af)-(?:gov-)?(?:north|south|east|west|central)"
+    r"(?:east|west)?-\d|(?:us|europe|asia|australia|northamerica|southamerica)-"
+    r"(?:north|south|east|west|central)(?:east|west)?\d(?:-[a-f])?)(?![\w-])",
+    re.I,
 )
 
 
@@ -111,45 +128,52 @@ def _parts(value: str) -> list[str]:
     return [p.strip(" .-") for p in re.split(r"[,/()]| and ", value or "") if p.strip(" .-")]
 
 
-def mask_terms(companies: list[str], product: str) -> tuple[list[str], list[str]]:
-    """(phrases masked case-insensitively, single capitalised words masked as written)."""
-    phrases: set[str] = set()
-    for company in companies:
-        phrases.update(_parts(company))
-        phrases.add(company.strip())
-        phrases.update(COMPANY_VARIANTS.get(canonical_company(company), []))
-    words: set[str] = set()
+def _names(company: str) -> set[str]:
+    names = {company.strip(), *_parts(company)}
+    names.update(COMPANY_VARIANTS.get(canonical_company(company), []))
+    return {n for n in names if n}
+
+
+def blind(text: str, company: str, product: str, other_companies: list[str]) -> str:
+    """`text` without the names that identify who wrote it or what it is about.
+
+    The query's own company (with its variants, also inside longer tokens such as
+    amazonaws.com) and product are removed whatever their case; single words of the product
+    name and other companies' names only where written as names (capitalised), so ordinary
+    words that happen to be a name elsewhere ("an order", "slack", "square") survive.
+    """
+    own = _names(company)
+    words: set[str] = set()  # single capitalised words of the product name
     for part in _parts(product):
         tokens = re.findall(r"[\w.+-]+", part)
         if any(t.lower() not in GENERIC for t in tokens):
-            phrases.add(part)
-        for t in tokens:
-            if t[:1].isupper() and t.lower() not in GENERIC and len(t) > 2:
-                words.add(t)
-    return sorted(phrases, key=len, reverse=True), sorted(words, key=len, reverse=True)
-
-
-def mask(text: str, phrases: list[str], words: list[str]) -> str:
-    for phrase in phrases:
-        if phrase:
-            text = re.sub(
-                rf"(?<![\w.]){re.escape(phrase)}(?:['’]s)?(?![\w])", " ", text, flags=re.I
-            )
-    for word in words:
-        text = re.sub(rf"(?<![\w.]){re.escape(word)}(?:['’]s)?(?![\w])", " ", text)
+            own.add(part)
+        words.update(t for t in tokens if t[:1].isupper() and t.lower() not in GENERIC)
+    for name in sorted(own, key=len, reverse=True):
+        edge = r"[\w.-]*" if len(name) >= 5 else ""
+        text = re.sub(
+            rf"(?<![\w]){edge}{re.escape(name)}{edge}(?:['’]s)?(?![\w])", " ", text, flags=re.I
+        )
+    others = {n for c in other_companies for n in _names(c) if n[:1].isupper()} | words
+    for name in sorted(others - own, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.]){re.escape(name)}(?:['’]s)?(?![\w])", " ", text)
+    text = REGION.sub(" ", text)
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
 # --- plain TF-IDF baseline ----------------------------------------------------------------
 
-ENGLISH_STOP = set(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few
-    for from further had has have having he her here hers him his how i if in into is it its
-    itself just me more most my no nor not now of off on once only or other our ours out over
-    own same she should so some such than that the their theirs them then there these they
-    this those through to too under until up very was we were what when where which while who
-    whom why will with would you your""".split()
+ENGLISH_STOP = frozenset(
+    re.findall(
+        r"\S+",
+        """a about above after again against all also am an and any are as at be because been
+        before being below between both but by can could did do does doing down during each
+        few for from further had has have having he her here hers him his how i if in into is
+        it its itself just me more most my no nor not now of off on once only or other our
+        ours out over own same she should so some such than that the their theirs them then
+        there these they this those through to too under until up very was we were what when
+        where which while who whom why will with would you your""",
+    )
 )
 
 
@@ -161,14 +185,14 @@ class TfIdf:
     """Cosine similarity of TF-IDF vectors (smoothed idf, l2-normalised), pure Python."""
 
     def __init__(self, docs: dict[int, str]):
-        self.tf = {pk: self._counts(tokens(text)) for pk, text in docs.items()}
         df: dict[str, int] = defaultdict(int)
-        for counts in self.tf.values():
-            for w in counts:
+        counts = {pk: self._counts(tokens(text)) for pk, text in docs.items()}
+        for c in counts.values():
+            for w in c:
                 df[w] += 1
         n = len(docs)
         self.idf = {w: math.log((1 + n) / (1 + c)) + 1 for w, c in df.items()}
-        self.vectors = {pk: self._vector(c) for pk, c in self.tf.items()}
+        self.vectors = {pk: self._vector(c) for pk, c in counts.items()}
 
     @staticmethod
     def _counts(words: list[str]) -> dict[str, int]:
@@ -184,15 +208,14 @@ class TfIdf:
 
     def rank(self, text: str, exclude: set[int], k: int) -> list[int]:
         q = self._vector(self._counts(tokens(text)))
-        scores = []
+        scored = []
         for pk, vec in self.vectors.items():
-            if pk in exclude:
-                continue
-            s = sum(v * vec.get(w, 0.0) for w, v in q.items())
-            if s > 0:
-                scores.append((-s, pk))
-        scores.sort()
-        return [pk for _, pk in scores[:k]]
+            if pk not in exclude:
+                s = sum(v * vec.get(w, 0.0) for w, v in q.items())
+                if s > 0:
+                    scored.append((-s, pk))
+        scored.sort()
+        return [pk for _, pk in scored[:k]]
 
 
 # --- setup --------------------------------------------------------------------------------
@@ -207,6 +230,7 @@ def setup_django(db_path: Path) -> None:
     import django
 
     django.setup()
+    logging.getLogger("kombu").setLevel(logging.ERROR)  # in-memory broker, nothing to say
 
 
 def front_matter(corpus: Path) -> dict[str, dict]:
@@ -233,6 +257,24 @@ def front_matter(corpus: Path) -> dict[str, dict]:
     return out
 
 
+def apply_overrides(match_terms: Path | None, settings: list[str]) -> None:
+    """Replace the catalogue's match_terms and/or similarity constants for this run only."""
+    from incidents.analysis import similarity
+    from taxonomy.models import StructuralPattern
+
+    for item in settings:
+        name, _, value = item.partition("=")
+        if name not in TUNABLE:
+            raise SystemExit(f"--set: {name!r} is not one of {sorted(TUNABLE)}")
+        setattr(similarity, name, type(getattr(similarity, name))(float(value)))
+    if match_terms:
+        terms = json.loads(match_terms.read_text())
+        for pattern in StructuralPattern.objects.filter(slug__in=terms):
+            pattern.entry = {**pattern.entry, "match_terms": terms[pattern.slug]}
+            pattern.save(update_fields=["entry"])
+    similarity._pattern_phrases.cache_clear()
+
+
 # --- scoring ------------------------------------------------------------------------------
 
 
@@ -250,11 +292,34 @@ def score_query(ranked: list[int], query: int, group: set[int], company_of: dict
     }
 
 
-METRICS = ["recall", "hit", "xhit", "precision", "same_co"]
-
-
 def mean(rows: list[dict], key: str) -> float:
     return sum(r[key] for r in rows) / len(rows) if rows else float("nan")
+
+
+def paired_difference(a: list[dict], b: list[dict], split: str, key: str = "recall") -> dict:
+    """Per-query difference a − b, with a bootstrap interval that resamples whole groups
+    (queries from one group are not independent of each other)."""
+    import random
+
+    diffs: dict[str, list[float]] = defaultdict(list)
+    for x, y in zip(a, b, strict=True):
+        if split in ("all", x["split"]):
+            diffs[x["group"]].append(x[key] - y[key])
+    flat = [d for ds in diffs.values() for d in ds]
+    groups = list(diffs.values())
+    rng = random.Random(0)
+    means = []
+    for _ in range(2000):
+        sample = [d for g in rng.choices(groups, k=len(groups)) for d in g]
+        means.append(sum(sample) / len(sample))
+    means.sort()
+    return {
+        "wins": sum(1 for d in flat if d > 0),
+        "ties": sum(1 for d in flat if d == 0),
+        "losses": sum(1 for d in flat if d < 0),
+        "mean": round(sum(flat) / len(flat), 3),
+        "interval": [round(means[49], 3), round(means[1949], 3)],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,13 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", required=True, type=Path, help="folder of Markdown files")
     parser.add_argument("--labels", type=Path, default=HERE / "labels.json")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--match-terms", type=Path, help="JSON slug → phrases, for ablations")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
-    corpus = args.corpus.resolve()
     labels = json.loads(args.labels.read_text())
-
     with tempfile.TemporaryDirectory(prefix="seams-eval-") as tmp:
         setup_django(Path(tmp) / "eval.sqlite3")
-        return run(corpus, labels, args)
+        return run(args.corpus.resolve(), labels, args)
 
 
 def run(corpus: Path, labels: dict, args) -> int:
@@ -282,6 +347,7 @@ def run(corpus: Path, labels: dict, args) -> int:
     timings = {}
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
+    apply_overrides(args.match_terms, args.set)
     report = import_folder(corpus)
     timings["import_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
@@ -291,12 +357,14 @@ def run(corpus: Path, labels: dict, args) -> int:
 
     meta = front_matter(corpus)
     by_uuid = dict(Incident.objects.exclude(external_id=None).values_list("external_id", "pk"))
-    texts = {pk: f"{t}\n{s}" for pk, t, s in Incident.objects.values_list("pk", "title", "summary")}
     uuid_of = {pk: u for u, pk in by_uuid.items()}
-    company_of = {pk: canonical_company(meta.get(u, {}).get("company")) for u, pk in by_uuid.items()}
-    for pk in texts:
-        company_of.setdefault(pk, f"unknown-{pk}")
-    all_companies = sorted({m["company"] for m in meta.values() if m["company"]})
+    rows_ = Incident.objects.values_list("pk", "title", "summary")
+    texts = {pk: f"{title}\n{summary}" for pk, title, summary in rows_}
+    company_of = {pk: f"unknown-{pk}" for pk in texts}
+    company_of.update(
+        {pk: canonical_company(meta.get(u, {}).get("company")) for u, pk in by_uuid.items()}
+    )
+    companies = sorted({m["company"] for m in meta.values() if m["company"]})
 
     dup_of: dict[int, set[int]] = defaultdict(set)
     for a, b in labels.get("duplicates", []):
@@ -306,54 +374,49 @@ def run(corpus: Path, labels: dict, args) -> int:
 
     tfidf = TfIdf(texts)
     visible = Incident.objects.all()
+    query_times: list[float] = []
 
-    def blind_text(pk: int) -> str:
-        phrases, words = mask_terms(all_companies, meta.get(uuid_of.get(pk), {}).get("product", ""))
-        return mask(texts[pk], phrases, words)
+    def query_text(pk: int, mode: str) -> str:
+        if mode == "normal":
+            return texts[pk]
+        source = meta.get(uuid_of.get(pk, ""), {})
+        return blind(texts[pk], source.get("company", ""), source.get("product", ""), companies)
 
-    def rankers(pk: int):
+    def ranked(method: str, pk: int, text: str) -> list[int]:
         exclude = {pk} | dup_of[pk]
-        seams = lambda text: [  # noqa: E731
-            r.incident.pk
-            for r in similar_to(text=text, visible=visible, exclude=frozenset(exclude), limit=K)
-        ]
-        baseline = lambda text: tfidf.rank(text, exclude, K)  # noqa: E731
-
-        def stored(_text):
+        if method == "tfidf":
+            return tfidf.rank(text, exclude, K)
+        if method == "stored":
             _, similar = similar_to_incident(
                 incident=Incident.objects.get(pk=pk), visible=visible, limit=K + len(exclude)
             )
             return [r.incident.pk for r in similar if r.incident.pk not in exclude][:K]
-
-        return {"seams": seams, "tfidf": baseline, "stored": stored}
+        t0 = time.perf_counter()
+        found = similar_to(text=text, visible=visible, exclude=frozenset(exclude), limit=K)
+        query_times.append(time.perf_counter() - t0)
+        return [r.incident.pk for r in found]
 
     methods = [
-        ("seams", "normal"), ("tfidf", "normal"), ("seams", "blind"), ("tfidf", "blind"),
+        ("seams", "normal"),
+        ("tfidf", "normal"),
+        ("seams", "blind"),
+        ("tfidf", "blind"),
         ("stored", "normal"),
-    ]  # fmt: skip
+    ]
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
     missing = []
     started = time.perf_counter()
-    query_times: list[float] = []
     for group in labels["groups"]:
-        members = [by_uuid[m["uuid"]] for m in group["members"] if m["uuid"] in by_uuid]
+        members = {by_uuid[m["uuid"]] for m in group["members"] if m["uuid"] in by_uuid}
         missing += [m["uuid"] for m in group["members"] if m["uuid"] not in by_uuid]
         if len(members) < 2:
             continue
-        member_set = set(members)
-        for pk in members:
-            run_with = rankers(pk)
+        for pk in sorted(members):
             for method, mode in methods:
-                text = texts[pk] if mode == "normal" else blind_text(pk)
-                t0 = time.perf_counter()
-                ranked = run_with[method](text)
-                if method == "seams":
-                    query_times.append(time.perf_counter() - t0)
-                row = score_query(ranked, pk, member_set, company_of)
-                row.update(
-                    group=group["id"], split=group.get("split", "dev"), uuid=uuid_of[pk],
-                    top=[uuid_of.get(r, str(r)) for r in ranked],
-                )  # fmt: skip
+                top = ranked(method, pk, query_text(pk, mode))
+                row = score_query(top, pk, members, company_of)
+                row.update(group=group["id"], split=group.get("split", "dev"), uuid=uuid_of[pk])
+                row["top"] = [uuid_of.get(r, str(r)) for r in top]
                 rows[(method, mode)].append(row)
     timings["queries_s"] = round(time.perf_counter() - started, 1)
     query_times.sort()
@@ -365,19 +428,27 @@ def run(corpus: Path, labels: dict, args) -> int:
         if a is None or b is None:
             continue
         for q, other in ((a, b), (b, a)):
-            run_with = rankers(q)
             for method, mode in methods:
-                text = texts[q] if mode == "normal" else blind_text(q)
-                distractors[(method, mode)].append(1.0 if other in run_with[method](text) else 0.0)
+                found = ranked(method, q, query_text(q, mode))
+                distractors[(method, mode)].append(1.0 if other in found else 0.0)
 
+    results = {
+        "k": K,
+        "timings": timings,
+        "import": report.summary(),
+        "overrides": {"match_terms": str(args.match_terms or ""), "set": args.set},
+        "missing": missing,
+        "table": [],
+        "per_group": {},
+        "queries": {},
+    }
     names = {"seams": "Seams", "tfidf": "TF-IDF", "stored": "Seams (stored)"}
-    splits = ["all", "dev", "test"]
-    results = {"k": K, "timings": timings, "import": report.summary(), "missing": missing,
-               "groups": len(labels["groups"]), "table": [], "per_group": {}, "queries": {}}  # fmt: skip
+    n_dev = sum(1 for g in labels["groups"] if g.get("split") == "dev")
     lines = [
-        f"Groups: {len(labels['groups'])} ({sum(1 for g in labels['groups'] if g.get('split') == 'dev')} dev), "  # noqa: E501
+        f"Groups: {len(labels['groups'])} ({n_dev} dev), "
         f"queries per method: {len(rows[('seams', 'normal')])}, "
-        f"distractor pairs: {len(labels.get('distractors', []))}.",
+        f"distractor pairs: {len(labels.get('distractors', []))}."
+        + (f" Overrides: {results['overrides']}." if args.match_terms or args.set else ""),
         "",
         "| Method | Query | Split | n | recall@5 | hit@5 | xhit@5 | precision@5 | same-co@5 "
         "| distractor@5 |",
@@ -386,17 +457,18 @@ def run(corpus: Path, labels: dict, args) -> int:
     for method, mode in methods:
         data = rows[(method, mode)]
         dis = distractors[(method, mode)]
-        for split in splits:
+        for split in ["all", "dev", "test"]:
             subset = [r for r in data if split == "all" or r["split"] == split]
             figures = {m: round(mean(subset, m), 3) for m in METRICS}
             d = round(sum(dis) / len(dis), 3) if (dis and split == "all") else None
             results["table"].append(
-                {"method": method, "query": mode, "split": split, "n": len(subset), **figures,
-                 "distractor": d}  # fmt: skip
+                {"method": method, "query": mode, "split": split, "n": len(subset)}
+                | figures
+                | {"distractor": d}
             )
+            query = "company-blind" if mode == "blind" else "title+summary"
             lines.append(
-                f"| {names[method]} | {'company-blind' if mode == 'blind' else 'title+summary'} "
-                f"| {split} | {len(subset)} | "
+                f"| {names[method]} | {query} | {split} | {len(subset)} | "
                 + " | ".join(f"{figures[m]:.2f}" for m in METRICS)
                 + f" | {'' if d is None else f'{d:.2f}'} |"
             )
@@ -408,22 +480,46 @@ def run(corpus: Path, labels: dict, args) -> int:
         }
         results["queries"][f"{method}/{mode}"] = data
 
-    lines += ["", "Recall@5 per group (title+summary / company-blind):", ""]
-    lines += ["| Group | split | n | Seams | TF-IDF | Seams blind | TF-IDF blind |",
-              "|---|---|--:|--:|--:|--:|--:|"]  # fmt: skip
+    lines += [
+        "",
+        "Seams minus TF-IDF, recall@5 per query (wins/ties/losses; 95% interval of the mean "
+        "difference from 2,000 resamplings of whole groups):",
+        "",
+        "| Query | Split | wins | ties | losses | mean difference | 95% interval |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for mode in ["normal", "blind"]:
+        for split in ["all", "dev", "test"]:
+            paired = paired_difference(rows[("seams", mode)], rows[("tfidf", mode)], split)
+            results.setdefault("paired", {})[f"{mode}/{split}"] = paired
+            query = "company-blind" if mode == "blind" else "title+summary"
+            lo, hi = paired["interval"]
+            lines.append(
+                f"| {query} | {split} | {paired['wins']} | {paired['ties']} | "
+                f"{paired['losses']} | {paired['mean']:+.2f} | {lo:+.2f} to {hi:+.2f} |"
+            )
+    lines += [
+        "",
+        "Recall@5 per group:",
+        "",
+        "| Group | split | n | Seams | TF-IDF | Seams blind | TF-IDF blind |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
     for group in labels["groups"]:
-        g = group["id"]
-        cells = [results["per_group"][f"{m}/{mode}"].get(g, {}).get("recall", float("nan"))
-                 for m, mode in methods[:4]]  # fmt: skip
+        cells = [
+            results["per_group"][f"{m}/{mode}"].get(group["id"], {}).get("recall", math.nan)
+            for m, mode in methods[:4]
+        ]
         lines.append(
-            f"| {g} | {group.get('split')} | {len(group['members'])} | "
-            + " | ".join(f"{c:.2f}" for c in cells) + " |"
+            f"| {group['id']} | {group.get('split')} | {len(group['members'])} | "
+            + " | ".join(f"{c:.2f}" for c in cells)
+            + " |"
         )
     lines += [
         "",
         f"Import {timings['import_s']} s, recompute {timings['recompute_s']} s, "
         f"queries {timings['queries_s']} s (Seams median {timings['seams_query_p50_ms']} ms "
-        f"per query on SQLite).",
+        "per query, SQLite).",
     ]
     if missing:
         lines.append(f"Labelled incidents not found in the corpus: {len(missing)}.")
