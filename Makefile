@@ -8,7 +8,7 @@ MANAGE := $(BIN)/python manage.py
 DEV_ENV := DEBUG=1
 
 .PHONY: help install migrate demo run test lint format check test-unit test-integration \
-        worker beat serve clean browser eval-similarity vendor
+        worker beat serve clean browser eval-similarity vendor test-contract
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,6 +70,9 @@ test-unit: install browser  ## Unit and browser tests (SQLite, in-process jobs)
 	env -u DATABASE_URL -u REDIS_URL SEAMS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 test: lint check test-unit  ## Everything a change must pass on a bare machine
+
+test-contract: install  ## schemathesis against /api/schema/ with a write token, on a real server
+	tests/contract/run.sh
 
 # The real stack of this machine (and of CI); override to point elsewhere.
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seams

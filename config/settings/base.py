@@ -209,6 +209,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "incidents.api.errors.api_exception_handler",
+    # JSON is the contract; `?format=` would let a query string pick another renderer.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("SEAMS_API_RATE", "1200/min")},
     "DEFAULT_RENDERER_CLASSES": [

@@ -71,8 +71,10 @@ class TimelineEventSerializer(serializers.ModelSerializer):
 
 
 class ActionItemSerializer(serializers.ModelSerializer):
-    leverage_level = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    leverage_level = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
+    pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = ActionItem

@@ -32,7 +32,7 @@ from .conditional import ConditionalRetrieveMixin
 from .filters import IncidentFilter
 from .pagination import IncidentCursorPagination, StablePageNumberPagination
 from .report_serializers import ReportRequestSerializer, ReportSerializer
-from .schema import ERRORS, READ_ERRORS, read_only_schema
+from .schema import ERRORS, LIST_ERRORS, READ_ERRORS, read_only_schema
 from .serializers import (
     ActionItemsAppendSerializer,
     ComponentSerializer,
@@ -83,7 +83,7 @@ class PreconditionFailed(APIException):
             "incidents are added). With `q`, results are ranked by relevance and paginated "
             "by page number instead."
         ),
-        responses={200: IncidentSerializer(many=True), **ERRORS},
+        responses={200: IncidentSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One incident with its whole review",
@@ -135,6 +135,8 @@ class IncidentViewSet(
     """Incidents visible to the token's user; restricted ones appear only to their group."""
 
     filterset_class = IncidentFilter
+    # What the schema documents; `paginator` switches to page numbers for ranked `q` results.
+    pagination_class = IncidentCursorPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -339,7 +341,7 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Recurrence reports you may read",
-        responses={200: ReportSerializer(many=True), **READ_ERRORS},
+        responses={200: ReportSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One report: poll its status; the snapshot once done",
