@@ -17,6 +17,9 @@ from .models import Incident, Report
 from .reporting import report_request
 
 
+PAGE_INCIDENTS = 200
+
+
 class ReportForm(forms.Form):
     """The window and filters of a report, for people (the API has its own serializer)."""
 
@@ -77,10 +80,19 @@ def report_detail(request: HttpRequest, pk) -> HttpResponse:
     report = get_object_or_404(
         Report.objects.visible_to(request.user).select_related("created_by"), pk=pk
     )
+    listed = (report.snapshot or {}).get("incidents", [])
     return render(
         request,
         "incidents/report.html",
-        {"report": report, "snapshot": report.snapshot, "chart_data": _chart_data(report.snapshot)},
+        {
+            "report": report,
+            "snapshot": report.snapshot,
+            "chart_data": _chart_data(report.snapshot),
+            # A year of a large organisation is thousands of incidents: the page lists the
+            # first ones and the exports carry them all.
+            "incidents_listed": listed[:PAGE_INCIDENTS],
+            "incidents_more": max(len(listed) - PAGE_INCIDENTS, 0),
+        },
     )
 
 
