@@ -16,7 +16,6 @@ from .analysis.reports import ReportParams, to_markdown, to_zip
 from .models import Incident, Report
 from .reporting import report_request
 
-
 PAGE_INCIDENTS = 200
 
 
