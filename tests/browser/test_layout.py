@@ -1,0 +1,42 @@
+"""Pages stay readable on a phone: nothing wider than the screen forces sideways scrolling."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_pages_fit_a_phone_and_a_laptop(browser, live_server, login, save_review, width):
+    user = UserFactory(username="reader")
+    incident = save_review(
+        title="A rather long incident title that has to wrap on a narrow phone screen somehow",
+        summary="`" + "x" * 200 + "` a long code span and **Markdown**.",
+        patterns=["fast-global-propagation"],
+        components=["A component with a long name", "Another component"],
+        by=user,
+    )
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 844}
+    )
+    page = context.new_page()
+    try:
+        login(page, "reader")
+        for url in [
+            "/",
+            incident.get_absolute_url(),
+            reverse("incidents:edit", args=[incident.pk]),
+            reverse("incidents:create"),
+            "/patterns/fast-global-propagation/",
+            "/recurrences/",
+            "/reports/",
+        ]:
+            page.goto(url)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, f"{url} is {overflow}px wider than a {width}px screen"
+    finally:
+        context.close()
