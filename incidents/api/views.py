@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
-from incidents.models import Component, Incident, PatternLink, Report
+from incidents.models import ActionItem, Component, Incident, PatternLink, Report
 from incidents.reporting import report_request
 from incidents.selectors import recurring_structures_for
 from incidents.services import (
@@ -56,8 +56,11 @@ def _incidents_for(request):
             "shapes",
             "components",
             Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
-            "action_items__leverage_level",
-            "action_items__pattern",
+            # One query for the items with their level and pattern joined, not three.
+            Prefetch(
+                "action_items",
+                ActionItem.objects.select_related("leverage_level", "pattern").order_by("id"),
+            ),
         )
         .order_by("-started_at", "-id")
     )
