@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from .models import Incident
 
-# The expression the GIN index in migration 0004 is built on; queries must use the same one.
-SEARCH_VECTOR = SearchVector("title", weight="A", config="english") + SearchVector(
-    "summary", weight="B", config="english"
-)
+# The stored, GIN-indexed column that migration 0006 adds on PostgreSQL (title weighted
+# above summary). It is not a model field: SQLite has no tsvector, and nothing writes it.
+SEARCH_VECTOR = RawSQL("incidents_incident.search_vector", [], output_field=SearchVectorField())
 
 
 def text_search(incidents: QuerySet[Incident], text: str, *, any_word: bool = False):
@@ -33,7 +33,7 @@ def text_search(incidents: QuerySet[Incident], text: str, *, any_word: bool = Fa
             search_type="raw" if any_word else "plain",
             config="english",
         )
-        # Filtering on the same expression as the GIN index lets PostgreSQL use it.
+        # Matching and ranking both read the stored vector: nothing is re-parsed per row.
         return (
             incidents.annotate(search_document=SEARCH_VECTOR)
             .filter(search_document=query)

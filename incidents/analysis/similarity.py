@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.db.models import Count, QuerySet
+from django.db.models.functions import Substr
 
 from incidents.models import Incident
 from taxonomy.models import StructuralPattern
@@ -134,7 +135,11 @@ STOP_WORDS = frozenset(
 # `lexical`: TF-IDF cosine of titles and summaries.
 STRUCTURE_WEIGHT = 0.3  # share of the score that comes from shared structure
 PHRASE_SHARE = 0.3  # share of the structural part that comes from shared mechanism phrases
-CANDIDATES_PER_PATTERN = 200
+CANDIDATES_PER_PATTERN = 50
+# Only the query's strongest patterns fetch candidates; weaker ones still count in re-ranking.
+CANDIDATE_PATTERNS = 5
+# Re-ranking reads the start of each summary: it says what happened; the rest is detail.
+LEXICAL_CHARS = 500
 PATTERN_WEIGHTS_TTL = 300.0  # seconds the archive-wide pattern counts are reused
 
 
@@ -186,13 +191,15 @@ def _candidate_ids(
     ids: set[int] = set()
     by_slug = dict(StructuralPattern.objects.filter(
         slug__in=[p.slug for p in query_patterns]).values_list("slug", "id"))  # fmt: skip
-    for suggestion in query_patterns:
+    for suggestion in query_patterns[:CANDIDATE_PATTERNS]:
         pattern_id = by_slug.get(suggestion.slug)
         if pattern_id is None:
             continue
+        scores = PatternScore.objects.filter(pattern_id=pattern_id)
+        # A reader who sees everything needs no visibility subquery (costly at 100k rows).
+        scores = scores.filter(incident__in=visible) if visible.query.where else scores
         ids.update(
-            PatternScore.objects.filter(pattern_id=pattern_id, incident__in=visible)
-            .exclude(incident_id__in=exclude)
+            scores.exclude(incident_id__in=exclude)
             .order_by("-score", "-incident_id")
             .values_list("incident_id", flat=True)[:CANDIDATES_PER_PATTERN]
         )
@@ -204,10 +211,22 @@ def _lexical_candidate_ids(
 ) -> set[int]:
     from incidents.search import text_search
 
-    if not words:
-        return set()
-    found = text_search(visible.exclude(pk__in=exclude), " ".join(words[:12]), any_word=True)
-    return set(found.values_list("pk", flat=True)[:limit])
+    # Every word OR-ed together matches most of a large archive, and ranking all of that is
+    # what made lookups slow; the longest words of the query are usually its most specific,
+    # so ask for incidents with all of the three longest, then two, and rank only those.
+    distinctive = sorted(set(words), key=lambda w: (-len(w), w))[:3]
+    incidents = visible.exclude(pk__in=exclude)
+    for size in (3, 2):
+        if len(distinctive) < size:
+            continue
+        found = set(
+            text_search(incidents, " ".join(distinctive[:size])).values_list("pk", flat=True)[
+                :limit
+            ]
+        )
+        if found:
+            return found
+    return set()
 
 
 def _tf(words: list[str]) -> dict[str, float]:
@@ -279,14 +298,14 @@ def similar_to(
             phrases.setdefault(incident_id, set()).update(evidence)
     incidents = {
         i.pk: i
-        for i in Incident.objects.filter(pk__in=candidates).only(
-            "id", "title", "summary", "started_at", "created_at", "restricted_to_id", "status"
-        )
+        for i in Incident.objects.filter(pk__in=candidates)
+        .only("id", "title", "started_at", "created_at", "restricted_to_id", "status")
+        .annotate(summary_head=Substr("summary", 1, LEXICAL_CHARS))
     }
 
     # IDF over the candidates plus one pseudo-document, so a word in every candidate still
     # counts a little and a word in none counts most. Mechanism phrases get the same.
-    docs = {pk: _tf(terms(f"{i.title} {i.summary}")) for pk, i in incidents.items()}
+    docs = {pk: _tf(terms(f"{i.title} {i.summary_head}")) for pk, i in incidents.items()}
     n_docs = len(docs) + 1
     df: dict[str, int] = {}
     for tf in docs.values():
