@@ -374,7 +374,11 @@ class PatternScore(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["incident", "pattern"], name="unique_pattern_score")
         ]
-        indexes = [models.Index(fields=["pattern", "-score"], name="pattern_score_idx")]
+        # Ties are common (every linked pattern scores 1.0): the incident id in the index lets
+        # "the best N for this pattern" stop after N rows instead of reading them all.
+        indexes = [
+            models.Index(fields=["pattern", "-score", "-incident"], name="pattern_score_rank_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.incident_id} ~ {self.pattern_id}: {self.score:.2f}"
