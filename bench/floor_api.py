@@ -1,0 +1,329 @@
+"""The floor for the incident list API: a bare WSGI callable, no Django, no DRF.
+
+    FLOOR_API_PLAN=/tmp/plan.json DATABASE_URL=postgres://…/seams_bench_100k \
+        .venv/bin/gunicorn floor_api:application --chdir bench -w 2 -b 127.0.0.1:8781
+
+`bench/api_latency.py` writes the plan: for each benchmarked request (the list, the list
+filtered by pattern, the full-text search), the SQL statements and parameters that Seams'
+`GET /api/v1/incidents/…` sent to PostgreSQL, captured once in-process with an execute
+wrapper, each with its role:
+
+- `token`: the API-token lookup (with its user), by the SHA-256 digest of the header's key;
+- `lookup`: what a filter resolves first (the pattern by its slug);
+- `count`: the total a page-number page reports (`q` is paginated by page number);
+- `main`: the page itself (51 rows for a cursor page: one more than the page, to know
+  whether there is a next one; 50 for a numbered page);
+- `prefetch`: shapes, components, pattern links and action items of those rows.
+
+The floor replays exactly those statements through psycopg with the same client-side
+parameter binding as Django (`psycopg.ClientCursor`), substituting what comes from the
+request or from an earlier statement (the digest, the `q` text, the pattern slug and id,
+the ids of the rows), and builds the same JSON as `IncidentSerializer` with the same
+pagination links (cursor or page number). What it leaves out is what a framework adds:
+URL routing, middleware, authentication/permission/throttling classes, django-filter,
+the ORM's query building and model instances, and DRF's serializers and renderer.
+
+`POST /api/v1/similar/` is answered by `floor_wsgi.application` (the similar floor).
+`GET /healthz` answers without touching anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import floor_wsgi  # the similar floor, imported from beside this file
+
+DSN = (os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/seams_bench").replace(
+    "postgres://", "postgresql://", 1
+)
+TOUCH_TOKEN = "UPDATE incidents_apitoken SET last_used_at = now() WHERE id = %s"
+
+_local = threading.local()
+_touched: dict[int, float] = {}
+
+
+def connection() -> psycopg.Connection:
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = psycopg.connect(DSN, autocommit=True, cursor_factory=psycopg.ClientCursor)
+        conn.execute("SET TIME ZONE 'UTC'")
+        _local.conn = conn
+    return conn
+
+
+# --- reading a statement's SELECT list ---------------------------------------------------
+
+
+def select_columns(sql: str) -> list[str]:
+    """The names of a SELECT's result columns: "table.column" for plain column references,
+    the alias for expressions (`… AS "alias"`). Only top-level commas split the list."""
+    body = re.sub(r"^\s*SELECT\s+(DISTINCT\s+)?", "", sql, flags=re.I)
+    items, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(body):
+        ch = body[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and ch == ",":
+            items.append(body[start:i].strip())
+            start = i + 1
+        elif depth == 0 and body[i : i + 6].upper() == " FROM ":
+            items.append(body[start:i].strip())
+            break
+        i += 1
+    names = []
+    for item in items:
+        plain = re.fullmatch(r'"(\w+)"\."(\w+)"', item)
+        alias = re.search(r'\sAS\s+"(\w+)"$', item, flags=re.I)
+        names.append(f"{plain[1]}.{plain[2]}" if plain else alias[1] if alias else item)
+    return names
+
+
+def _with_placeholders(sql: str, captured: int, wanted: int) -> str:
+    """The statement with its `IN (%s, …)` list resized from `captured` to `wanted` ids."""
+    if captured == wanted:
+        return sql
+    old = "IN (" + ", ".join(["%s"] * captured) + ")"
+    new = "IN (" + ", ".join(["%s"] * max(wanted, 1)) + ")"
+    return sql.replace(old, new, 1)
+
+
+class Step:
+    def __init__(self, data: dict) -> None:
+        self.role = data["role"]
+        self.name = data.get("name", "")
+        self.sql = data["sql"]
+        self.params = data["params"]
+        self.kinds = data["kinds"]
+        self.order = data.get("order", "main")  # prefetch ids: in the page's order, or sorted
+        self.columns = select_columns(self.sql)
+        self.index = {}
+        for i, column in enumerate(self.columns):
+            self.index.setdefault(column, i)
+
+    def col(self, name: str) -> int:
+        return self.index[name]
+
+
+class Endpoint:
+    def __init__(self, data: dict) -> None:
+        self.path = data["path"]
+        self.query = data["query"]
+        self.pagination = data["pagination"]
+        self.page_size = data["page_size"]
+        self.steps = [Step(s) for s in data["steps"]]
+
+
+def load_plan(path: str | None) -> dict[tuple[str, str], Endpoint]:
+    """The benchmarked requests by (path, sorted query string); none without a plan."""
+    if not path:
+        return {}
+    plan = json.loads(Path(path).read_text())
+    return {
+        (e["path"], urlencode(sorted(e["query"].items()))): Endpoint(e)
+        for e in plan["endpoints"].values()
+    }
+
+
+ENDPOINTS = load_plan(os.environ.get("FLOOR_API_PLAN"))
+
+
+# --- JSON as IncidentSerializer writes it ------------------------------------------------
+
+
+def iso(value):
+    """DRF's DateTimeField / DateField output: ISO 8601, UTC as "Z"."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        text = value.astimezone(UTC).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]]) -> dict:
+    c = main.col
+    pk = row[c("incidents_incident.id")]
+    return {
+        "id": pk,
+        "url": f"http://{host}/api/v1/incidents/{pk}/",
+        "title": row[c("incidents_incident.title")],
+        "status": row[c("incidents_incident.status")],
+        "severity": row[c("incidents_incident.severity")],
+        "started_at": iso(row[c("incidents_incident.started_at")]),
+        "detected_at": iso(row[c("incidents_incident.detected_at")]),
+        "mitigated_at": iso(row[c("incidents_incident.mitigated_at")]),
+        "resolved_at": iso(row[c("incidents_incident.resolved_at")]),
+        "summary": row[c("incidents_incident.summary")],
+        "shapes": related["shapes"].get(pk, []),
+        "patterns": related["pattern_links"].get(pk, []),
+        "components": related["components"].get(pk, []),
+        "action_items": related["action_items"].get(pk, []),
+        "external_id": row[c("incidents_incident.external_id")],
+        "source_url": row[c("incidents_incident.source_url")],
+        "restricted": row[c("incidents_incident.restricted_to_id")] is not None,
+        "version": row[c("incidents_incident.version")],
+        "created_at": iso(row[c("incidents_incident.created_at")]),
+        "updated_at": iso(row[c("incidents_incident.updated_at")]),
+    }
+
+
+def related_json(step: Step, rows) -> dict[int, list]:
+    """Rows of one prefetch statement grouped by incident, in the statement's order."""
+    c = step.col
+    out: dict[int, list] = {}
+    if step.name == "shapes":
+        key, make = (
+            c("_prefetch_related_val_incident_id"),
+            lambda r: r[c("taxonomy_emergentshape.slug")],
+        )
+    elif step.name == "components":
+        key, make = (
+            c("_prefetch_related_val_incident_id"),
+            lambda r: r[c("incidents_component.name")],
+        )
+    elif step.name == "pattern_links":
+        key = c("incidents_patternlink.incident_id")
+
+        def make(r):
+            return {
+                "slug": r[c("taxonomy_structuralpattern.slug")],
+                "name": r[c("taxonomy_structuralpattern.name")],
+                "rationale": r[c("incidents_patternlink.rationale")],
+            }
+    elif step.name == "action_items":
+        key = c("incidents_actionitem.incident_id")
+
+        def make(r):
+            return {
+                "title": r[c("incidents_actionitem.title")],
+                "owner": r[c("incidents_actionitem.owner")],
+                "status": r[c("incidents_actionitem.status")],
+                "due": iso(r[c("incidents_actionitem.due")]),
+                "completed_at": iso(r[c("incidents_actionitem.completed_at")]),
+                "tracker_url": r[c("incidents_actionitem.tracker_url")],
+                "kind": r[c("incidents_actionitem.kind")],
+                "leverage_level": r[c("taxonomy_leveragelevel.slug")],
+                "pattern": r[c("taxonomy_structuralpattern.slug")],
+            }
+    else:
+        raise ValueError(f"unknown prefetch {step.name!r}")
+    for r in rows:
+        out.setdefault(r[key], []).append(make(r))
+    return out
+
+
+def _link(host: str, path: str, query: dict[str, str], key: str, value: str) -> str:
+    """DRF's replace_query_param on the request's absolute URI (keys sorted)."""
+    params = {**query, key: value}
+    return f"http://{host}{path}?{urlencode(sorted(params.items()))}"
+
+
+# --- the request -------------------------------------------------------------------------
+
+
+def _respond(start_response, status: str, body: dict) -> list[bytes]:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def incident_list(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
+    conn = connection()
+    header = environ.get("HTTP_AUTHORIZATION", "").split()
+    if len(header) != 2 or header[0].lower() != "token":
+        return _respond(start_response, "401 Unauthorized", {"error": "no token"})
+    values = {
+        "digest": hashlib.sha256(header[1].encode()).hexdigest(),
+        "q": query.get("q"),
+        "pattern_slug": query.get("pattern"),
+    }
+    host = environ.get("HTTP_HOST", "127.0.0.1")
+    count, rows, main, related = None, [], None, {}
+    for step in endpoint.steps:
+        sql, params = step.sql, step.params
+        if step.role == "prefetch":
+            ids = values["ids"]
+            if not ids:
+                related[step.name] = {}
+                continue
+            if step.order == "sorted":
+                ids = sorted(ids)
+            sql, params = _with_placeholders(sql, len(params), len(ids)), ids
+        else:
+            params = [values[k] if k else p for p, k in zip(params, step.kinds, strict=True)]
+        result = conn.execute(sql, params).fetchall()
+        if step.role == "token":
+            row = result[0] if result else None
+            if (
+                row is None
+                or row[step.col("incidents_apitoken.revoked_at")] is not None
+                or not row[step.col("auth_user.is_active")]
+            ):
+                return _respond(start_response, "401 Unauthorized", {"error": "invalid token"})
+            token = row[step.col("incidents_apitoken.id")]
+            if time.monotonic() - _touched.get(token, -1e9) > 60:  # as the app: once a minute
+                conn.execute(TOUCH_TOKEN, [token])
+                _touched[token] = time.monotonic()
+        elif step.role == "lookup":
+            if not result:
+                return _respond(start_response, "400 Bad Request", {"error": "unknown slug"})
+            values["pattern_id"] = result[0][step.col("taxonomy_structuralpattern.id")]
+        elif step.role == "count":
+            count = result[0][0]
+        elif step.role == "main":
+            main, rows = step, result
+            values["ids"] = [r[step.col("incidents_incident.id")] for r in rows]
+        elif step.role == "prefetch":
+            related[step.name] = related_json(step, result)
+    page = rows[: endpoint.page_size]
+    results = [incident_json(r, main, host, related) for r in page]
+    if endpoint.pagination == "cursor":
+        following = None
+        if len(rows) > endpoint.page_size:
+            position = str(page[-1][main.col("incidents_incident.id")])
+            cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+            following = _link(host, endpoint.path, query, "cursor", cursor)
+        body = {"next": following, "previous": None, "results": results}
+    else:
+        following = None
+        if count > endpoint.page_size:
+            following = _link(host, endpoint.path, query, "page", "2")
+        body = {"count": count, "next": following, "previous": None, "results": results}
+    return _respond(start_response, "200 OK", body)
+
+
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if path == "/healthz":
+        return _respond(start_response, "200 OK", {"status": "ok"})
+    if path == "/api/v1/similar/":
+        return floor_wsgi.application(environ, start_response)
+    query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    endpoint = ENDPOINTS.get((path, urlencode(sorted(query.items()))))
+    if environ.get("REQUEST_METHOD") != "GET" or endpoint is None:
+        return _respond(start_response, "404 Not Found", {"error": "not in the plan"})
+    return incident_list(environ, start_response, endpoint, query)
