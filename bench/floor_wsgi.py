@@ -10,7 +10,7 @@ psycopg directly:
 1. the token lookup (by SHA-256 digest, with its user);
 2. for each pattern the text suggests, the incidents that show it most strongly
    (`incidents_patternscore` by pattern, best score first, 200 at most, visible ones only);
-3. a full-text search for the text's first 12 content words, any of them, ranked with
+3. a full-text search for the text's three longest content words (all of them), ranked with
    `ts_rank` over the same expression as the GIN index, 100 at most, visible ones only;
 4. the pattern scores and the title and summary of every candidate.
 
@@ -38,7 +38,8 @@ import psycopg
 DSN = (os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/seams_bench").replace(
     "postgres://", "postgresql://", 1
 )
-CANDIDATES_PER_PATTERN = 200
+CANDIDATES_PER_PATTERN = 50
+CANDIDATE_PATTERNS = 5
 LEXICAL_CANDIDATES = 100
 STRUCTURE_WEIGHT = 0.3
 
@@ -55,11 +56,8 @@ STOP_WORDS = frozenset(
     )
 )
 
-# The expression of the GIN index (migration 0004 / incidents.search.SEARCH_VECTOR).
-VECTOR = (
-    "(setweight(to_tsvector('english'::regconfig, COALESCE(i.title, '')), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, COALESCE(i.summary, '')), 'B'))"
-)
+# The stored, GIN-indexed column (migration 0006 / incidents.search.SEARCH_VECTOR).
+VECTOR = "i.search_vector"
 VISIBLE = (
     "(i.restricted_to_id IS NULL OR i.restricted_to_id IN "
     "(SELECT ug.group_id FROM auth_user_groups ug WHERE ug.user_id = %(user)s))"
@@ -76,8 +74,8 @@ ORDER BY ps.score DESC, ps.incident_id DESC LIMIT %(limit)s
 """
 SQL_FULL_TEXT = f"""
 SELECT i.id FROM incidents_incident i
-WHERE {{visible}} AND {VECTOR} @@ to_tsquery('english'::regconfig, %(query)s)
-ORDER BY ts_rank({VECTOR}, to_tsquery('english'::regconfig, %(query)s)) DESC, i.id DESC
+WHERE {{visible}} AND {VECTOR} @@ plainto_tsquery('english'::regconfig, %(query)s)
+ORDER BY ts_rank({VECTOR}, plainto_tsquery('english'::regconfig, %(query)s)) DESC, i.id DESC
 LIMIT %(limit)s
 """
 SQL_SCORES = """
@@ -85,7 +83,9 @@ SELECT ps.incident_id, p.slug, p.name, ps.score, ps.evidence
 FROM incidents_patternscore ps JOIN taxonomy_structuralpattern p ON p.id = ps.pattern_id
 WHERE ps.incident_id = ANY(%s)
 """
-SQL_INCIDENTS = "SELECT id, title, summary FROM incidents_incident WHERE id = ANY(%s)"
+SQL_INCIDENTS = (
+    "SELECT id, title, SUBSTRING(summary FROM 1 FOR 500) FROM incidents_incident WHERE id = ANY(%s)"
+)
 
 
 def normalise(text: str) -> str:
@@ -159,7 +159,7 @@ def suggest(conn, text: str, limit: int) -> list[dict]:
 def candidates(conn, user: int, superuser: bool, patterns: list[dict], words: list[str]):
     visible = "TRUE" if superuser else VISIBLE
     ids: list[int] = []
-    for p in patterns:
+    for p in patterns[:CANDIDATE_PATTERNS]:
         ids += [
             row[0]
             for row in conn.execute(
@@ -167,15 +167,21 @@ def candidates(conn, user: int, superuser: bool, patterns: list[dict], words: li
                 {"pattern": p["id"], "user": user, "limit": CANDIDATES_PER_PATTERN},
             )
         ]
-    query = tsquery_any(words[:12])
-    if query:
-        ids += [
+    # As incidents.analysis.similarity: all of the three longest words, then two.
+    distinctive = sorted(set(words), key=lambda w: (-len(w), w))[:3]
+    for size in (3, 2):
+        if len(distinctive) < size:
+            continue
+        found = [
             row[0]
             for row in conn.execute(
                 SQL_FULL_TEXT.format(visible=visible),
-                {"query": query, "user": user, "limit": LEXICAL_CANDIDATES},
+                {"query": " ".join(distinctive[:size]), "user": user, "limit": LEXICAL_CANDIDATES},
             )
         ]
+        if found:
+            ids += found
+            break
     return list(dict.fromkeys(ids))
 
 
