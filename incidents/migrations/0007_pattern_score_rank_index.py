@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0006_stored_search_vector'),
-        ('taxonomy', '0001_initial'),
+        ("incidents", "0006_stored_search_vector"),
+        ("taxonomy", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='patternscore',
-            name='pattern_score_idx',
+            model_name="patternscore",
+            name="pattern_score_idx",
         ),
         migrations.AddIndex(
-            model_name='patternscore',
-            index=models.Index(fields=['pattern', '-score', '-incident'], name='pattern_score_rank_idx'),
+            model_name="patternscore",
+            index=models.Index(
+                fields=["pattern", "-score", "-incident"], name="pattern_score_rank_idx"
+            ),
         ),
     ]
