@@ -23,14 +23,20 @@ pagination links (cursor or page number). What it leaves out is what a framework
 URL routing, middleware, authentication/permission/throttling classes, django-filter,
 the ORM's query building and model instances, and DRF's serializers and renderer.
 
-`POST /api/v1/similar/` is answered by `floor_wsgi.application` (the similar floor).
-`GET /healthz` answers without touching anything.
+A planned `POST /api/v1/similar/` (mode "replay") runs the statements Seams ran for that
+body — the token lookup by the header's digest, then the captured statements as they were,
+since for one body they do not change — and answers with Seams' captured answer, encoded
+again: the database's work and the JSON encoding, without Seams' Python ranking (the ranking
+decides which statements run, so it is not repeated). An unplanned similar request goes to
+`floor_wsgi.application` (the hand-written similar floor). `GET /healthz` answers without
+touching anything.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -126,22 +132,28 @@ class Step:
 
 class Endpoint:
     def __init__(self, data: dict) -> None:
+        self.mode = data["mode"]  # "list" (rows to JSON) or "replay" (statements, then answer)
+        self.method = data["method"]
         self.path = data["path"]
         self.query = data["query"]
-        self.pagination = data["pagination"]
-        self.page_size = data["page_size"]
+        self.body_sha1 = data.get("body_sha1", "")
+        self.pagination = data.get("pagination")
+        self.page_size = data.get("page_size")
+        self.answer = data.get("answer")
         self.steps = [Step(s) for s in data["steps"]]
 
 
-def load_plan(path: str | None) -> dict[tuple[str, str], Endpoint]:
-    """The benchmarked requests by (path, sorted query string); none without a plan."""
+def request_key(method: str, path: str, query: dict, body_sha1: str) -> tuple:
+    return method, path, urlencode(sorted(query.items())), body_sha1
+
+
+def load_plan(path: str | None) -> dict[tuple, Endpoint]:
+    """The benchmarked requests by (method, path, sorted query string, body digest)."""
     if not path:
         return {}
     plan = json.loads(Path(path).read_text())
-    return {
-        (e["path"], urlencode(sorted(e["query"].items()))): Endpoint(e)
-        for e in plan["endpoints"].values()
-    }
+    endpoints = [Endpoint(e) for e in plan["endpoints"].values()]
+    return {request_key(e.method, e.path, e.query, e.body_sha1): e for e in endpoints}
 
 
 ENDPOINTS = load_plan(os.environ.get("FLOOR_API_PLAN"))
@@ -251,7 +263,7 @@ def _respond(start_response, status: str, body: dict) -> list[bytes]:
     return [data]
 
 
-def incident_list(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
+def answer(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
     conn = connection()
     header = environ.get("HTTP_AUTHORIZATION", "").split()
     if len(header) != 2 or header[0].lower() != "token":
@@ -275,7 +287,8 @@ def incident_list(environ, start_response, endpoint: Endpoint, query: dict[str, 
             sql, params = _with_placeholders(sql, len(params), len(ids)), ids
         else:
             params = [values[k] if k else p for p, k in zip(params, step.kinds, strict=True)]
-        result = conn.execute(sql, params).fetchall()
+        cursor = conn.execute(sql, params)
+        result = cursor.fetchall() if cursor.description else []
         if step.role == "token":
             row = result[0] if result else None
             if (
@@ -299,6 +312,8 @@ def incident_list(environ, start_response, endpoint: Endpoint, query: dict[str, 
             values["ids"] = [r[step.col("incidents_incident.id")] for r in rows]
         elif step.role == "prefetch":
             related[step.name] = related_json(step, result)
+    if endpoint.mode == "replay":
+        return _respond(start_response, "200 OK", endpoint.answer)
     page = rows[: endpoint.page_size]
     results = [incident_json(r, main, host, related) for r in page]
     if endpoint.pagination == "cursor":
@@ -320,10 +335,16 @@ def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     if path == "/healthz":
         return _respond(start_response, "200 OK", {"status": "ok"})
-    if path == "/api/v1/similar/":
-        return floor_wsgi.application(environ, start_response)
+    method = environ.get("REQUEST_METHOD", "GET")
     query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-    endpoint = ENDPOINTS.get((path, urlencode(sorted(query.items()))))
-    if environ.get("REQUEST_METHOD") != "GET" or endpoint is None:
+    body = b""
+    if method == "POST":
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    digest = hashlib.sha1(body).hexdigest() if body else ""
+    endpoint = ENDPOINTS.get(request_key(method, path, query, digest))
+    if endpoint is None:
+        if path == "/api/v1/similar/" and method == "POST":  # not planned: the similar floor
+            environ["wsgi.input"] = io.BytesIO(body)
+            return floor_wsgi.application(environ, start_response)
         return _respond(start_response, "404 Not Found", {"error": "not in the plan"})
-    return incident_list(environ, start_response, endpoint, query)
+    return answer(environ, start_response, endpoint, query)
