@@ -89,7 +89,7 @@ eval-similarity: install  ## Measure similar-incident recall@5 and precision on 
 
 vendor:  ## Refresh the vendored Chart.js from the npm registry (version pinned in package.json)
 	cd $$(mktemp -d) && npm pack chart.js@$$(python3 -c "import json;print(json.load(open('$(CURDIR)/package.json'))['dependencies']['chart.js'])") >/dev/null && \
-		tar xzf chart.js-*.tgz && cp package/dist/chart.umd.min.js package/LICENSE.md $(CURDIR)/static/vendor/chart.js/
+		tar xzf chart.js-*.tgz && cp package/dist/chart.umd.min.js package/dist/chart.umd.min.js.map package/LICENSE.md $(CURDIR)/static/vendor/chart.js/
 
 clean:  ## Remove the virtualenv, the SQLite database and collected static files
 	rm -rf $(VENV) seams.sqlite3 staticfiles .pytest_cache .ruff_cache

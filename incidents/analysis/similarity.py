@@ -372,7 +372,8 @@ def similar_to(
                     )
                     for s in sorted(shared, key=lambda s: -q_pat[s].score)
                 ),
-                matched_terms=tuple(sorted(common, key=lambda w: -q_vec[w] * c_vec[w])[:8]),
+                # Ties broken by the word itself: the same answer from every process.
+                matched_terms=tuple(sorted(common, key=lambda w: (-q_vec[w] * c_vec[w], w))[:8]),
             )
         )
     results.sort(key=lambda r: (-r.score, -r.incident.pk))
