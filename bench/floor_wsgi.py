@@ -98,12 +98,6 @@ def terms(text: str) -> list[str]:
     ]
 
 
-def tsquery_any(words: list[str]) -> str:
-    """Like incidents.search.text_search(any_word=True): letters and digits only, OR-ed."""
-    clean = [w for w in (re.sub(r"[^\w]", "", w) for w in " ".join(words).lower().split()) if w]
-    return " | ".join(clean[:20])
-
-
 _local = threading.local()
 _catalogue: list[tuple[int, str, str, tuple[str, ...]]] | None = None
 

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
-from .models import Component, Incident
+from .models import Incident
 from .services import (
     ActionEntry,
     PatternClaim,
@@ -126,7 +126,3 @@ def load_demo(*, author: AbstractBaseUser | None) -> list[Incident]:
             _link_components(review)
         loaded.append(incident)
     return loaded
-
-
-def demo_component_count() -> int:
-    return Component.objects.count()

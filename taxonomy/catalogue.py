@@ -78,7 +78,7 @@ def _pattern_content(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _stored_content(pattern: StructuralPattern) -> dict[str, Any]:
+def stored_content(pattern: StructuralPattern) -> dict[str, Any]:
     """The comparable content of a pattern as it is stored now (possibly edited locally)."""
     return {
         "name": pattern.name,
@@ -220,7 +220,7 @@ def compare() -> list[CatalogueChange]:
         if pattern is None:
             changes.append(CatalogueChange(slug, "new"))
             continue
-        current = _stored_content(pattern)
+        current = stored_content(pattern)
         shipped_changed = digest(shipped) != pattern.shipped_digest
         locally_edited = digest(current) != pattern.shipped_digest
         if digest(current) == digest(shipped):
@@ -268,7 +268,7 @@ def is_locally_edited(pattern: StructuralPattern) -> bool:
     """
     if not pattern.shipped or not pattern.shipped_digest:
         return False
-    return digest(_stored_content(pattern)) != pattern.shipped_digest
+    return digest(stored_content(pattern)) != pattern.shipped_digest
 
 
 def catalogue_version() -> str:
@@ -278,10 +278,5 @@ def catalogue_version() -> str:
     rows = list(
         StructuralPattern.objects.order_by("slug").values_list("slug", "name", "shipped_digest")
     )
-    local = [digest(_stored_content(p)) for p in StructuralPattern.objects.filter(shipped=False)]
+    local = [digest(stored_content(p)) for p in StructuralPattern.objects.filter(shipped=False)]
     return hashlib.sha256(json.dumps([rows, sorted(local)]).encode()).hexdigest()[:16]
-
-
-def stored_content(pattern: StructuralPattern) -> dict[str, Any]:
-    """The comparable content of a stored pattern (public name for `_stored_content`)."""
-    return _stored_content(pattern)

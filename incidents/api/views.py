@@ -47,6 +47,8 @@ from .serializers import (
     TimelineAppendSerializer,
 )
 
+PATTERN_BODY = ("pattern__entry", "pattern__definition", "pattern__summary", "pattern__aliases")
+
 
 def _incidents_for(request):
     """The incidents this request may see, with everything a list row shows prefetched."""
@@ -55,11 +57,18 @@ def _incidents_for(request):
         .prefetch_related(
             "shapes",
             "components",
-            Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
+            # Lists show a pattern's slug and name only: leave its long catalogue entry
+            # (several KB of JSON per row to decode) in the database.
+            Prefetch(
+                "pattern_links",
+                PatternLink.objects.select_related("pattern").defer(*PATTERN_BODY),
+            ),
             # One query for the items with their level and pattern joined, not three.
             Prefetch(
                 "action_items",
-                ActionItem.objects.select_related("leverage_level", "pattern").order_by("id"),
+                ActionItem.objects.select_related("leverage_level", "pattern")
+                .defer(*PATTERN_BODY)
+                .order_by("id"),
             ),
         )
         .order_by("-started_at", "-id")

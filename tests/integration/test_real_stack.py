@@ -171,3 +171,18 @@ def test_a_report_is_generated_by_the_worker_over_the_api(write_api, start_worke
     assert snapshot["headline"]["incident_hours"] == 4.0
     assert snapshot["headline"]["structures_recurred"] == 1
     assert snapshot["structures"][0]["patterns"] == ["Fast global propagation"]
+
+
+def test_full_text_search_on_postgresql_ranks_title_matches_first(write_api):
+    for title, summary in [
+        ("Disk filled on the build hosts", "Certificate renewal logs grew without rotation."),
+        ("Certificate expired on the edge", "TLS handshakes failed after the certificate lapsed."),
+        ("Queue backlog", "Consumers stalled."),
+    ]:
+        body = {"title": title, "summary": summary}
+        assert write_api.post("/api/v1/incidents/", body, format="json").status_code == 201
+    rows = write_api.get("/api/v1/incidents/?q=certificate").json()["results"]
+    assert [r["title"] for r in rows] == [
+        "Certificate expired on the edge",
+        "Disk filled on the build hosts",
+    ]
