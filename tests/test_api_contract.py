@@ -259,3 +259,33 @@ def test_a_member_of_the_group_sees_it_everywhere(read_api, secret, user):
     assert SECRET in read_api.get("/api/v1/incidents/?q=credential").content.decode()
     other = token_client(UserFactory(), "read")
     assert_error(other.get(f"/api/v1/incidents/{secret.pk}/"), 404)
+
+
+def test_an_over_long_url_is_414_in_the_error_shape(read_api, settings):
+    settings.SEAMS_MAX_URI_LENGTH = 200
+    response = read_api.get("/api/v1/patterns/", {"shape": "x" * 300})
+    error = assert_error(response, 414, "uri_too_long")
+    assert "at most 200" in error["message"]
+    # just under the limit the request is answered as usual
+    assert read_api.get("/api/v1/patterns/", {"shape": "cascade"}).status_code == 200
+
+
+def test_an_over_long_page_url_is_414_in_plain_text(client, settings):
+    settings.SEAMS_MAX_URI_LENGTH = 100
+    response = client.get("/patterns/", {"q": "y" * 200})
+    assert response.status_code == 414
+    assert "Seams accepts at most 100" in response.content.decode()
+
+
+def test_every_operation_documents_the_414(read_api):
+    schema = read_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [
+        (path, method, op)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "responses" in op
+    ]
+    assert len(operations) >= 20
+    for path, method, op in operations:
+        content = op["responses"]["414"]["content"]["application/json"]
+        assert content["schema"]["$ref"] == "#/components/schemas/Error", (path, method)

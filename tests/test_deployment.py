@@ -52,3 +52,15 @@ def test_collectstatic_works_with_the_production_storage(tmp_path, settings):
     }
     call_command("collectstatic", "--noinput", verbosity=0)
     assert (tmp_path / "staticfiles.json").exists()
+
+
+def test_every_gunicorn_invocation_uses_the_shared_config():
+    # The config lifts gunicorn's HTML 414 so Seams' own JSON one answers long URLs.
+    places = {
+        "Makefile": (ROOT / "Makefile").read_text(),
+        "Dockerfile": (ROOT / "Dockerfile").read_text().replace('", "', " "),
+        "compose": _compose()["services"]["web"]["command"],
+        "contract": (ROOT / "tests/contract/run.sh").read_text(),
+    }
+    for name, text in places.items():
+        assert "gunicorn config.wsgi --config config/gunicorn.conf.py" in text, name

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so an over-long URL is refused before any other work.
+    "incidents.api.middleware.UriLengthLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,6 +140,8 @@ STORAGES = {
 
 # A review section larger than this is refused with a message, not a server error.
 SEAMS_MAX_SECTION_CHARS = env_int("SEAMS_MAX_SECTION_CHARS", 100_000)
+# Longest URL (path + query string, in bytes) Seams answers; longer ones get 414.
+SEAMS_MAX_URI_LENGTH = env_int("SEAMS_MAX_URI_LENGTH", 4096)
 # Large enough that a 10 MB section reaches form validation (which names the limit and keeps
 # the text on the page); anything larger gets the 400 page that names this limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 24 * 1024 * 1024)
@@ -231,6 +235,10 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from the installed package: the docs work without a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "incidents.api.schema.document_uri_limit",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
         "ActionItemStatusEnum": "incidents.models.ActionItem.Status",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
+from .errors import error_body
 from .serializers import ErrorSerializer
 
 
@@ -53,3 +54,31 @@ def read_only_schema(title: str, serializer) -> dict:
             responses={200: serializer, **READ_ERRORS, 404: ERRORS[404]},
         ),
     }
+
+
+def document_uri_limit(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: every operation may answer 414 when its URL is too long.
+
+    `UriLengthLimitMiddleware` refuses such URLs before any view runs, so no view's own
+    schema can say so; this adds the answer, with an example, to every operation.
+    """
+    example = error_body(
+        414,
+        "uri_too_long",
+        "This URL is 5,210 bytes long; Seams accepts at most 4,096. Send fewer or shorter "
+        "query parameters (for long text use POST /api/v1/similar/).",
+    )
+    response = {
+        "description": "The URL is longer than Seams accepts (`SEAMS_MAX_URI_LENGTH`).",
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"},
+                "examples": {"UriTooLong": {"value": example, "summary": "uri_too_long"}},
+            }
+        },
+    }
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("414", response)
+    return result

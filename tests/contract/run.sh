@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 u, _ = get_user_model().objects.get_or_create(username='contract', defaults={'is_superuser': True})
 "
 key=$($BIN/python manage.py create_api_token contract --scope write --user contract 2>/dev/null)
-$BIN/gunicorn config.wsgi --bind "127.0.0.1:$port" --workers 2 --log-level warning &
+$BIN/gunicorn config.wsgi --config config/gunicorn.conf.py --bind "127.0.0.1:$port" --workers 2 --log-level warning &
 echo $! >"$work/pid"
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 
