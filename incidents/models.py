@@ -520,6 +520,9 @@ class Report(models.Model):
     scope_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     catalogue_version = models.CharField(max_length=64, blank=True)
     snapshot = models.JSONField(null=True, blank=True)
+    # The snapshot trimmed for the web page (see analysis.reports.page_view), written with
+    # it: the page then never loads a multi-megabyte snapshot.
+    page = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -11,7 +11,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .analysis.reports import ReportParams, build_snapshot
+from .analysis.reports import ReportParams, build_snapshot, page_view
 from .models import Incident, Report
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def report_generate(*, report_id) -> Report | None:
             .update(
                 status=Report.Status.DONE,
                 snapshot=snapshot,
+                page=page_view(snapshot),
                 catalogue_version=snapshot["catalogue_version"],
                 finished_at=timezone.now(),
                 error="",

@@ -12,11 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from .analysis.reports import ReportParams, to_markdown, to_zip
+from .analysis.reports import ReportParams, page_view, to_markdown, to_zip
 from .models import Incident, Report
 from .reporting import report_request
-
-PAGE_INCIDENTS = 200
 
 
 class ReportForm(forms.Form):
@@ -77,21 +75,16 @@ def reports(request: HttpRequest) -> HttpResponse:
 def report_detail(request: HttpRequest, pk) -> HttpResponse:
     """One report: progress while it is made, then the snapshot with charts."""
     report = get_object_or_404(
-        Report.objects.visible_to(request.user).select_related("created_by"), pk=pk
+        Report.objects.visible_to(request.user).select_related("created_by").defer("snapshot"),
+        pk=pk,
     )
-    listed = (report.snapshot or {}).get("incidents", [])
+    page = report.page
+    if page is None and report.status == Report.Status.DONE:
+        page = page_view(report.snapshot)  # a report stored before pages were kept
     return render(
         request,
         "incidents/report.html",
-        {
-            "report": report,
-            "snapshot": report.snapshot,
-            "chart_data": _chart_data(report.snapshot),
-            # A year of a large organisation is thousands of incidents: the page lists the
-            # first ones and the exports carry them all.
-            "incidents_listed": listed[:PAGE_INCIDENTS],
-            "incidents_more": max(len(listed) - PAGE_INCIDENTS, 0),
-        },
+        {"report": report, "snapshot": page, "chart_data": _chart_data(page)},
     )
 
 

@@ -263,3 +263,23 @@ def test_the_command_prints_each_format(history):
     call_command("recurrence_report", "--since", "2025-01-01", "--until", "2025-04-01",
                  "--format", "json", stdout=out)  # fmt: skip
     assert json.loads(out.getvalue())["headline"]["incidents"] == 4
+
+
+def test_the_page_lists_the_first_items_and_says_how_many_more(
+    history, logged_in, user, monkeypatch
+):
+    from incidents.analysis import reports
+
+    monkeypatch.setattr(reports, "PAGE_INCIDENTS", 2)
+    monkeypatch.setattr(reports, "PAGE_STRUCTURE_INCIDENTS", 1)
+    report = report_generate(
+        report_id=Report.objects.create(created_by=user, params=Q1.to_json()).pk
+    )
+    assert len(report.snapshot["incidents"]) == 3  # the snapshot keeps every incident
+    assert [i["title"] for i in report.page["incidents"]] == ["Feature file panic", "Pager storm"]
+    html = logged_in.get(report.get_absolute_url()).content.decode()
+    assert "Pager storm again" not in html.split("Incidents in the window")[1]
+    assert "… and 1 more, in the" in html
+    alert = next(s for s in report.page["structures"] if s["signature"] == "pattern:alert-fatigue")
+    assert alert["incidents_more"] == 1 and len(alert["incidents"]) == 1
+    assert "… and 1 more in the exports." in html

@@ -18,18 +18,28 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import DurationField, ExpressionWrapper, F, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.utils import timezone
 
 from incidents.models import (
     ActionItem,
     Component,
     Incident,
+    PatternLink,
     RecurrenceMembership,
     RecurringStructure,
 )
 from taxonomy.catalogue import catalogue_version
-from taxonomy.models import LeverageLevel
+from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 from .concentration import dependency_closure, hotspots
 
@@ -79,16 +89,50 @@ def _components_for(slug: str, include_dependents: bool) -> list[int]:
 def incidents_in(params: ReportParams) -> QuerySet[Incident]:
     """Every incident (restricted ones included) that the window and filters select."""
     incidents = Incident.objects.filter(started_at__gte=params.since, started_at__lt=params.until)
+    joined = False  # a filter across a to-many relation can repeat rows: then DISTINCT
     if params.severity:
         incidents = incidents.filter(severity=params.severity)
     if params.shape:
-        incidents = incidents.filter(shapes__slug=params.shape)
+        incidents, joined = incidents.filter(shapes__slug=params.shape), True
     if params.pattern:
-        incidents = incidents.filter(pattern_links__pattern__slug=params.pattern)
+        incidents, joined = incidents.filter(pattern_links__pattern__slug=params.pattern), True
     if params.component:
         ids = _components_for(params.component, params.include_dependents)
-        incidents = incidents.filter(components__in=ids)
-    return incidents.distinct()
+        incidents, joined = incidents.filter(components__in=ids), True
+    return incidents.distinct() if joined else incidents
+
+
+@dataclass(frozen=True)
+class WindowIncident:
+    """The few columns of an incident that a report uses (not its long texts)."""
+
+    title: str
+    started_at: datetime | None
+    resolved_at: datetime | None
+    severity: str
+    status: str
+    restricted: bool
+    complexity: int | None
+    coupling: int | None
+
+    @property
+    def hours(self) -> float:
+        """Incident-hours: resolved − started, when both are known."""
+        if self.started_at and self.resolved_at:
+            return max((self.resolved_at - self.started_at).total_seconds() / 3600, 0)
+        return 0.0
+
+
+def window_incidents(window: QuerySet[Incident]) -> dict[int, WindowIncident]:
+    """The window's incidents by id, in one query of short columns."""
+    columns = ("title", "started_at", "resolved_at", "severity", "status", "restricted_to_id",
+               "complexity", "coupling")  # fmt: skip
+    return {
+        pk: WindowIncident(title, started, resolved, severity, status, restricted is not None,
+                           complexity, coupling)
+        for pk, title, started, resolved, severity, status, restricted, complexity, coupling
+        in window.order_by().values_list("pk", *columns)
+    }  # fmt: skip
 
 
 _NUMBER = re.compile(r"\d[\d,. ]*")
@@ -112,12 +156,12 @@ def users_from_text(text: str) -> int | None:
 def headline(incidents: QuerySet[Incident]) -> dict[str, Any]:
     """Counts for one window: incidents, incident-hours, users affected (where known),
     structures that recurred in it, and the share of incidents in a recurring structure."""
-    ids = incidents.values("pk")
+    ids = incidents.order_by().values("pk")
     duration = ExpressionWrapper(F("resolved_at") - F("started_at"), output_field=DurationField())
-    total = (
-        Incident.objects.filter(pk__in=ids, resolved_at__isnull=False, started_at__isnull=False)
+    totals = (
+        Incident.objects.filter(pk__in=ids)
         .annotate(duration=duration)
-        .aggregate(total=Sum("duration"))["total"]
+        .aggregate(hours=Sum("duration"), count=Count("pk"))
     )
     users = [
         users_from_text(text)
@@ -126,7 +170,7 @@ def headline(incidents: QuerySet[Incident]) -> dict[str, Any]:
         .values_list("users_affected", flat=True)
     ]
     known = [u for u in users if u is not None]
-    count = Incident.objects.filter(pk__in=ids).count()
+    count, total = totals["count"], totals["hours"]
     in_structure = (
         RecurrenceMembership.objects.filter(incident__in=ids, structure__incident_count__gte=2)
         .values("incident_id")
@@ -160,65 +204,103 @@ def _delta(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _hours(incident: Incident) -> float:
-    if incident.started_at and incident.resolved_at:
-        return max((incident.resolved_at - incident.started_at).total_seconds() / 3600, 0)
-    return 0.0
-
-
 MAX_ACTIONS_LISTED = 20
 
 
 def structures_section(
-    window_ids: set[int], visible_ids: set[int], since: datetime, viewer: AbstractBaseUser
+    window: QuerySet[Incident],
+    incidents: dict[int, WindowIncident],
+    visible_ids: set[int],
+    since: datetime,
+    viewer: AbstractBaseUser,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Structures with a recurrence in the window, ranked by incident-hours in it.
 
     A handful of aggregate queries over all structures at once, not a loop of queries per
-    structure: at 100,000 incidents a structure can have thousands of members.
+    structure: at 100,000 incidents a structure can have tens of thousands of members. The
+    memberships are read as bare tuples, and the per-structure lists (components, open
+    actions) are fetched only for the structures the report keeps.
     """
-    structure_ids = set(
-        RecurrenceMembership.objects.filter(incident_id__in=window_ids, previous__isnull=False)
-        .values_list("structure_id", flat=True)
-        .distinct()
-    )
-    if not structure_ids:
+    window_pks = window.order_by().values("pk")
+    in_window: dict[int, list[tuple[int, datetime, bool]]] = defaultdict(list)
+    recurred: set[int] = set()
+    for structure_id, incident_id, occurred_at, after_remediation, previous_id in (
+        RecurrenceMembership.objects.filter(incident__in=window_pks).values_list(
+            "structure_id", "incident_id", "occurred_at", "after_remediation", "previous_id"
+        )
+    ):
+        in_window[structure_id].append((incident_id, occurred_at, after_remediation))
+        if previous_id is not None:
+            recurred.add(structure_id)
+    if not recurred:
         return [], []
     structures = {
         s.pk: s
-        for s in RecurringStructure.objects.filter(pk__in=structure_ids).prefetch_related(
-            "patterns"
+        for s in RecurringStructure.objects.filter(pk__in=recurred).prefetch_related(
+            Prefetch("patterns", queryset=StructuralPattern.objects.only("pk", "name"))
         )
     }
-    visible = Incident.objects.visible_to(viewer)
-    in_window: dict[int, list[RecurrenceMembership]] = defaultdict(list)
-    for m in RecurrenceMembership.objects.filter(
-        structure_id__in=structure_ids, incident_id__in=window_ids
-    ).select_related("incident"):
-        in_window[m.structure_id].append(m)
     kinds: dict[int, set[str]] = defaultdict(set)
     for structure_id, kind in (
-        ActionItem.objects.filter(incident__recurrence_memberships__structure_id__in=structure_ids)
+        ActionItem.objects.filter(incident__recurrence_memberships__structure_id__in=recurred)
         .values_list("incident__recurrence_memberships__structure_id", "kind")
+        .order_by()
         .distinct()
     ):
         kinds[structure_id].add(kind)
+
+    rows, patch_only = [], []
+    for pk, structure in structures.items():
+        members = sorted(in_window[pk], key=lambda m: (m[1], m[0]))
+        names = [p.name for p in structure.patterns.all()] or [structure.signature]
+        if kinds[pk] == {ActionItem.Kind.COMPONENT_PATCH}:
+            patch_only.append(" + ".join(names))
+        if any(after for _, _, after in members):
+            status = "recurred despite remediation"
+        elif structure.first_seen and structure.first_seen >= since:
+            status = "new"
+        else:
+            status = "continuing"
+        shown = [m for m in members if m[0] in visible_ids]
+        rows.append(
+            {
+                "signature": structure.signature,
+                "patterns": names,
+                "status": status,
+                "incidents_in_window": len(members),
+                "incidents_in_total": structure.incident_count,
+                "incident_hours_in_window": round(sum(incidents[m[0]].hours for m in members), 1),
+                "incidents": [
+                    {"id": i, "title": incidents[i].title, "started_at": at.isoformat()}
+                    for i, at, _ in shown
+                ],
+                "hidden_incidents": len(members) - len(shown),
+                "_pk": pk,
+            }
+        )
+    rows.sort(
+        key=lambda r: (-r["incident_hours_in_window"], -r["incidents_in_window"], r["signature"])
+    )
+    rows = rows[:MAX_STRUCTURES]
+    kept = [r["_pk"] for r in rows]
     # Components and open structural actions come from every member the viewer may see,
     # in the window or before it.
+    visible = Incident.objects.visible_to(viewer).order_by().values("pk")
+    component_names = dict(Component.objects.values_list("pk", "name"))
     components: dict[int, set[str]] = defaultdict(set)
-    for structure_id, name in (
-        Component.objects.filter(
-            incidents__recurrence_memberships__structure_id__in=structure_ids,
-            incidents__in=visible,
+    for structure_id, component_id in (
+        Incident.components.through.objects.filter(
+            incident__recurrence_memberships__structure_id__in=kept, incident__in=visible
         )
-        .values_list("incidents__recurrence_memberships__structure_id", "name")
+        .values_list("incident__recurrence_memberships__structure_id", "component_id")
+        .order_by()
         .distinct()
     ):
-        components[structure_id].add(name)
+        components[structure_id].add(component_names[component_id])
     open_actions: dict[int, list[str]] = defaultdict(list)
     for structure_id, title in (
         ActionItem.objects.filter(
-            incident__recurrence_memberships__structure_id__in=structure_ids,
+            incident__recurrence_memberships__structure_id__in=kept,
             incident__in=visible,
             kind=ActionItem.Kind.STRUCTURAL_FIX,
         )
@@ -229,67 +311,37 @@ def structures_section(
     ):
         if len(open_actions[structure_id]) < MAX_ACTIONS_LISTED:
             open_actions[structure_id].append(title)
-
-    rows, patch_only = [], []
-    for pk, structure in structures.items():
-        members = sorted(in_window[pk], key=lambda m: (m.occurred_at, m.incident_id))
-        names = [p.name for p in structure.patterns.all()] or [structure.signature]
-        if kinds[pk] == {ActionItem.Kind.COMPONENT_PATCH}:
-            patch_only.append(" + ".join(names))
-        if any(m.after_remediation for m in members):
-            status = "recurred despite remediation"
-        elif structure.first_seen and structure.first_seen >= since:
-            status = "new"
-        else:
-            status = "continuing"
-        shown = [m for m in members if m.incident_id in visible_ids]
-        rows.append(
-            {
-                "signature": structure.signature,
-                "patterns": names,
-                "status": status,
-                "incidents_in_window": len(members),
-                "incidents_in_total": structure.incident_count,
-                "incident_hours_in_window": round(sum(_hours(m.incident) for m in members), 1),
-                "incidents": [
-                    {
-                        "id": m.incident_id,
-                        "title": m.incident.title,
-                        "started_at": m.occurred_at.isoformat(),
-                    }
-                    for m in shown
-                ],
-                "hidden_incidents": len(members) - len(shown),
-                "components": sorted(components[pk]),
-                "open_structural_actions": open_actions[pk],
-            }
-        )
-    rows.sort(
-        key=lambda r: (-r["incident_hours_in_window"], -r["incidents_in_window"], r["signature"])
-    )
-    return rows[:MAX_STRUCTURES], sorted(patch_only)
+    for row in rows:
+        pk = row.pop("_pk")
+        row["components"] = sorted(components[pk])
+        row["open_structural_actions"] = open_actions[pk]
+    return rows, sorted(patch_only)
 
 
 def remediation_section(window: QuerySet[Incident]) -> dict[str, Any]:
     """Action items of the window's incidents by leverage level, kind and done/open."""
     levels = {lvl.pk: lvl for lvl in LeverageLevel.objects.all()}
-    counts: Counter = Counter()
-    items = ActionItem.objects.filter(incident__in=window.values("pk"))
-    for level_id, kind, status in items.values_list("leverage_level_id", "kind", "status"):
-        done = "done" if status == ActionItem.Status.DONE else "open"
-        counts[(level_id, kind, done)] += 1
+    done_status = ActionItem.Status.DONE
+    counts = (
+        ActionItem.objects.filter(incident__in=window.order_by().values("pk"))
+        .values("leverage_level_id", "kind")
+        .annotate(done=Count("pk", filter=Q(status=done_status)), total=Count("pk"))
+        .order_by()
+    )
     rows = []
-    for (level_id, kind, done), n in counts.items():
-        level = levels.get(level_id)
-        rows.append(
-            {
-                "leverage_number": level.number if level else None,
-                "leverage_level": level.name if level else "not recorded",
-                "kind": kind,
-                "state": done,
-                "count": n,
-            }
-        )
+    for row in counts:
+        level = levels.get(row["leverage_level_id"])
+        for state, n in (("done", row["done"]), ("open", row["total"] - row["done"])):
+            if n:
+                rows.append(
+                    {
+                        "leverage_number": level.number if level else None,
+                        "leverage_level": level.name if level else "not recorded",
+                        "kind": row["kind"],
+                        "state": state,
+                        "count": n,
+                    }
+                )
     rows.sort(key=lambda r: (-(r["leverage_number"] or 0), r["kind"], r["state"]))
     totals = Counter()
     for r in rows:
@@ -297,23 +349,28 @@ def remediation_section(window: QuerySet[Incident]) -> dict[str, Any]:
     return {"by_level": rows, "totals_by_kind": dict(totals)}
 
 
-def shapes_and_perrow(window: QuerySet[Incident], visible_ids: set[int]) -> dict[str, Any]:
+def shapes_and_perrow(
+    window: QuerySet[Incident], incidents: dict[int, WindowIncident], visible_ids: set[int]
+) -> dict[str, Any]:
     """Shape counts per month, and incidents placed on Perrow's map."""
     months: dict[str, Counter] = defaultdict(Counter)
-    for started, slug in Incident.shapes.through.objects.filter(
-        incident__in=window.values("pk")
-    ).values_list("incident__started_at", "emergentshape__slug"):
-        months[started.strftime("%Y-%m")][slug] += 1
+    shapes = dict(EmergentShape.objects.values_list("pk", "slug"))
+    for incident_id, shape_id in Incident.shapes.through.objects.filter(
+        incident__in=window.order_by().values("pk")
+    ).values_list("incident_id", "emergentshape_id"):
+        started = incidents[incident_id].started_at
+        months[started.strftime("%Y-%m")][shapes[shape_id]] += 1
     cells: Counter = Counter()
     points = []
-    for pk, title, complexity, coupling in window.filter(
-        complexity__isnull=False, coupling__isnull=False
-    ).values_list("pk", "title", "complexity", "coupling"):
-        cells[(complexity, coupling)] += 1
+    for pk, row in incidents.items():
+        if row.complexity is None or row.coupling is None:
+            continue
+        cells[(row.complexity, row.coupling)] += 1
         if pk in visible_ids:
             points.append(
-                {"id": pk, "title": title, "complexity": complexity, "coupling": coupling}
-            )
+                {"id": pk, "title": row.title, "complexity": row.complexity,
+                 "coupling": row.coupling}
+            )  # fmt: skip
     return {
         "shape_mix": [{"month": m, **dict(c)} for m, c in sorted(months.items())],
         "perrow_cells": [
@@ -323,19 +380,32 @@ def shapes_and_perrow(window: QuerySet[Incident], visible_ids: set[int]) -> dict
     }
 
 
+def _slugs_by_incident(through: QuerySet, column: str, ids: QuerySet) -> dict[int, list[str]]:
+    """{incident id: [slug, …]} for a link table, in one query."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for incident_id, slug in (
+        through.filter(incident__in=ids).values_list("incident_id", column).order_by("pk")
+    ):
+        out[incident_id].append(slug)
+    return out
+
+
 def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[str, Any]:
     """Everything a report shows, as JSON-ready data (see the OpenAPI schema)."""
     window = incidents_in(params)
+    incidents = window_incidents(window)
     visible_window = window.filter(pk__in=Incident.objects.visible_to(viewer).values("pk"))
-    window_ids = set(window.values_list("pk", flat=True))
-    visible_ids = set(visible_window.values_list("pk", flat=True))
+    visible_ids = set(visible_window.order_by().values_list("pk", flat=True))
     current = headline(window)
     before = headline(incidents_in(params.previous()))
-    structures, patch_only = structures_section(window_ids, visible_ids, params.since, viewer)
-    listed = (
-        visible_window.select_related("restricted_to")
-        .prefetch_related("shapes", "pattern_links__pattern")
-        .order_by("started_at", "pk")
+    structures, patch_only = structures_section(
+        window, incidents, visible_ids, params.since, viewer
+    )
+    visible_pks = visible_window.order_by().values("pk")
+    shapes = _slugs_by_incident(Incident.shapes.through.objects, "emergentshape__slug", visible_pks)
+    patterns = _slugs_by_incident(PatternLink.objects, "pattern__slug", visible_pks)
+    listed = sorted(
+        visible_ids, key=lambda pk: (incidents[pk].started_at is None, incidents[pk].started_at, pk)
     )
     return {
         "schema_version": SNAPSHOT_SCHEMA_VERSION,
@@ -346,7 +416,7 @@ def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[st
             "until": params.since.isoformat(),
         },
         "catalogue_version": catalogue_version(),
-        "restricted_counted_not_shown": len(window_ids - visible_ids),
+        "restricted_counted_not_shown": len(incidents) - len(visible_ids),
         "headline": current,
         "previous_headline": before,
         "change": _delta(current, before),
@@ -358,22 +428,53 @@ def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[st
              "direct": len(h.direct), "via_dependency": len(h.via_dependency)}
             for h in hotspots(incidents=window, limit=10)
         ],
-        **shapes_and_perrow(window, visible_ids),
+        **shapes_and_perrow(window, incidents, visible_ids),
         "incidents": [
             {
-                "id": i.pk,
-                "title": i.title,
-                "started_at": i.started_at.isoformat() if i.started_at else None,
-                "severity": i.severity,
-                "status": i.status,
-                "hours": round(_hours(i), 1),
-                "shapes": [s.slug for s in i.shapes.all()],
-                "patterns": [link.pattern.slug for link in i.pattern_links.all()],
-                "restricted": i.restricted_to_id is not None,
+                "id": pk,
+                "title": incidents[pk].title,
+                "started_at": incidents[pk].started_at.isoformat()
+                if incidents[pk].started_at else None,
+                "severity": incidents[pk].severity,
+                "status": incidents[pk].status,
+                "hours": round(incidents[pk].hours, 1),
+                "shapes": shapes.get(pk, []),
+                "patterns": patterns.get(pk, []),
+                "restricted": incidents[pk].restricted,
             }
-            for i in listed
+            for pk in listed
         ],
     }  # fmt: skip
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+PAGE_INCIDENTS = 200
+PAGE_STRUCTURE_INCIDENTS = 20
+PAGE_COMPONENTS = 30
+
+
+def page_view(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The part of a snapshot the report page shows, stored beside it when it is made.
+
+    A year of a large organisation is a snapshot of megabytes (every incident, every
+    component of a structure); the page reads this trimmed copy instead, and the exports
+    carry everything. The long lists are cut, and each says how long it was.
+    """
+    page = {k: v for k, v in snapshot.items() if k not in {"incidents", "perrow_points"}}
+    page["incidents"] = snapshot["incidents"][:PAGE_INCIDENTS]
+    page["incidents_more"] = max(len(snapshot["incidents"]) - PAGE_INCIDENTS, 0)
+    page["structures"] = [
+        {
+            **structure,
+            "incidents": structure["incidents"][:PAGE_STRUCTURE_INCIDENTS],
+            "incidents_more": max(len(structure["incidents"]) - PAGE_STRUCTURE_INCIDENTS, 0),
+            "components": structure["components"][:PAGE_COMPONENTS],
+            "components_more": max(len(structure["components"]) - PAGE_COMPONENTS, 0),
+        }
+        for structure in snapshot["structures"]
+    ]
+    return page
 
 
 # --- exports ----------------------------------------------------------------------------------
