@@ -281,5 +281,6 @@ def test_the_page_lists_the_first_items_and_says_how_many_more(
     assert "Pager storm again" not in html.split("Incidents in the window")[1]
     assert "… and 1 more, in the" in html
     alert = next(s for s in report.page["structures"] if s["signature"] == "pattern:alert-fatigue")
-    assert alert["incidents_more"] == 1 and len(alert["incidents"]) == 1
+    assert alert["incidents_more"] == 1
+    assert len(alert["incidents"]) == 1
     assert "… and 1 more in the exports." in html

@@ -224,10 +224,14 @@ def structures_section(
     window_pks = window.order_by().values("pk")
     in_window: dict[int, list[tuple[int, datetime, bool]]] = defaultdict(list)
     recurred: set[int] = set()
-    for structure_id, incident_id, occurred_at, after_remediation, previous_id in (
-        RecurrenceMembership.objects.filter(incident__in=window_pks).values_list(
-            "structure_id", "incident_id", "occurred_at", "after_remediation", "previous_id"
-        )
+    for (
+        structure_id,
+        incident_id,
+        occurred_at,
+        after_remediation,
+        previous_id,
+    ) in RecurrenceMembership.objects.filter(incident__in=window_pks).values_list(
+        "structure_id", "incident_id", "occurred_at", "after_remediation", "previous_id"
     ):
         in_window[structure_id].append((incident_id, occurred_at, after_remediation))
         if previous_id is not None:
