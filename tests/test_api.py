@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework.test import APIClient
 
 from incidents.models import Incident, RecurringStructure
@@ -227,10 +228,50 @@ def test_list_query_count_does_not_grow_with_incidents(
             patterns=["slack-erosion", "alert-fatigue"],
             components=[f"C{n}", "Shared"],
         )
-    # auth token, count, page, then one query per prefetched relation
-    with django_assert_max_num_queries(12):
+    # token (and its last-used stamp), the page, then one query per kind of child row
+    with django_assert_max_num_queries(7):
         response = read_api.get("/api/v1/incidents/")
     assert len(response.json()["results"]) == 15
+
+
+def test_list_rows_are_exactly_what_the_documented_serializer_gives(read_api, save_review):
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from incidents.api.serializers import IncidentSerializer
+    from incidents.models import ActionItem
+    from taxonomy.models import LeverageLevel, StructuralPattern
+
+    first = save_review(
+        title="Two shapes",
+        shapes=["cascade", "concentration"],
+        patterns=["slack-erosion", "alert-fatigue"],
+        components=["Zeta", "Alpha"],
+        resolved_at=timezone.now() + timedelta(hours=2),
+        external_id="ext-1",
+        source_url="https://example.org/pm/1",
+    )
+    save_review(title="Bare")
+    ActionItem.objects.create(
+        incident=first, title="Raise the cap", owner="ana", status="done",
+        due=date(2025, 5, 1), completed_at=timezone.now(), kind="component_patch",
+        leverage_level=LeverageLevel.objects.get(slug="rules"),
+        pattern=StructuralPattern.objects.get(slug="slack-erosion"),
+    )  # fmt: skip
+    ActionItem.objects.create(incident=first, title="Second", kind="structural_fix")
+    response = read_api.get("/api/v1/incidents/")
+    rows = response.json()["results"]
+    expected = IncidentSerializer(
+        Incident.objects.filter(pk__in=[r["id"] for r in rows]).order_by("-id"),
+        many=True,
+        context={"request": response.wsgi_request},
+    ).data
+    assert rows == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
+    assert [list(r) for r in rows] == [list(e) for e in expected]  # same keys, same order
+    two = next(r for r in rows if r["title"] == "Two shapes")
+    assert two["shapes"] == ["cascade", "concentration"]
+    assert [a["title"] for a in two["action_items"]] == ["Raise the cap", "Second"]
 
 
 def test_detail_query_count(read_api, save_review, django_assert_max_num_queries):

@@ -32,6 +32,7 @@ from .conditional import ConditionalRetrieveMixin
 from .filters import IncidentFilter
 from .pagination import IncidentCursorPagination, StablePageNumberPagination
 from .report_serializers import ReportRequestSerializer, ReportSerializer
+from .rows import LIST_COLUMNS, incident_rows
 from .schema import ERRORS, LIST_ERRORS, READ_ERRORS, read_only_schema
 from .serializers import (
     ActionItemsAppendSerializer,
@@ -152,10 +153,18 @@ class IncidentViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        queryset = _incidents_for(self.request)
-        if self.action != "list":
-            queryset = queryset.prefetch_related("timeline", "contributing_factors")
-        return queryset
+        if self.action == "list":
+            # Rows are built from bare columns by `incident_rows`; nothing to prefetch.
+            return (
+                Incident.objects.visible_to(self.request.user)
+                .only(*LIST_COLUMNS)
+                .order_by("-started_at", "-id")
+            )
+        return _incidents_for(self.request).prefetch_related("timeline", "contributing_factors")
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(incident_rows(page, request))
 
     @property
     def paginator(self):

@@ -1,0 +1,109 @@
+"""Incident list rows for the API, built from bare columns.
+
+A list page is 50 incidents, each with its shapes, patterns, components and action items.
+Built through model instances, `prefetch_related` and nested DRF serializers, that page
+spends most of its time creating per-row querysets and serializer fields. Here the same
+JSON (what `IncidentSerializer` documents, key for key and in the same order) comes from
+four `values_list` queries and plain dicts. `tests/test_api.py` holds the two equal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.urls import reverse
+from rest_framework.fields import DateField, DateTimeField
+from rest_framework.request import Request
+
+from incidents.models import ActionItem, Incident, PatternLink
+
+# The columns a list row reads from the incident itself; the long review sections stay in
+# the database.
+LIST_COLUMNS = (
+    "id", "title", "status", "severity", "started_at", "detected_at", "mitigated_at",
+    "resolved_at", "summary", "external_id", "source_url", "restricted_to_id", "version",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+_datetime = DateTimeField()
+_date = DateField()
+
+
+def _when(value: Any) -> str | None:
+    return _datetime.to_representation(value) if value is not None else None
+
+
+def incident_rows(page: Sequence[Incident], request: Request) -> list[dict[str, Any]]:
+    """The API list rows of `page` (incidents loaded with at least LIST_COLUMNS)."""
+    ids = [incident.pk for incident in page]
+    shapes: dict[int, list[str]] = defaultdict(list)
+    for incident_id, slug in (
+        Incident.shapes.through.objects.filter(incident_id__in=ids)
+        .order_by("emergentshape__position", "emergentshape__slug")
+        .values_list("incident_id", "emergentshape__slug")
+    ):
+        shapes[incident_id].append(slug)
+    components: dict[int, list[str]] = defaultdict(list)
+    for incident_id, name in (
+        Incident.components.through.objects.filter(incident_id__in=ids)
+        .order_by("component__name")
+        .values_list("incident_id", "component__name")
+    ):
+        components[incident_id].append(name)
+    patterns: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for incident_id, slug, name, rationale in (
+        PatternLink.objects.filter(incident_id__in=ids)
+        .order_by("pattern__name")
+        .values_list("incident_id", "pattern__slug", "pattern__name", "rationale")
+    ):
+        patterns[incident_id].append({"slug": slug, "name": name, "rationale": rationale})
+    actions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in (
+        ActionItem.objects.filter(incident_id__in=ids)
+        .order_by("id")
+        .values_list(
+            "incident_id", "title", "owner", "status", "due", "completed_at", "tracker_url",
+            "kind", "leverage_level__slug", "pattern__slug",
+        )
+    ):  # fmt: skip
+        incident_id, title, owner, state, due, completed, tracker, kind, level, pattern = row
+        actions[incident_id].append(
+            {
+                "title": title,
+                "owner": owner,
+                "status": state,
+                "due": _date.to_representation(due) if due is not None else None,
+                "completed_at": _when(completed),
+                "tracker_url": tracker,
+                "kind": kind,
+                "leverage_level": level,
+                "pattern": pattern,
+            }
+        )
+    return [
+        {
+            "id": i.pk,
+            "url": request.build_absolute_uri(reverse("api:incident-detail", args=[i.pk])),
+            "title": i.title,
+            "status": i.status,
+            "severity": i.severity,
+            "started_at": _when(i.started_at),
+            "detected_at": _when(i.detected_at),
+            "mitigated_at": _when(i.mitigated_at),
+            "resolved_at": _when(i.resolved_at),
+            "summary": i.summary,
+            "shapes": shapes[i.pk],
+            "patterns": patterns[i.pk],
+            "components": components[i.pk],
+            "action_items": actions[i.pk],
+            "external_id": i.external_id,
+            "source_url": i.source_url,
+            "restricted": i.restricted_to_id is not None,
+            "version": i.version,
+            "created_at": _when(i.created_at),
+            "updated_at": _when(i.updated_at),
+        }
+        for i in page
+    ]
