@@ -278,6 +278,8 @@ def test_the_page_lists_the_first_items_and_says_how_many_more(
     assert len(report.snapshot["incidents"]) == 3  # the snapshot keeps every incident
     assert [i["title"] for i in report.page["incidents"]] == ["Feature file panic", "Pager storm"]
     html = logged_in.get(report.get_absolute_url()).content.decode()
+    first = report.page["incidents"][0]["id"]
+    assert f'href="{reverse("incidents:detail", args=[first])}"' in html
     assert "Pager storm again" not in html.split("Incidents in the window")[1]
     assert "… and 1 more, in the" in html
     alert = next(s for s in report.page["structures"] if s["signature"] == "pattern:alert-fatigue")

@@ -453,8 +453,8 @@ def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[st
 
 # --- the page ---------------------------------------------------------------------------------
 
-PAGE_INCIDENTS = 200
-PAGE_STRUCTURE_INCIDENTS = 20
+PAGE_INCIDENTS = 100
+PAGE_STRUCTURE_INCIDENTS = 10
 PAGE_COMPONENTS = 30
 
 
