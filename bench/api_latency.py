@@ -208,7 +208,9 @@ def capture(key: str, method: str, path: str, query: dict, body: bytes | None, p
 
 PREFETCH_TABLES = {
     "taxonomy_emergentshape": "shapes",
+    "incidents_incident_shapes": "shapes",
     "incidents_component": "components",
+    "incidents_incident_components": "components",
     "incidents_patternlink": "pattern_links",
     "incidents_actionitem": "action_items",
 }
@@ -255,6 +257,9 @@ def plan_for(
             step["role"], step["name"] = "prefetch", PREFETCH_TABLES[table]
             if params == ids:
                 step["order"] = "main"
+            elif len(params) < len(ids) and params == ids[: len(params)]:
+                # the page's rows only, without the one extra row a cursor page reads
+                step["order"] = "page"
             elif params == sorted(ids):
                 step["order"] = "sorted"
             else:

@@ -13,7 +13,8 @@ wrapper, each with its role:
 - `count`: the total a page-number page reports (`q` is paginated by page number);
 - `main`: the page itself (51 rows for a cursor page: one more than the page, to know
   whether there is a next one; 50 for a numbered page);
-- `prefetch`: shapes, components, pattern links and action items of those rows.
+- `prefetch`: shapes, components, pattern links and action items of those rows (the
+  child rows, by the page's ids).
 
 The floor replays exactly those statements through psycopg with the same client-side
 parameter binding as Django (`psycopg.ClientCursor`), substituting what comes from the
@@ -120,7 +121,8 @@ class Step:
         self.sql = data["sql"]
         self.params = data["params"]
         self.kinds = data["kinds"]
-        self.order = data.get("order", "main")  # prefetch ids: in the page's order, or sorted
+        # prefetch ids: the rows read ("main"), only the page's rows ("page"), or sorted
+        self.order = data.get("order", "main")
         self.columns = select_columns(self.sql)
         self.index = {}
         for i, column in enumerate(self.columns):
@@ -202,43 +204,54 @@ def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]
 
 
 def related_json(step: Step, rows) -> dict[int, list]:
-    """Rows of one prefetch statement grouped by incident, in the statement's order."""
-    c = step.col
+    """Rows of one child-row statement grouped by incident, in the statement's order.
+
+    Seams reads child rows as `values_list` (columns aliased by their lookup, e.g.
+    "pattern__slug"); an earlier version prefetched model rows ("table.column"). Both are
+    understood, so the floor replays whichever statements Seams sent.
+    """
+
+    def c(*names: str) -> int:
+        for name in names:
+            if name in step.index:
+                return step.index[name]
+        raise KeyError(f"{step.name}: none of {names} in {step.columns}")
+
     out: dict[int, list] = {}
     if step.name == "shapes":
-        key, make = (
-            c("_prefetch_related_val_incident_id"),
-            lambda r: r[c("taxonomy_emergentshape.slug")],
-        )
+        key = c("incident_id", "_prefetch_related_val_incident_id")
+        slug = c("emergentshape__slug", "taxonomy_emergentshape.slug")
+
+        def make(r):
+            return r[slug]
     elif step.name == "components":
-        key, make = (
-            c("_prefetch_related_val_incident_id"),
-            lambda r: r[c("incidents_component.name")],
-        )
+        key = c("incident_id", "_prefetch_related_val_incident_id")
+        name = c("component__name", "incidents_component.name")
+
+        def make(r):
+            return r[name]
     elif step.name == "pattern_links":
-        key = c("incidents_patternlink.incident_id")
+        key = c("incident_id", "incidents_patternlink.incident_id")
+        cols = {
+            "slug": c("pattern__slug", "taxonomy_structuralpattern.slug"),
+            "name": c("pattern__name", "taxonomy_structuralpattern.name"),
+            "rationale": c("rationale", "incidents_patternlink.rationale"),
+        }
 
         def make(r):
-            return {
-                "slug": r[c("taxonomy_structuralpattern.slug")],
-                "name": r[c("taxonomy_structuralpattern.name")],
-                "rationale": r[c("incidents_patternlink.rationale")],
-            }
+            return {k: r[i] for k, i in cols.items()}
     elif step.name == "action_items":
-        key = c("incidents_actionitem.incident_id")
+        key = c("incident_id", "incidents_actionitem.incident_id")
+        cols = {
+            field: c(field, f"incidents_actionitem.{field}")
+            for field in ("title", "owner", "status", "due", "completed_at", "tracker_url", "kind")
+        }
+        cols["leverage_level"] = c("leverage_level__slug", "taxonomy_leveragelevel.slug")
+        cols["pattern"] = c("pattern__slug", "taxonomy_structuralpattern.slug")
+        dated = {"due", "completed_at"}
 
         def make(r):
-            return {
-                "title": r[c("incidents_actionitem.title")],
-                "owner": r[c("incidents_actionitem.owner")],
-                "status": r[c("incidents_actionitem.status")],
-                "due": iso(r[c("incidents_actionitem.due")]),
-                "completed_at": iso(r[c("incidents_actionitem.completed_at")]),
-                "tracker_url": r[c("incidents_actionitem.tracker_url")],
-                "kind": r[c("incidents_actionitem.kind")],
-                "leverage_level": r[c("taxonomy_leveragelevel.slug")],
-                "pattern": r[c("taxonomy_structuralpattern.slug")],
-            }
+            return {k: iso(r[i]) if k in dated else r[i] for k, i in cols.items()}
     else:
         raise ValueError(f"unknown prefetch {step.name!r}")
     for r in rows:
@@ -284,6 +297,8 @@ def answer(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
                 continue
             if step.order == "sorted":
                 ids = sorted(ids)
+            elif step.order == "page":
+                ids = ids[: endpoint.page_size]
             sql, params = _with_placeholders(sql, len(params), len(ids)), ids
         else:
             params = [values[k] if k else p for p, k in zip(params, step.kinds, strict=True)]
