@@ -306,3 +306,23 @@ def test_openapi_schema_and_docs_are_served(client):
         assert path in spec["paths"], path
     assert "Error" in spec["components"]["schemas"]
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_ranked_search_pages_by_number_without_counting(read_api, save_review):
+    for n in range(3):
+        save_review(title=f"Grid brownout {n}")
+    save_review(title="Unrelated")
+    first = read_api.get("/api/v1/incidents/", {"q": "grid", "page_size": 2}).json()
+    assert len(first["results"]) == 2
+    assert "count" not in first
+    assert first["previous"] is None
+    assert "page=2" in first["next"]
+    second = read_api.get(first["next"]).json()
+    assert len(second["results"]) == 1
+    assert second["next"] is None
+    assert "page=" not in second["previous"]  # back to the first page
+    seen = {r["title"] for r in first["results"] + second["results"]}
+    assert seen == {"Grid brownout 0", "Grid brownout 1", "Grid brownout 2"}
+    for page in ("3", "0", "abc"):
+        response = read_api.get("/api/v1/incidents/", {"q": "grid", "page_size": 2, "page": page})
+        assert_error(response, 404, "not_found")

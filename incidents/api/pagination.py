@@ -1,6 +1,9 @@
 """Pagination for API lists."""
 
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 class StablePageNumberPagination(PageNumberPagination):
@@ -24,3 +27,56 @@ class IncidentCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class RankedPagination(BasePagination):
+    """Page numbers for results ranked by relevance, without counting every match.
+
+    A ranked list cannot use a cursor (a rank is not a stable position), and counting the
+    matches of a broad search costs as much as the search itself. Each page reads one row
+    more than it shows, to know whether there is a next one; the answer has the same
+    `next` / `previous` / `results` shape as the cursor-paginated list.
+    """
+
+    page_size = 50
+    max_page_size = 200
+    page_query_param = "page"
+    page_size_query_param = "page_size"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if hasattr(queryset, "ordered") and not queryset.ordered:
+            raise AssertionError(f"{view.__class__.__name__} paginates an unordered queryset")
+        self.request = request
+        self.size = PageNumberPagination.get_page_size(self, request)
+        try:
+            self.number = int(request.query_params.get(self.page_query_param, 1))
+        except (TypeError, ValueError):
+            self.number = 0
+        if self.number < 1:
+            raise NotFound("Invalid page: pages are numbered from 1.")
+        start = (self.number - 1) * self.size
+        rows = list(queryset[start : start + self.size + 1])
+        if self.number > 1 and not rows:
+            raise NotFound("Invalid page: there are no results this far.")
+        self.has_next = len(rows) > self.size
+        return rows[: self.size]
+
+    def _link(self, number: int | None) -> str | None:
+        if number is None:
+            return None
+        url = self.request.build_absolute_uri()
+        if number == 1:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, number)
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "next": self._link(self.number + 1 if self.has_next else None),
+                "previous": self._link(self.number - 1 if self.number > 1 else None),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return CursorPagination().get_paginated_response_schema(schema)

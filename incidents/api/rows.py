@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.urls import reverse
-from rest_framework.fields import DateField, DateTimeField
+from rest_framework.fields import DateField
 from rest_framework.request import Request
 
 from incidents.models import ActionItem, Incident, PatternLink
@@ -27,17 +28,21 @@ LIST_COLUMNS = (
     "created_at", "updated_at",
 )  # fmt: skip
 
-_datetime = DateTimeField()
 _date = DateField()
 
 
-def _when(value: Any) -> str | None:
-    return _datetime.to_representation(value) if value is not None else None
+def _when(value: datetime | None) -> str | None:
+    """A timestamp as DRF's DateTimeField writes it under Seams' settings (UTC, "Z"),
+    without its per-call settings and time-zone look-ups; the test against the serializer
+    holds the two equal."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def incident_rows(page: Sequence[Incident], request: Request) -> list[dict[str, Any]]:
-    """The API list rows of `page` (incidents loaded with at least LIST_COLUMNS)."""
-    ids = [incident.pk for incident in page]
+def incident_rows(page: Sequence[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+    """The API list rows of `page`: incidents as dicts of LIST_COLUMNS (`.values()`)."""
+    ids = [incident["id"] for incident in page]
     shapes: dict[int, list[str]] = defaultdict(list)
     for incident_id, slug in (
         Incident.shapes.through.objects.filter(incident_id__in=ids)
@@ -82,28 +87,31 @@ def incident_rows(page: Sequence[Incident], request: Request) -> list[dict[str, 
                 "pattern": pattern,
             }
         )
+    # One reverse for the page: the detail URL of incident 0, its "0/" replaced per row.
+    prefix = request.build_absolute_uri(reverse("api:incident-detail", args=[0]))
+    prefix = prefix.removesuffix("0/")
     return [
         {
-            "id": i.pk,
-            "url": request.build_absolute_uri(reverse("api:incident-detail", args=[i.pk])),
-            "title": i.title,
-            "status": i.status,
-            "severity": i.severity,
-            "started_at": _when(i.started_at),
-            "detected_at": _when(i.detected_at),
-            "mitigated_at": _when(i.mitigated_at),
-            "resolved_at": _when(i.resolved_at),
-            "summary": i.summary,
-            "shapes": shapes[i.pk],
-            "patterns": patterns[i.pk],
-            "components": components[i.pk],
-            "action_items": actions[i.pk],
-            "external_id": i.external_id,
-            "source_url": i.source_url,
-            "restricted": i.restricted_to_id is not None,
-            "version": i.version,
-            "created_at": _when(i.created_at),
-            "updated_at": _when(i.updated_at),
+            "id": i["id"],
+            "url": f"{prefix}{i['id']}/",
+            "title": i["title"],
+            "status": i["status"],
+            "severity": i["severity"],
+            "started_at": _when(i["started_at"]),
+            "detected_at": _when(i["detected_at"]),
+            "mitigated_at": _when(i["mitigated_at"]),
+            "resolved_at": _when(i["resolved_at"]),
+            "summary": i["summary"],
+            "shapes": shapes[i["id"]],
+            "patterns": patterns[i["id"]],
+            "components": components[i["id"]],
+            "action_items": actions[i["id"]],
+            "external_id": i["external_id"],
+            "source_url": i["source_url"],
+            "restricted": i["restricted_to_id"] is not None,
+            "version": i["version"],
+            "created_at": _when(i["created_at"]),
+            "updated_at": _when(i["updated_at"]),
         }
         for i in page
     ]

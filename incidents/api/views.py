@@ -30,7 +30,7 @@ from taxonomy.models import StructuralPattern
 
 from .conditional import ConditionalRetrieveMixin
 from .filters import IncidentFilter
-from .pagination import IncidentCursorPagination, StablePageNumberPagination
+from .pagination import IncidentCursorPagination, RankedPagination
 from .report_serializers import ReportRequestSerializer, ReportSerializer
 from .rows import LIST_COLUMNS, incident_rows
 from .schema import ERRORS, LIST_ERRORS, READ_ERRORS, read_only_schema
@@ -94,8 +94,13 @@ class PreconditionFailed(APIException):
         description=(
             "Newest first, with cursor pagination (follow `next`; pages stay stable while "
             "incidents are added). With `q`, results are ranked by relevance and paginated "
-            "by page number instead."
+            "by page number instead (`page=2`, …; follow `next`)."
         ),
+        parameters=[
+            OpenApiParameter(
+                "page", int, description="With `q` only: the page of ranked results, from 1."
+            )
+        ],
         responses={200: IncidentSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(
@@ -157,7 +162,7 @@ class IncidentViewSet(
             # Rows are built from bare columns by `incident_rows`; nothing to prefetch.
             return (
                 Incident.objects.visible_to(self.request.user)
-                .only(*LIST_COLUMNS)
+                .values(*LIST_COLUMNS)
                 .order_by("-started_at", "-id")
             )
         return _incidents_for(self.request).prefetch_related("timeline", "contributing_factors")
@@ -170,7 +175,7 @@ class IncidentViewSet(
     def paginator(self):
         if not hasattr(self, "_paginator"):
             ranked = self.action == "list" and self.request.query_params.get("q")
-            self._paginator = StablePageNumberPagination() if ranked else IncidentCursorPagination()
+            self._paginator = RankedPagination() if ranked else IncidentCursorPagination()
         return self._paginator
 
     def filter_queryset(self, queryset):

@@ -186,3 +186,17 @@ def test_full_text_search_on_postgresql_ranks_title_matches_first(write_api):
         "Certificate expired on the edge",
         "Disk filled on the build hosts",
     ]
+
+
+def test_full_text_search_finds_words_deep_in_a_review_and_ranks_the_opening_first(write_api):
+    filler = "Traffic was normal and the dashboards were quiet for the whole shift. " * 12
+    for title, summary in [
+        ("Late mention", filler + "Much later the replica lag alarm fired."),
+        ("Early mention", "The replica lag alarm fired first. " + filler),
+        ("No mention", filler),
+    ]:
+        body = {"title": title, "summary": summary}
+        assert write_api.post("/api/v1/incidents/", body, format="json").status_code == 201
+    answer = write_api.get("/api/v1/incidents/?q=replica lag").json()
+    assert [r["title"] for r in answer["results"]] == ["Early mention", "Late mention"]
+    assert answer["next"] is None
