@@ -284,7 +284,10 @@ def plan_for(
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
-            at = select_columns(sql).index("incidents_incident.id")
+            columns = select_columns(sql)
+            at = columns.index(
+                "incidents_incident.id" if "incidents_incident.id" in columns else "id"
+            )
             ids = [r[at] for r in rows]
         steps.append(step)
     return steps

@@ -129,7 +129,10 @@ class Step:
             self.index.setdefault(column, i)
 
     def col(self, name: str) -> int:
-        return self.index[name]
+        """The position of "table.column", or of its alias "column" (`.values()` aliases)."""
+        if name in self.index:
+            return self.index[name]
+        return self.index[name.rsplit(".", 1)[-1]]
 
 
 class Endpoint:
@@ -338,11 +341,16 @@ def answer(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
             cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
             following = _link(host, endpoint.path, query, "cursor", cursor)
         body = {"next": following, "previous": None, "results": results}
-    else:
+    elif count is not None:  # page numbers with a total (DRF's PageNumberPagination)
         following = None
         if count > endpoint.page_size:
             following = _link(host, endpoint.path, query, "page", "2")
         body = {"count": count, "next": following, "previous": None, "results": results}
+    else:  # ranked page numbers without a total: the extra row says whether there is a next
+        following = None
+        if len(rows) > endpoint.page_size:
+            following = _link(host, endpoint.path, query, "page", "2")
+        body = {"next": following, "previous": None, "results": results}
     return _respond(start_response, "200 OK", body)
 
 
