@@ -235,6 +235,7 @@ def test_list_query_count_does_not_grow_with_incidents(
 
 
 def test_list_rows_are_exactly_what_the_documented_serializer_gives(read_api, save_review):
+    import datetime as dt
     from datetime import date, timedelta
 
     from django.utils import timezone
@@ -252,7 +253,8 @@ def test_list_rows_are_exactly_what_the_documented_serializer_gives(read_api, sa
         external_id="ext-1",
         source_url="https://example.org/pm/1",
     )
-    save_review(title="Bare")
+    save_review(title="Bare", started_at=dt.datetime(2025, 1, 2, 3, 4, 5, 120000, tzinfo=dt.UTC))
+    save_review(title="Whole second", started_at=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
     ActionItem.objects.create(
         incident=first, title="Raise the cap", owner="ana", status="done",
         due=date(2025, 5, 1), completed_at=timezone.now(), kind="component_patch",
