@@ -167,10 +167,23 @@ ENDPOINTS = load_plan(os.environ.get("FLOOR_API_PLAN"))
 # --- JSON as IncidentSerializer writes it ------------------------------------------------
 
 
+_TEXT_TIMESTAMP = re.compile(
+    r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(?:\+00(?::00)?)?"
+)
+
+
 def iso(value):
-    """DRF's DateTimeField / DateField output: ISO 8601, UTC as "Z"."""
+    """DRF's DateTimeField / DateField output: ISO 8601, UTC as "Z". Seams reads list
+    timestamps as PostgreSQL's text ("2025-05-01 10:00:00.5+00"); those are reshaped."""
     if value is None:
         return None
+    if isinstance(value, str):
+        match = _TEXT_TIMESTAMP.fullmatch(value)
+        if match is None:
+            return iso(datetime.fromisoformat(value))
+        day, clock, fraction = match.groups()
+        fraction = (fraction or "").ljust(6, "0")
+        return f"{day}T{clock}.{fraction}Z" if fraction != "000000" else f"{day}T{clock}Z"
     if isinstance(value, datetime):
         text = value.astimezone(UTC).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -181,6 +194,11 @@ def iso(value):
 
 def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]]) -> dict:
     c = main.col
+
+    def timestamp(name: str) -> int:
+        text = f"{name}_text"  # read as text by Seams' list
+        return main.index[text] if text in main.index else c(f"incidents_incident.{name}")
+
     pk = row[c("incidents_incident.id")]
     return {
         "id": pk,
@@ -188,10 +206,10 @@ def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]
         "title": row[c("incidents_incident.title")],
         "status": row[c("incidents_incident.status")],
         "severity": row[c("incidents_incident.severity")],
-        "started_at": iso(row[c("incidents_incident.started_at")]),
-        "detected_at": iso(row[c("incidents_incident.detected_at")]),
-        "mitigated_at": iso(row[c("incidents_incident.mitigated_at")]),
-        "resolved_at": iso(row[c("incidents_incident.resolved_at")]),
+        "started_at": iso(row[timestamp("started_at")]),
+        "detected_at": iso(row[timestamp("detected_at")]),
+        "mitigated_at": iso(row[timestamp("mitigated_at")]),
+        "resolved_at": iso(row[timestamp("resolved_at")]),
         "summary": row[c("incidents_incident.summary")],
         "shapes": related["shapes"].get(pk, []),
         "patterns": related["pattern_links"].get(pk, []),
@@ -201,8 +219,8 @@ def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]
         "source_url": row[c("incidents_incident.source_url")],
         "restricted": row[c("incidents_incident.restricted_to_id")] is not None,
         "version": row[c("incidents_incident.version")],
-        "created_at": iso(row[c("incidents_incident.created_at")]),
-        "updated_at": iso(row[c("incidents_incident.updated_at")]),
+        "created_at": iso(row[timestamp("created_at")]),
+        "updated_at": iso(row[timestamp("updated_at")]),
     }
 
 
@@ -246,9 +264,10 @@ def related_json(step: Step, rows) -> dict[int, list]:
     elif step.name == "action_items":
         key = c("incident_id", "incidents_actionitem.incident_id")
         cols = {
-            field: c(field, f"incidents_actionitem.{field}")
+            field: c(f"{field}_text" if field == "completed_at" else field,
+                     f"incidents_actionitem.{field}")
             for field in ("title", "owner", "status", "due", "completed_at", "tracker_url", "kind")
-        }
+        }  # fmt: skip
         cols["leverage_level"] = c("leverage_level__slug", "taxonomy_leveragelevel.slug")
         cols["pattern"] = c("pattern__slug", "taxonomy_structuralpattern.slug")
         dated = {"due", "completed_at"}

@@ -107,9 +107,10 @@ def incident_rows(page: Sequence[dict[str, Any]], request: Request) -> list[dict
     actions: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in (
         ActionItem.objects.filter(incident_id__in=ids)
+        .annotate(completed_at_text=_as_text("completed_at"))
         .order_by("id")
         .values_list(
-            "incident_id", "title", "owner", "status", "due", _as_text("completed_at"),
+            "incident_id", "title", "owner", "status", "due", "completed_at_text",
             "tracker_url", "kind", "leverage_level__slug", "pattern__slug",
         )
     ):  # fmt: skip
