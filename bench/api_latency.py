@@ -311,7 +311,8 @@ class Server:
         self.port = port
         env = django_env(url, **SERVER_ENV, **(extra_env or {}))
         command = [str(ROOT / ".venv" / "bin" / "gunicorn"), app, "-w", "2", "-b", f"{HOST}:{port}"]
-        command += ["--timeout", "120"]
+        # Seams' own gunicorn settings (as `make serve` and the Docker image), for both.
+        command += ["--config", str(ROOT / "config" / "gunicorn.conf.py"), "--timeout", "120"]
         if chdir:
             command += ["--chdir", str(chdir)]
         # Lives as long as the server; closed (and removed) in stop().

@@ -48,6 +48,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
+import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -291,7 +292,7 @@ def _link(host: str, path: str, query: dict[str, str], key: str, value: str) -> 
 
 
 def _respond(start_response, status: str, body: dict) -> list[bytes]:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    data = orjson.dumps(body)  # the encoder Seams' API uses (drf-orjson-renderer)
     start_response(
         status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
     )

@@ -218,7 +218,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("SEAMS_API_RATE", "1200/min")},
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        # orjson encodes a 50-incident list page (~240 KB) several times faster than the
+        # standard library; the JSON is the same.
+        "drf_orjson_renderer.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
 }
