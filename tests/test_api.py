@@ -328,3 +328,14 @@ def test_ranked_search_pages_by_number_without_counting(read_api, save_review):
     for page in ("3", "0", "abc"):
         response = read_api.get("/api/v1/incidents/", {"q": "grid", "page_size": 2, "page": page})
         assert_error(response, 404, "not_found")
+
+
+def test_a_pattern_added_after_earlier_requests_can_be_filtered_on(read_api, save_review):
+    # The filter form class is built once per process; its choices must not be.
+    assert read_api.get("/api/v1/incidents/", {"pattern": "slack-erosion"}).status_code == 200
+    from taxonomy.models import StructuralPattern
+
+    StructuralPattern.objects.create(slug="late-addition", name="Late addition", entry={})
+    save_review(title="Uses it", patterns=["late-addition"])
+    response = read_api.get("/api/v1/incidents/", {"pattern": "late-addition"})
+    assert [r["title"] for r in response.json()["results"]] == ["Uses it"]

@@ -47,3 +47,12 @@ class IncidentFilter(django_filters.FilterSet):
 
     def filter_text(self, queryset, name, value):
         return text_search(queryset, value[:500])
+
+    def get_form_class(self):
+        # django-filter builds a new form class, with a new field per filter, for every
+        # request. The class depends only on the declared filters, and each form deep-copies
+        # its fields anyway, so one class serves every request.
+        cls = type(self)
+        if "_seams_form_class" not in cls.__dict__:
+            cls._seams_form_class = super().get_form_class()
+        return cls._seams_form_class
