@@ -325,7 +325,7 @@ def test_ranked_search_pages_by_number_without_counting(read_api, save_review):
     assert "page=" not in second["previous"]  # back to the first page
     seen = {r["title"] for r in first["results"] + second["results"]}
     assert seen == {"Grid brownout 0", "Grid brownout 1", "Grid brownout 2"}
-    for page in ("3", "0", "abc"):
+    for page in ("3", "0", "abc", "5001", str(10**20)):
         response = read_api.get("/api/v1/incidents/", {"q": "grid", "page_size": 2, "page": page})
         assert_error(response, 404, "not_found")
 

@@ -42,6 +42,9 @@ class RankedPagination(BasePagination):
     max_page_size = 200
     page_query_param = "page"
     page_size_query_param = "page_size"
+    # Nobody reads past this in a relevance order, and an unbounded page number would let
+    # one request ask the database to skip billions of rows.
+    max_results = 10_000
 
     def paginate_queryset(self, queryset, request, view=None):
         if hasattr(queryset, "ordered") and not queryset.ordered:
@@ -55,6 +58,11 @@ class RankedPagination(BasePagination):
         if self.number < 1:
             raise NotFound("Invalid page: pages are numbered from 1.")
         start = (self.number - 1) * self.size
+        if start >= self.max_results:
+            raise NotFound(
+                f"Invalid page: ranked results go {self.max_results:,} deep; "
+                "narrow the search with more words or filters."
+            )
         rows = list(queryset[start : start + self.size + 1])
         if self.number > 1 and not rows:
             raise NotFound("Invalid page: there are no results this far.")
