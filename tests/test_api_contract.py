@@ -289,3 +289,12 @@ def test_every_operation_documents_the_414(read_api):
     for path, method, op in operations:
         content = op["responses"]["414"]["content"]["application/json"]
         assert content["schema"]["$ref"] == "#/components/schemas/Error", (path, method)
+
+
+def test_request_bodies_that_refuse_unknown_fields_say_so_in_the_schema(write_api):
+    schema = write_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    for name in ("IncidentCreateRequest", "PatchedIncidentPatchRequest", "TimelineEventInRequest"):
+        assert components[name]["additionalProperties"] is False, name
+    response = write_api.post("/api/v1/incidents/", {"title": "T", "sumary": "typo"}, format="json")
+    assert "sumary" in assert_error(response, 400, "invalid")["fields"]

@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "incidents.api.schema.document_uri_limit",
+        "incidents.api.schema.document_strict_fields",
     ],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Incident.Status",

@@ -82,3 +82,23 @@ def document_uri_limit(result: dict, generator, request, public) -> dict:
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"].setdefault("414", response)
     return result
+
+
+def document_strict_fields(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: request bodies that refuse unknown fields say so.
+
+    The serializers built on `StrictFieldsMixin` answer 400 to a field they do not know (a
+    typo should not be silently ignored); `additionalProperties: false` puts that rule in
+    the contract, where clients and their generated code can see it.
+    """
+    from .serializers import StrictFieldsMixin
+
+    def subclasses(cls: type) -> set[type]:
+        found = set(cls.__subclasses__())
+        return found.union(*(subclasses(sub) for sub in found))
+
+    strict = {cls.__name__.removesuffix("Serializer") for cls in subclasses(StrictFieldsMixin)}
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and name.removeprefix("Patched")[: -len("Request")] in strict:
+            schema["additionalProperties"] = False
+    return result
