@@ -141,6 +141,27 @@ def test_full_recompute_gives_the_same_answer_as_incremental_analysis_and_is_ide
     assert not Incident.objects.needing_analysis().exists()
 
 
+def test_full_recompute_reads_the_catalogue_once_not_per_review(save_review):
+    def catalogue_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            recompute_all()
+        return sum('FROM "taxonomy_structuralpattern"' in q["sql"] for q in captured)
+
+    for n in range(3):
+        save_review(title=f"R{n}", summary="A retry storm hit the queue.")
+    few = catalogue_queries()
+    for n in range(9):
+        save_review(title=f"S{n}", summary="A retry storm hit the queue.")
+    assert catalogue_queries() == few
+    # ... and outside a recompute a catalogue edit is seen by the next suggestion at once
+    from incidents.analysis.similarity import suggest_patterns
+
+    pattern = StructuralPattern.objects.get(slug="retry-amplification")
+    pattern.aliases = [*pattern.aliases, "thundering parrot"]
+    pattern.save()
+    assert "retry-amplification" in {s.slug for s in suggest_patterns(text="a thundering parrot")}
+
+
 def test_text_that_shows_a_pattern_strongly_joins_its_structure(save_review, settings):
     settings.SEAMS_TEXT_PATTERN_THRESHOLD = 0.3
     pattern = StructuralPattern.objects.get(slug="retry-amplification")

@@ -35,7 +35,7 @@ from incidents.models import (
 )
 from taxonomy.models import StructuralPattern
 
-from .similarity import suggest_patterns
+from .similarity import catalogue_pinned, suggest_patterns
 
 logger = logging.getLogger(__name__)
 
@@ -348,16 +348,16 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
-    """Rebuild every score and structure from the reviews. Safe to interrupt and rerun: each
-    chunk of scores and each structure is rewritten in its own transaction, replacing what
-    was there, so a rerun after a crash converges to the same complete result."""
-    started = timezone.now()
-    slug_to_id = dict(StructuralPattern.objects.values_list("slug", "id"))
-    slug_of = {v: k for k, v in slug_to_id.items()}
-    ids = list(Incident.objects.order_by("pk").values_list("pk", flat=True))
-
-    by_signature: dict[str, list[tuple[int, str]]] = defaultdict(list)
+def _score_all(
+    ids: list[int],
+    chunk: int,
+    progress,
+    slug_to_id: dict[str, int],
+    slug_of: dict[int, str],
+    by_signature: dict[str, list[tuple[int, str]]],
+) -> None:
+    """The scoring pass of `recompute_all`: every review's pattern scores, chunk by chunk,
+    each chunk in its own transaction; collects each review's structural signatures."""
     for batch in progress(_chunks(ids, chunk), (len(ids) + chunk - 1) // chunk):
         incidents = Incident.objects.filter(pk__in=batch).prefetch_related(
             "pattern_links", "contributing_factors", "timeline"
@@ -378,6 +378,20 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
                     by_signature[signature].append((incident.pk, basis))
             PatternScore.objects.filter(incident_id__in=batch).delete()
             PatternScore.objects.bulk_create(rows, batch_size=2000)
+
+
+def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
+    """Rebuild every score and structure from the reviews. Safe to interrupt and rerun: each
+    chunk of scores and each structure is rewritten in its own transaction, replacing what
+    was there, so a rerun after a crash converges to the same complete result."""
+    started = timezone.now()
+    slug_to_id = dict(StructuralPattern.objects.values_list("slug", "id"))
+    slug_of = {v: k for k, v in slug_to_id.items()}
+    ids = list(Incident.objects.order_by("pk").values_list("pk", flat=True))
+
+    by_signature: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    with catalogue_pinned():
+        _score_all(ids, chunk, progress, slug_to_id, slug_of, by_signature)
 
     occurred = {
         pk: started_at or created_at
