@@ -87,7 +87,7 @@ def catalogue_pinned() -> Iterator[None]:
 
     The full recompute scores every review against the catalogue as it stood when it
     began (it fixes its slug-to-id map then, too), so checking for catalogue edits before
-    each of 100,000 reviews bought nothing and cost two queries each.
+    each of 100,000 reviews would buy nothing and cost a query each.
     """
     _pinned["key"] = _catalogue_key()
     try:
