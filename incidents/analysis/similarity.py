@@ -343,14 +343,15 @@ def similar_to(
         for p in phrases.get(pk, ()):
             phrase_df[p] = phrase_df.get(p, 0) + 1
 
-    def idf(w: str) -> float:
-        return math.log((n_docs + 1) / (df.get(w, 0) + 1)) + 1
+    # Each word's weight once, not once per candidate that contains it.
+    idfs = {w: math.log((n_docs + 1) / (n + 1)) + 1 for w, n in df.items()}
+    unseen = math.log(n_docs + 1) + 1  # a query word that no candidate contains
 
     def phrase_idf(p: str) -> float:
         return math.log((n_docs + 1) / (phrase_df.get(p, 0) + 1)) + 1
 
     q_tf = _tf(query_terms)
-    q_vec = {w: c * idf(w) for w, c in q_tf.items()}
+    q_vec = {w: c * idfs.get(w, unseen) for w, c in q_tf.items()}
     q_norm = math.sqrt(sum(v * v for v in q_vec.values())) or 1.0
     q_pat = {p.slug: p for p in query_patterns}
     rarity = _pattern_weights()
@@ -359,17 +360,18 @@ def similar_to(
     q_phrases = {m for p in query_patterns for m in p.matched}
     q_phrase_norm = math.sqrt(sum(phrase_idf(m) ** 2 for m in q_phrases)) or 1.0
 
-    results = []
-    for pk, incident in incidents.items():
-        c_vec = {w: c * idf(w) for w, c in docs[pk].items()}
+    # Score every candidate first; only the few returned are described (shared patterns,
+    # their evidence, the words in common), which cost more than the scoring itself.
+    scored: list[tuple[float, int, float, float, dict[str, float], set[str]]] = []
+    for pk in incidents:
+        c_vec = {w: c * idfs[w] for w, c in docs[pk].items()}
         c_norm = math.sqrt(sum(v * v for v in c_vec.values())) or 1.0
-        common = set(q_vec) & set(c_vec)
-        lexical = sum(q_vec[w] * c_vec[w] for w in common) / (q_norm * c_norm)
+        lexical = sum(q_vec[w] * c_vec[w] for w in q_vec.keys() & c_vec.keys()) / (q_norm * c_norm)
         pats = vectors.get(pk, {})
-        shared = [slug for slug in pats if slug in q_pat]
         by_pattern = min(
             1.0,
-            sum(q_weighted[s] * pats[s][0] * rarity.get(s, 1.0) for s in shared) / q_pat_sq,
+            sum(q_weighted[s] * pats[s][0] * rarity.get(s, 1.0) for s in pats if s in q_pat)
+            / q_pat_sq,
         )
         c_phrases = phrases.get(pk, set())
         both = q_phrases & c_phrases
@@ -379,12 +381,20 @@ def similar_to(
             by_phrase = sum(phrase_idf(m) ** 2 for m in both) / (q_phrase_norm * c_phrase_norm)
         structure = (1 - PHRASE_SHARE) * by_pattern + PHRASE_SHARE * by_phrase
         score = STRUCTURE_WEIGHT * structure + (1 - STRUCTURE_WEIGHT) * lexical
-        if score <= 0:
-            continue
+        if score > 0:
+            scored.append((round(score, 4), pk, structure, lexical, c_vec, both))
+    # Ties broken by the newer incident: the same answer from every process.
+    scored.sort(key=lambda s: (-s[0], -s[1]))
+
+    results = []
+    for score, pk, structure, lexical, c_vec, both in scored[:limit]:
+        pats = vectors.get(pk, {})
+        shared = [slug for slug in pats if slug in q_pat]
+        common = q_vec.keys() & c_vec.keys()
         results.append(
             SimilarIncident(
-                incident=incident,
-                score=round(score, 4),
+                incident=incidents[pk],
+                score=score,
                 structure=round(structure, 4),
                 lexical=round(lexical, 4),
                 shared_patterns=tuple(
@@ -403,8 +413,7 @@ def similar_to(
                 matched_terms=tuple(sorted(common, key=lambda w: (-q_vec[w] * c_vec[w], w))[:8]),
             )
         )
-    results.sort(key=lambda r: (-r.score, -r.incident.pk))
-    return results[:limit]
+    return results
 
 
 def similar_to_incident(
