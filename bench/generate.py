@@ -19,8 +19,8 @@ corpus when it is present (read at run time, never stored in the repository), mi
 word that is itself part of a catalogue phrase, so that only the intended sentences carry
 mechanism evidence.
 
-Rows are written with bulk_create in batches; the full-text GIN index is dropped during the
-load and rebuilt afterwards (the same statement as migration 0004). Then
+Rows are written with bulk_create in batches; the full-text GIN index on the stored vector
+is dropped during the load and rebuilt afterwards (the statement of migration 0006). Then
 `incidents.analysis.recurrence.recompute_all` builds the pattern scores and recurring
 structures, timed. The random seed is fixed, so a run is reproducible.
 
@@ -565,9 +565,15 @@ def write_markdown(directory: Path, pk: int, spec: dict, components: list[str]) 
 
 
 def search_index_sql() -> tuple[str, str]:
-    """The CREATE and DROP of the full-text GIN index, from the migration that owns it."""
-    migration = importlib.import_module("incidents.migrations.0004_search_index")
-    return migration.CREATE, migration.DROP
+    """The CREATE and DROP of the full-text GIN index, from the migration that owns it.
+
+    Migration 0006 adds the stored vector and its index in one statement list; only the
+    index lines are taken, so that the column stays and is computed on each insert.
+    """
+    migration = importlib.import_module("incidents.migrations.0006_stored_search_vector")
+    create = next(line for line in migration.ADD.splitlines() if "CREATE INDEX" in line)
+    drop = next(line for line in migration.REMOVE.splitlines() if "DROP INDEX" in line)
+    return create, drop
 
 
 def load(n: int, *, batch: int, markdown_dir: Path | None, seed: int) -> dict:

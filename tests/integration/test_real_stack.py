@@ -225,6 +225,7 @@ def test_list_rows_on_postgresql_match_the_detail_answer(write_api):
         assert row == {key: detail[key] for key in row}
         assert row["components"] == ["Alpha", "Zeta"]
         assert [a["title"] for a in row["action_items"]] == ["Patch", "Rework"]
+        assert row["action_items"][0]["completed_at"] is not None  # done: stamped on save
     assert {r["started_at"] for r in rows[:2]} == {
         "2025-01-02T03:04:05.120000Z",
         "2025-01-02T03:04:05Z",
