@@ -280,6 +280,11 @@ def plan_for(
             step["role"] = "main"
         elif ids is None:
             step["role"] = "lookup"
+        elif table == "incidents_incident":
+            # ranked search: the main statement ranked ids only; this reads the page's rows
+            step["role"] = "rows"
+            if params != ids[: len(params)]:
+                raise SystemExit(f"row parameters are not the page's ids: {sql[:200]}")
         elif table in PREFETCH_TABLES:
             step["role"], step["name"] = "prefetch", PREFETCH_TABLES[table]
             if params == ids:
@@ -312,8 +317,10 @@ def plan_for(
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
             columns = select_columns(sql)
-            at = columns.index(
-                "incidents_incident.id" if "incidents_incident.id" in columns else "id"
+            at = next(
+                columns.index(name)
+                for name in ("incidents_incident.id", "id", "pk")
+                if name in columns
             )
             ids = [r[at] for r in rows]
         steps.append(step)

@@ -13,6 +13,8 @@ wrapper, each with its role:
 - `count`: the total a page-number page reports (`q` is paginated by page number);
 - `main`: the page itself (51 rows for a cursor page: one more than the page, to know
   whether there is a next one; 50 for a numbered page);
+- `rows`: for ranked search, whose `main` statement ranks ids only, the columns of the
+  page's rows, by their ids (put back in rank order here, as Seams does);
 - `prefetch`: shapes, components, pattern links and action items of those rows (the
   child rows, by the page's ids).
 
@@ -313,14 +315,14 @@ def answer(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
     count, rows, main, related = None, [], None, {}
     for step in endpoint.steps:
         sql, params = step.sql, step.params
-        if step.role == "prefetch":
+        if step.role in ("prefetch", "rows"):
             ids = values["ids"]
             if not ids:
                 related[step.name] = {}
                 continue
             if step.order == "sorted":
                 ids = sorted(ids)
-            elif step.order == "page":
+            elif step.order == "page" or step.role == "rows":
                 ids = ids[: endpoint.page_size]
             sql, params = _with_placeholders(sql, len(params), len(ids)), ids
         else:
@@ -347,7 +349,13 @@ def answer(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
             count = result[0][0]
         elif step.role == "main":
             main, rows = step, result
-            values["ids"] = [r[step.col("incidents_incident.id")] for r in rows]
+            at = step.index["pk"] if "pk" in step.index else step.col("incidents_incident.id")
+            values["ids"] = [r[at] for r in rows]
+            values["more"] = len(rows) > endpoint.page_size
+        elif step.role == "rows":
+            by_id = {r[step.col("incidents_incident.id")]: r for r in result}
+            main = step
+            rows = [by_id[pk] for pk in values["ids"][: endpoint.page_size] if pk in by_id]
         elif step.role == "prefetch":
             related[step.name] = related_json(step, result)
     if endpoint.mode == "replay":
@@ -368,7 +376,7 @@ def answer(environ, start_response, endpoint: Endpoint, query: dict[str, str]):
         body = {"count": count, "next": following, "previous": None, "results": results}
     else:  # ranked page numbers without a total: the extra row says whether there is a next
         following = None
-        if len(rows) > endpoint.page_size:
+        if values["more"]:
             following = _link(host, endpoint.path, query, "page", "2")
         body = {"next": following, "previous": None, "results": results}
     return _respond(start_response, "200 OK", body)

@@ -234,6 +234,30 @@ def test_list_query_count_does_not_grow_with_incidents(
     assert len(response.json()["results"]) == 15
 
 
+def test_search_page_query_count_does_not_grow_with_matches(
+    read_api, save_review, django_assert_max_num_queries
+):
+    for n in range(15):
+        save_review(title=f"Grid event {n}", patterns=["slack-erosion"], components=[f"C{n}"])
+    # token (and its stamp), the ranked ids, the page's columns, one query per kind of child
+    with django_assert_max_num_queries(8):
+        response = read_api.get("/api/v1/incidents/?q=grid")
+    assert len(response.json()["results"]) == 15
+
+
+def test_ranked_ids_are_read_back_in_rank_order_and_only_if_still_visible(save_review, user):
+    from incidents.api.rows import list_values_in_order
+
+    first, second, third = (save_review(title=t) for t in ("One", "Two", "Three"))
+    visible = Incident.objects.visible_to(user)
+    ids = [third.pk, first.pk, second.pk]
+    assert [r["title"] for r in list_values_in_order(ids, visible)] == ["Three", "One", "Two"]
+    # Restricted or deleted between ranking and reading: left out, never shown.
+    Incident.objects.filter(pk=first.pk).update(restricted_to=GroupFactory(name="security"))
+    Incident.objects.filter(pk=second.pk).delete()
+    assert [r["title"] for r in list_values_in_order(ids, visible)] == ["Three"]
+
+
 def test_list_rows_are_exactly_what_the_documented_serializer_gives(read_api, save_review):
     import datetime as dt
     from datetime import date, timedelta

@@ -32,7 +32,7 @@ from .conditional import ConditionalRetrieveMixin
 from .filters import IncidentFilter
 from .pagination import IncidentCursorPagination, RankedPagination
 from .report_serializers import ReportRequestSerializer, ReportSerializer
-from .rows import incident_rows, list_values
+from .rows import incident_rows, list_values, list_values_in_order
 from .schema import ERRORS, LIST_ERRORS, READ_ERRORS, read_only_schema
 from .serializers import (
     ActionItemsAppendSerializer,
@@ -166,7 +166,13 @@ class IncidentViewSet(
         return _incidents_for(self.request).prefetch_related("timeline", "contributing_factors")
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        incidents = self.filter_queryset(self.get_queryset())
+        if isinstance(self.paginator, RankedPagination):
+            # Rank ids only, then read the columns of the page (see list_values_in_order).
+            ids = self.paginate_queryset(incidents.values_list("pk", flat=True))
+            page = list_values_in_order(ids, Incident.objects.visible_to(request.user))
+        else:
+            page = self.paginate_queryset(incidents)
         return self.get_paginated_response(incident_rows(page, request))
 
     @property
