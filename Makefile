@@ -37,6 +37,7 @@ run: demo  ## Set everything up and serve Seams on http://127.0.0.1:$(PORT)/
 	$(DEV_ENV) $(MANAGE) runserver 127.0.0.1:$(PORT)
 
 serve: install  ## Serve with gunicorn (production settings from the environment)
+	$(MANAGE) collectstatic --noinput -v0
 	$(BIN)/gunicorn config.wsgi --config config/gunicorn.conf.py --bind 0.0.0.0:$(PORT) --workers 2 --access-logfile -
 
 worker: install  ## A Celery worker (needs REDIS_URL and DATABASE_URL)

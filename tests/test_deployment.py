@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,30 @@ def test_collectstatic_works_with_the_production_storage(tmp_path, settings):
     }
     call_command("collectstatic", "--noinput", verbosity=0)
     assert (tmp_path / "staticfiles.json").exists()
+
+
+@pytest.mark.django_db
+def test_with_debug_off_pages_need_collected_static_files_so_every_server_collects_them(
+    tmp_path, settings, client
+):
+    # Without the manifest every HTML page, the 404 page included, is a server error; the
+    # contract run once served a probe of an odd URL that way.
+    from django.core.management import call_command
+
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    client.raise_request_exception = False
+    assert client.get("/no-such-page\\\x1b\x01").status_code == 500
+    call_command("collectstatic", "--noinput", verbosity=0)
+    assert client.get("/no-such-page\\\x1b\x01").status_code == 404
+    for place in ("Makefile", "Dockerfile", "tests/contract/run.sh"):
+        assert "manage.py collectstatic --noinput" in (ROOT / place).read_text().replace(
+            "$(MANAGE)", "manage.py"
+        ), place
 
 
 def test_every_gunicorn_invocation_uses_the_shared_config():

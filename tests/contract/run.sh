@@ -20,7 +20,13 @@ from django.contrib.auth import get_user_model
 u, _ = get_user_model().objects.get_or_create(username='contract', defaults={'is_superuser': True})
 "
 key=$($BIN/python manage.py create_api_token contract --scope write --user contract 2>/dev/null)
-$BIN/gunicorn config.wsgi --config config/gunicorn.conf.py --bind "127.0.0.1:$port" --workers 2 --log-level warning &
+# As a deployment does (the Dockerfile, `make serve`): with DEBUG off, the HTML pages,
+# error pages included, read the static files' manifest.
+$BIN/python manage.py collectstatic --noinput -v0
+# The server's log is kept: schemathesis also sends requests it does not check (probes of
+# what the server accepts), and a server error on any of them fails this run too.
+$BIN/gunicorn config.wsgi --config config/gunicorn.conf.py --bind "127.0.0.1:$port" --workers 2 \
+  --log-level warning >"$work/server.log" 2>&1 &
 echo $! >"$work/pid"
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 
@@ -32,4 +38,11 @@ $BIN/schemathesis run "http://127.0.0.1:$port/api/schema/" \
   --seed 1 \
   --max-time "${CONTRACT_MAX_TIME:-300}" \
   --request-timeout 10 \
-  ${CONTRACT_EXTRA:-}
+  ${CONTRACT_EXTRA:-} || status=$?
+
+if grep -q "Internal Server Error" "$work/server.log"; then
+  echo "Server errors in the server's log:"
+  grep -A 30 "Internal Server Error" "$work/server.log" | head -120
+  status=${status:-1}
+fi
+exit "${status:-0}"
