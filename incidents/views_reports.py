@@ -11,10 +11,10 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 
 from .analysis.reports import ReportParams, page_view, to_markdown, to_zip
+from .links import incident_path_prefix
 from .models import Incident, Report
 from .reporting import report_request
 
@@ -93,9 +93,8 @@ def report_detail(request: HttpRequest, pk) -> HttpResponse:
 
 
 def _link_incidents(page: dict) -> None:
-    """Give every listed incident its page's path. One `reverse` for all of them: a
-    `{% url %}` per row was most of the time this page took to render."""
-    prefix = reverse("incidents:detail", args=[0]).removesuffix("0/")
+    """Give every listed incident its page's path (one `reverse` for all of them)."""
+    prefix = incident_path_prefix("incidents:detail")
     for row in page["incidents"]:
         row["path"] = f"{prefix}{row['id']}/"
     for structure in page["structures"]:

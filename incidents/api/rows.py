@@ -21,10 +21,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
-from django.urls import reverse
 from rest_framework.fields import DateField
 from rest_framework.request import Request
 
+from incidents.links import incident_path_prefix
 from incidents.models import ActionItem, Component, Incident, PatternLink
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
@@ -187,9 +187,7 @@ def incident_rows(page: Sequence[dict[str, Any]], request: Request) -> list[dict
                 "pattern": pattern,
             }
         )
-    # One reverse for the page: the detail URL of incident 0, its "0/" replaced per row.
-    prefix = request.build_absolute_uri(reverse("api:incident-detail", args=[0]))
-    prefix = prefix.removesuffix("0/")
+    prefix = request.build_absolute_uri(incident_path_prefix("api:incident-detail"))
     return [
         {
             "id": i["id"],
