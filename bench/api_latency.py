@@ -233,10 +233,9 @@ def capture(key: str, method: str, path: str, query: dict, body: bytes | None, p
     return recorder.statements, json.loads(response.content)
 
 
+# The table each child-row statement reads from (its FROM), and what the floor calls it.
 PREFETCH_TABLES = {
-    "taxonomy_emergentshape": "shapes",
     "incidents_incident_shapes": "shapes",
-    "incidents_component": "components",
     "incidents_incident_components": "components",
     "incidents_patternlink": "pattern_links",
     "incidents_actionitem": "action_items",
@@ -259,6 +258,17 @@ def replay_plan(statements: list[tuple[str, list]], *, digest: str) -> list[dict
     return steps
 
 
+def from_table(sql: str) -> str:
+    """The first table of a statement's own FROM (not of a subquery in its SELECT list)."""
+    depth = 0
+    for i, char in enumerate(sql):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and sql.startswith(" FROM ", i):
+            table = re.match(r'\s*"(\w+)"', sql[i + len(" FROM ") :])
+            return table[1] if table else ""
+    return ""
+
+
 def plan_for(
     statements: list[tuple[str, list]], *, digest: str, query: dict, pattern_id: int | None
 ) -> list[dict]:
@@ -268,9 +278,7 @@ def plan_for(
     steps: list[dict] = []
     ids: list[int] | None = None
     for sql, params in statements:
-        head = sql.split(" FROM ", 1)[1] if " FROM " in sql else ""
-        table = re.match(r'\s*"(\w+)"', head)
-        table = table[1] if table else ""
+        table = from_table(sql)
         step: dict = {"sql": sql, "params": params, "kinds": [""] * len(params)}
         if table == "incidents_apitoken":
             step["role"] = "token"

@@ -199,8 +199,7 @@ def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]
     c = main.col
 
     def timestamp(name: str) -> int:
-        text = f"{name}_text"  # read as text by Seams' list
-        return main.index[text] if text in main.index else c(f"incidents_incident.{name}")
+        return main.index[f"{name}_text"]  # Seams' list reads timestamps as text
 
     pk = row[c("incidents_incident.id")]
     return {
@@ -230,49 +229,35 @@ def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]
 def related_json(step: Step, rows) -> dict[int, list]:
     """Rows of one child-row statement grouped by incident, in the statement's order.
 
-    Seams reads child rows as `values_list` (columns aliased by their lookup, e.g.
-    "pattern__slug"); an earlier version prefetched model rows ("table.column"). Both are
-    understood, so the floor replays whichever statements Seams sent.
+    Seams reads child rows with plain statements whose columns carry the aliases a
+    `values_list` would give (e.g. "pattern__slug"); those names are looked up here.
     """
-
-    def c(*names: str) -> int:
-        for name in names:
-            if name in step.index:
-                return step.index[name]
-        raise KeyError(f"{step.name}: none of {names} in {step.columns}")
-
+    c = step.index.__getitem__
     out: dict[int, list] = {}
+    key = c("incident_id")
     if step.name == "shapes":
-        key = c("incident_id", "_prefetch_related_val_incident_id")
-        slug = c("emergentshape__slug", "taxonomy_emergentshape.slug")
+        slug = c("emergentshape__slug")
 
         def make(r):
             return r[slug]
     elif step.name == "components":
-        key = c("incident_id", "_prefetch_related_val_incident_id")
-        name = c("component__name", "incidents_component.name")
+        name = c("component__name")
 
         def make(r):
             return r[name]
     elif step.name == "pattern_links":
-        key = c("incident_id", "incidents_patternlink.incident_id")
-        cols = {
-            "slug": c("pattern__slug", "taxonomy_structuralpattern.slug"),
-            "name": c("pattern__name", "taxonomy_structuralpattern.name"),
-            "rationale": c("rationale", "incidents_patternlink.rationale"),
-        }
+        cols = {"slug": c("pattern__slug"), "name": c("pattern__name"),
+                "rationale": c("rationale")}  # fmt: skip
 
         def make(r):
             return {k: r[i] for k, i in cols.items()}
     elif step.name == "action_items":
-        key = c("incident_id", "incidents_actionitem.incident_id")
         cols = {
-            field: c(f"{field}_text" if field == "completed_at" else field,
-                     f"incidents_actionitem.{field}")
+            field: c(f"{field}_text" if field == "completed_at" else field)
             for field in ("title", "owner", "status", "due", "completed_at", "tracker_url", "kind")
-        }  # fmt: skip
-        cols["leverage_level"] = c("leverage_level__slug", "taxonomy_leveragelevel.slug")
-        cols["pattern"] = c("pattern__slug", "taxonomy_structuralpattern.slug")
+        }
+        cols["leverage_level"] = c("leverage_level__slug")
+        cols["pattern"] = c("pattern__slug")
         dated = {"due", "completed_at"}
 
         def make(r):
