@@ -148,6 +148,9 @@ class Incident(models.Model):
             models.Index(fields=["status"], name="incident_status_idx"),
             models.Index(fields=["analysed_at"], name="incident_analysed_idx"),
         ]
+        # Who may do what is in incidents.permissions; this one is for approvers who are not
+        # a review's named reviewer.
+        permissions = [("publish_incident", "Can publish a review without being its reviewer")]
 
     def __str__(self) -> str:
         return self.title
