@@ -32,6 +32,11 @@ User = AbstractBaseUser | AnonymousUser
 
 EDIT_PERMISSION = "incidents.change_incident"
 PUBLISH_PERMISSION = "incidents.publish_incident"
+# What a refused edit says, in the web pages and the API alike.
+EDIT_REFUSED = (
+    "Only this review's author, its named reviewers and editors may change it. "
+    "Ask one of them, or comment on the review instead."
+)
 
 
 def _in_group(user: User, group_id: int | None) -> bool:

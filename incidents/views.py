@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from taxonomy.models import StructuralPattern
 
+from . import permissions
 from .analysis.concentration import hotspots
 from .analysis.recurrence import earlier_in_same_structure
 from .forms import ReviewForms
@@ -44,6 +46,15 @@ def _hint_message(request: HttpRequest, incident: Incident) -> None:
             f"{count} blameless-language hint{'s' if count != 1 else ''} on this review: "
             "see “Blameless-language hints” below.",
         )
+
+
+def _restrict_choices(forms: ReviewForms, request: HttpRequest) -> ReviewForms:
+    """Offer only the groups the user may restrict a review to; the form then refuses any
+    other group, so nobody restricts a review away from themselves."""
+    # Whoever can open the form can see the review, so its current group (if any) is one of
+    # theirs: lifting or keeping the restriction stays possible, moving it away is not.
+    forms.incident.fields["restricted_to"].queryset = permissions.restrictable_groups(request.user)
+    return forms
 
 
 def _form_context(forms: ReviewForms, incident: Incident | None) -> dict:
@@ -116,6 +127,13 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "suggest_recurrence_shape": bool(seen_before)
         and not any(shape.slug == "recurrence" for shape in incident.shapes.all()),
         "despite_remediation": [m for m in seen_before if m.this_after_remediation],
+        # Buttons for what this reader may do (the views check again on every request).
+        "may": {
+            "edit": permissions.can_edit(request.user, incident),
+            "request_review": permissions.can_request_review(request.user, incident),
+            "publish": permissions.can_publish(request.user, incident),
+            "comment": permissions.can_comment(request.user, incident),
+        },
     }
     return render(request, "incidents/detail.html", context)
 
@@ -124,7 +142,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def incident_create_view(request: HttpRequest) -> HttpResponse:
     """Write a new review."""
-    forms = ReviewForms(request.POST or None)
+    forms = _restrict_choices(ReviewForms(request.POST or None), request)
     if request.method == "POST" and forms.is_valid():
         incident = incident_create(by=request.user, content=forms.review_content())
         messages.success(request, "Review saved. Seams is looking for structures it shares.")
@@ -147,7 +165,9 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    forms = ReviewForms(request.POST or None, instance=incident)
+    if not permissions.can_edit(request.user, incident):
+        raise PermissionDenied(permissions.EDIT_REFUSED)
+    forms = _restrict_choices(ReviewForms(request.POST or None, instance=incident), request)
     if request.method == "POST" and forms.is_valid():
         try:
             incident_update(
@@ -161,7 +181,7 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
             # have compared: the form now expects the version that is stored.
             data = request.POST.copy()
             data["version"] = conflict.incident.version
-            forms = ReviewForms(data, instance=incident)
+            forms = _restrict_choices(ReviewForms(data, instance=incident), request)
             forms.is_valid()
             meanwhile = changes_since(incident=incident, version=conflict.expected_version)
             messages.error(

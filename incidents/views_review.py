@@ -10,13 +10,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from taxonomy.models import StructuralPattern
 
-from . import services
+from . import permissions, services
 from .analysis.similarity import similar_to, suggest_patterns
 from .lint import lint_sections
 from .models import Incident, SuggestionDecision
@@ -114,6 +115,8 @@ def assist(request: HttpRequest) -> JsonResponse:
 def decide_suggestion(request: HttpRequest, pk: int) -> HttpResponse:
     """Record accept / reject of a suggestion (a pattern or a similar incident)."""
     incident = get_object_or_404(_visible(request), pk=pk)
+    if not permissions.can_edit(request.user, incident):
+        raise PermissionDenied(permissions.EDIT_REFUSED)
     decision = request.POST.get("decision")
     if decision not in SuggestionDecision.Decision.values:
         return JsonResponse({"error": "decision must be accepted or rejected"}, status=400)
@@ -148,7 +151,15 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
     """Every saved version of a review, newest first."""
     incident = get_object_or_404(_visible(request), pk=pk)
     revisions = incident.revisions.select_related("created_by").defer("snapshot")
-    return render(request, "incidents/history.html", {"incident": incident, "revisions": revisions})
+    return render(
+        request,
+        "incidents/history.html",
+        {
+            "incident": incident,
+            "revisions": revisions,
+            "may_restore": permissions.can_restore(request.user, incident),
+        },
+    )
 
 
 @login_required
@@ -182,6 +193,8 @@ def diff(request: HttpRequest, pk: int) -> HttpResponse:
 def restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
     """Make an old version current again, as a new version."""
     incident = get_object_or_404(_visible(request), pk=pk)
+    if not permissions.can_restore(request.user, incident):
+        raise PermissionDenied(permissions.EDIT_REFUSED)
     revision = get_object_or_404(incident.revisions, version=version)
     try:
         expected = int(request.POST.get("expected_version", incident.version))
@@ -201,13 +214,30 @@ class ReviewRequestForm(forms.Form):
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         widget=forms.CheckboxSelectMultiple,
     )
+    reopen = forms.BooleanField(
+        label="Take this published review back to review",
+        help_text="It stops being published until a reviewer publishes it again.",
+    )
+
+    def __init__(self, *args, published: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not published:
+            del self.fields["reopen"]  # only a published review needs saying so
 
 
 @login_required
 def request_review(request: HttpRequest, pk: int) -> HttpResponse:
-    """Send a draft for review to named reviewers."""
+    """Send a draft for review to named reviewers. A published review goes back to review
+    only when an editor asks for exactly that (the `reopen` box), never as a side effect."""
     incident = get_object_or_404(_visible(request), pk=pk)
-    form = ReviewRequestForm(request.POST or None)
+    if not permissions.can_request_review(request.user, incident):
+        if incident.status == Incident.Status.PUBLISHED:
+            raise PermissionDenied(
+                "This review is published. Only an editor can take it back to review."
+            )
+        raise PermissionDenied(permissions.EDIT_REFUSED)
+    published = incident.status == Incident.Status.PUBLISHED
+    form = ReviewRequestForm(request.POST or None, published=published)
     if request.method == "POST" and form.is_valid():
         services.incident_request_review(
             incident=incident, by=request.user, reviewers=list(form.cleaned_data["reviewers"])
@@ -222,6 +252,14 @@ def request_review(request: HttpRequest, pk: int) -> HttpResponse:
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
     """Publish, or say which sections are still missing."""
     incident = get_object_or_404(_visible(request), pk=pk)
+    if incident.status == Incident.Status.PUBLISHED:
+        messages.info(request, "This review is already published.")
+        return redirect(incident)
+    if not permissions.can_publish(request.user, incident):
+        raise PermissionDenied(
+            "Only a named reviewer other than the author (or someone with the publish "
+            "permission) may publish this review. Send it for review first."
+        )
     try:
         services.incident_publish(incident=incident, by=request.user)
     except services.PublishBlocked as blocked:
