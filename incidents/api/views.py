@@ -16,7 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
-from incidents.models import ActionItem, Component, Incident, PatternLink, Report
+from incidents.models import ActionItem, Incident, PatternLink, Report
+from incidents.permissions import visible_components
 from incidents.reporting import report_request
 from incidents.selectors import recurring_structures_for
 from incidents.services import (
@@ -290,9 +291,13 @@ class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         visible = Incident.objects.visible_to(self.request.user)
-        components = Component.objects.annotate(
+        # Not every component: one that only restricted reviews use is their content.
+        components = visible_components(self.request.user).annotate(
             visible_incidents=Count("incidents", filter=Q(incidents__in=visible), distinct=True)
-        ).prefetch_related("depends_on", "dependents")
+        ).prefetch_related(
+            Prefetch("depends_on", visible_components(self.request.user)),
+            Prefetch("dependents", visible_components(self.request.user)),
+        )
         name = self.request.query_params.get("q")
         if name:
             components = components.filter(name__icontains=name[:100])
