@@ -6,6 +6,7 @@ PostgreSQL and a real Celery worker without any code change.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,11 +47,64 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
+DEVELOPMENT_SECRET_KEY = "seams-insecure-development-key"
+# Keys that are public (in this code, in examples) or too simple to keep sessions safe.
+WEAK_SECRET_KEYS = {DEVELOPMENT_SECRET_KEY, "change-me", "changeme", "secret", "build-only"}
+# The embedded mode keeps its own random key beside the SQLite database (git-ignored), so the
+# documented `manage.py` commands work with DEBUG off and no environment at all.
+EMBEDDED_SECRET_KEY_FILE = BASE_DIR / "seams.secret_key"
+
+
+def weak_secret_key_reason(key: str) -> str | None:
+    """Why `key` is too weak to sign sessions in production, or None when it is fine.
+
+    The same rules as Django's `check --deploy` (security.W009), enforced at start-up:
+    at least 50 characters, at least 5 different ones, not a known placeholder.
+    """
+    if key in WEAK_SECRET_KEYS or key.startswith("django-insecure-"):
+        return "it is a published placeholder"
+    if len(key) < 50:
+        return f"it has {len(key)} characters (at least 50 are needed)"
+    if len(set(key)) < 5:
+        return f"it has only {len(set(key))} different characters (at least 5 are needed)"
+    return None
+
+
+def embedded_secret_key(path: Path) -> str:
+    """The embedded mode's key: read from `path`, or made once and kept there (mode 0600)."""
+    import secrets
+
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    try:
+        # O_EXCL: two commands started at once must not end up with different keys.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "seams-insecure-development-key"
+    if DEBUG:
+        SECRET_KEY = DEVELOPMENT_SECRET_KEY
+    elif not os.environ.get("DATABASE_URL"):
+        SECRET_KEY = embedded_secret_key(EMBEDDED_SECRET_KEY_FILE)
+    else:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off and DATABASE_URL is set; make one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+elif not DEBUG and (why := weak_secret_key_reason(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak for DEBUG off: {why}; make one with "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -67,6 +121,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Failed logins counted in the database (per account and per address), so the lockout
+    # holds in every web process and does not depend on Redis.
+    "axes",
+    "csp",
     "taxonomy",
     "incidents",
 ]
@@ -82,6 +140,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out account or address is refused before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -193,12 +260,27 @@ CELERY_BEAT_SCHEDULE["recompute-recurrences"] = {
 SEAMS_ANALYSIS_GRACE_SECONDS = env_int("SEAMS_ANALYSIS_GRACE_SECONDS", 120)
 
 # Shared by every process when Redis is there (per-token rate limits must be global);
-# per-process memory in the embedded mode.
+# per-process memory in the embedded mode. Nothing Seams keeps in the cache is needed to
+# answer: with Redis down, reads miss and writes are dropped (fail open) after a short
+# timeout, and a warning is logged once a minute (see LOGGING), instead of a 500 on every
+# request.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+            # No retries: a refused connection is answered at once, not after a backoff.
+            "CONNECTION_POOL_KWARGS": {"retry": None},
+        },
+    }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "seams.cache"
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -254,9 +336,64 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        # An outage logs once a minute (with a count of what was held back), not per request.
+        "cache_failed_open": {"()": "config.log_filters.CacheFailedOpenFilter", "interval": 60},
+        "once_a_minute": {"()": "config.log_filters.RateLimitFilter", "interval": 60},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "seams.cache": {"filters": ["cache_failed_open"]},
+        "seams.throttle": {"filters": ["once_a_minute"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Login throttling (django-axes) ----------------------------------------------------
+# After this many wrong passwords for one account, or from one address, further attempts
+# (the right password included) are refused until the cool-off has passed; a successful
+# login clears the account's count.
+AXES_FAILURE_LIMIT = env_int("SEAMS_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SEAMS_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.lockout.locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Behind N reverse proxies, the client is the N-th address from the right of
+# X-Forwarded-For; with none, only the connection's address counts (a client cannot spoof a
+# header to dodge the per-address limit).
+SEAMS_PROXY_COUNT = env_int("SEAMS_PROXY_COUNT", 0)
+AXES_IPWARE_PROXY_COUNT = SEAMS_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if SEAMS_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+
+# --- Content-Security-Policy (django-csp 4) --------------------------------------------
+# Scripts and styles come only from Seams' own static files: no inline script or style
+# anywhere (the Swagger UI at /api/docs/ loads its initialiser as a file too).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# --- HTTPS (behind a TLS-terminating proxy, which sets X-Forwarded-Proto) -----------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Probes (load balancer, orchestrator) call the health checks over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
