@@ -50,6 +50,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -79,7 +80,7 @@ HOST = "127.0.0.1"
 # The environment of the servers, as the brief and a production deployment set it.
 SERVER_ENV = {
     "DEBUG": "0",
-    "SECRET_KEY": "bench",
+    "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": HOST,
     "SECURE_COOKIES": "0",
     "SEAMS_API_RATE": "1000000/min",

@@ -32,6 +32,7 @@ import http.client
 import json
 import os
 import random
+import secrets
 import signal
 import statistics
 import subprocess
@@ -200,7 +201,9 @@ class Server:
 
     def __init__(self, app: str, port: int, url: str, *, chdir: Path | None = None) -> None:
         self.port = port
-        env = django_env(url, DEBUG="0", SECRET_KEY="bench", ALLOWED_HOSTS="127.0.0.1")
+        env = django_env(
+            url, DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="127.0.0.1"
+        )
         command = [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
             app,

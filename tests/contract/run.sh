@@ -8,7 +8,8 @@ BIN=.venv/bin
 work=$(mktemp -d)
 port=${CONTRACT_PORT:-18765}
 # Production settings (DEBUG off): error pages are the JSON ones bots really get.
-export DEBUG=0 SECRET_KEY=contract-check ALLOWED_HOSTS=127.0.0.1 SECURE_COOKIES=0 \
+# A random key: with DEBUG off the settings refuse a short or published one.
+export DEBUG=0 SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=127.0.0.1 SECURE_COOKIES=0 \
   DATABASE_URL="sqlite:///$work/contract.sqlite3" SEAMS_API_RATE=100000/min
 unset REDIS_URL
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
