@@ -220,6 +220,51 @@ def incident_create(
     return incident
 
 
+def _claim(incident_pk: int, expected_version: int | None) -> bool:
+    """Take the review for this write, as the transaction's first statement.
+
+    A conditional UPDATE bumps the version: on PostgreSQL it holds the row lock until
+    commit, so a second writer waits here and then sees the first one's version; on SQLite
+    (which has no row locks) a write as the first statement takes the database's write lock
+    at once, before anything is read, so two read-then-write transactions cannot interleave.
+    Returns False when the review is not at `expected_version` (or no longer exists).
+    """
+    version_filter = {} if expected_version is None else {"version": expected_version}
+    return bool(
+        Incident.objects.filter(pk=incident_pk, **version_filter).update(
+            version=F("version") + 1, updated_at=timezone.now()
+        )
+    )
+
+
+def _lock(incident_pk: int) -> None:
+    """Take the review's write lock without changing it (see `_claim` for why a write)."""
+    Incident.objects.filter(pk=incident_pk).update(version=F("version"))
+
+
+def _refused(incident: Incident, expected_version: int | None) -> ConcurrentEditError:
+    incident.refresh_from_db()
+    return ConcurrentEditError(incident, expected_version or 0)
+
+
+def _write_review(
+    incident_pk: int, content: ReviewContent, by: AbstractBaseUser | None, note: str
+) -> Incident:
+    """Write the content over the (already claimed) review and keep it as a revision.
+
+    Works on a fresh instance: a caller's object may carry prefetched parts from before the
+    lock, and the revision must record what is stored now, not what was read then.
+    """
+    incident = Incident.objects.get(pk=incident_pk)
+    for name, value in content.fields.items():
+        setattr(incident, name, value)
+    incident.save(update_fields=[*content.fields, "updated_at"])
+    _write_parts(incident, content, by)
+    record_revision(incident=incident, by=by, note=note)
+    _request_analysis(incident)
+    return incident
+
+
 def incident_update(
     *,
     incident: Incident,
@@ -230,27 +275,18 @@ def incident_update(
 ) -> Incident:
     """Replace a review's content, refusing if it changed since `expected_version` was read.
 
-    The version check is a conditional UPDATE, so two simultaneous saves cannot both pass it.
+    The version check is the conditional UPDATE that also locks the review, so two
+    simultaneous saves cannot both pass it. Returns the stored review.
     """
     unknown = set(content.fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     with transaction.atomic():
-        version_filter = {} if expected_version is None else {"version": expected_version}
-        bumped = Incident.objects.filter(pk=incident.pk, **version_filter).update(
-            version=F("version") + 1, updated_at=timezone.now()
-        )
-        if not bumped:
-            incident.refresh_from_db()
-            raise ConcurrentEditError(incident, expected_version or 0)
-        for name, value in content.fields.items():
-            setattr(incident, name, value)
-        incident.save(update_fields=[*content.fields, "updated_at"])
-        incident.refresh_from_db(fields=["version"])
-        _write_parts(incident, content, by)
-        record_revision(incident=incident, by=by, note=note)
-        _request_analysis(incident)
-    return incident
+        if not _claim(incident.pk, expected_version):
+            raise _refused(incident, expected_version)
+        saved = _write_review(incident.pk, content, by, note)
+    incident.refresh_from_db()
+    return saved
 
 
 # --- restoring ---------------------------------------------------------------------------
@@ -360,14 +396,27 @@ def missing_for_publication(incident: Incident) -> list[str]:
     return [name for name, ok in checks if not ok]
 
 
-def _set_status(incident: Incident, status: str, by, note: str) -> Incident:
+def _set_status(
+    incident: Incident, status: str, by, note: str, *, check=None, before=None
+) -> Incident:
+    """Move the review to `status` as a new version, under the review's lock.
+
+    `check(incident)` runs on the locked, freshly read review and may raise to refuse;
+    `before(incident)` makes the changes that go with the move (e.g. naming reviewers).
+    """
     with transaction.atomic():
-        Incident.objects.filter(pk=incident.pk).update(
-            status=status, version=F("version") + 1, updated_at=timezone.now()
-        )
-        incident.refresh_from_db()
-        record_revision(incident=incident, by=by, note=note)
-    return incident
+        if not _claim(incident.pk, None):
+            raise Incident.DoesNotExist(f"Incident {incident.pk} no longer exists.")
+        current = Incident.objects.get(pk=incident.pk)
+        if check is not None:
+            check(current)
+        if before is not None:
+            before(current)
+        current.status = status
+        current.save(update_fields=["status", "updated_at"])
+        record_revision(incident=current, by=by, note=note)
+    incident.refresh_from_db()
+    return current
 
 
 def incident_request_review(
@@ -376,17 +425,29 @@ def incident_request_review(
     """Move a draft to "in review" and name who reviews it."""
     if not reviewers:
         raise ValueError("Name at least one reviewer.")
-    incident.reviewers.set(reviewers)
     names = ", ".join(sorted(r.get_username() for r in reviewers))
-    return _set_status(incident, Incident.Status.IN_REVIEW, by, f"Sent for review to {names}")
+    return _set_status(
+        incident,
+        Incident.Status.IN_REVIEW,
+        by,
+        f"Sent for review to {names}",
+        before=lambda current: current.reviewers.set(reviewers),
+    )
 
 
-def incident_publish(*, incident: Incident, by: AbstractBaseUser | None) -> Incident:
-    """Publish the review, or raise PublishBlocked saying which sections are missing."""
+def _publishable(incident: Incident) -> None:
     missing = missing_for_publication(incident)
     if missing:
         raise PublishBlocked(missing)
-    return _set_status(incident, Incident.Status.PUBLISHED, by, "Published")
+
+
+def incident_publish(*, incident: Incident, by: AbstractBaseUser | None) -> Incident:
+    """Publish the review, or raise PublishBlocked saying which sections are missing.
+
+    The sections are checked on the locked review, so a concurrent save cannot empty one
+    between the check and the publication.
+    """
+    return _set_status(incident, Incident.Status.PUBLISHED, by, "Published", check=_publishable)
 
 
 def comment_add(*, incident: Incident, by: AbstractBaseUser, body: str) -> Comment:
@@ -417,6 +478,8 @@ def suggestion_decide(
         raise ValueError("Decide on exactly one pattern or one incident.")
     kind = SuggestionDecision.Kind.PATTERN if pattern else SuggestionDecision.Kind.INCIDENT
     with transaction.atomic():
+        # Lock first: the decision and a pattern link read what is there before writing.
+        _lock(incident.pk)
         row, _ = SuggestionDecision.objects.update_or_create(
             incident=incident,
             kind=kind,
@@ -431,12 +494,11 @@ def suggestion_decide(
                 defaults={"rationale": rationale or "Suggested by Seams.", "added_by": by},
             )
             if created:
-                Incident.objects.filter(pk=incident.pk).update(
-                    version=F("version") + 1, updated_at=timezone.now()
-                )
+                _claim(incident.pk, None)
+                current = Incident.objects.get(pk=incident.pk)
+                record_revision(incident=current, by=by, note=f"Linked {pattern.name}")
+                _request_analysis(current)
                 incident.refresh_from_db()
-                record_revision(incident=incident, by=by, note=f"Linked {pattern.name}")
-                _request_analysis(incident)
     return row
 
 
@@ -456,21 +518,34 @@ def incident_patch(
     expected_version: int | None = None,
     note: str = "",
 ) -> Incident:
-    """Change some parts of a review and keep the rest exactly as it is (a new version)."""
+    """Change some parts of a review and keep the rest exactly as it is (a new version).
+
+    The review is locked before its current content is read, so a concurrent change to
+    other parts (another PATCH, an append) is kept, not overwritten with what was read
+    before it. Returns the stored review.
+    """
     from .revisions import snapshot
 
-    content = content_from_snapshot(snapshot(incident))
-    content.fields.update(fields or {})
-    if shapes is not None:
-        content.shapes = shapes
-    if components is not None:
-        content.components = components
-    if patterns is not None:
-        content.patterns = patterns
-    content.timeline = sorted(
-        [*content.timeline, *add_timeline], key=lambda e: (e.occurred_at is None, e.occurred_at)
-    )
-    content.actions = [*content.actions, *add_actions]
-    return incident_update(
-        incident=incident, by=by, content=content, expected_version=expected_version, note=note
-    )
+    unknown = set(fields or {}) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    with transaction.atomic():
+        if not _claim(incident.pk, expected_version):
+            raise _refused(incident, expected_version)
+        current = Incident.objects.get(pk=incident.pk)
+        content = content_from_snapshot(snapshot(current))
+        content.fields.update(fields or {})
+        if shapes is not None:
+            content.shapes = shapes
+        if components is not None:
+            content.components = components
+        if patterns is not None:
+            content.patterns = patterns
+        content.timeline = sorted(
+            [*content.timeline, *add_timeline],
+            key=lambda e: (e.occurred_at is None, e.occurred_at),
+        )
+        content.actions = [*content.actions, *add_actions]
+        saved = _write_review(incident.pk, content, by, note)
+    incident.refresh_from_db()
+    return saved
