@@ -208,7 +208,9 @@ class IncidentViewSet(
         body = IncidentDetailSerializer(fresh, context=self.get_serializer_context()).data
         headers = {"ETag": f'"{self.etag_for(fresh)}"'}
         if code == status.HTTP_201_CREATED:
-            headers["Location"] = body["url"]
+            # A plain str: the serializer's Hyperlink is a subclass, which WSGI servers that
+            # check header types strictly (Django's runserver) refuse with a 500.
+            headers["Location"] = str(body["url"])
         return Response(body, status=code, headers=headers)
 
     def create(self, request, *args, **kwargs):
@@ -218,10 +220,19 @@ class IncidentViewSet(
         return self._detail(incident, status.HTTP_201_CREATED)
 
     def _expected_version(self, incident: Incident, sent: int | None) -> int | None:
+        """The version the write must still find once it holds the review's lock.
+
+        `If-Match` is compared here with the ETag read before the lock (a cheap early 412),
+        then again as a version under the lock by the service: two writes sent with the
+        same ETag cannot both pass.
+        """
         if_match = request_if_match(self.request)
-        if if_match is not None and if_match != f'"{self.etag_for(incident)}"':
+        if if_match is None or if_match == "*":
+            return sent
+        if if_match != f'"{self.etag_for(incident)}"':
             raise PreconditionFailed()
-        return sent
+        self._if_match_version = incident.version
+        return incident.version if sent is None else sent
 
     def _patch(self, incident: Incident, **changes) -> Response:
         try:
@@ -229,6 +240,8 @@ class IncidentViewSet(
                 incident=incident, by=self.request.user, note="Changed through the API", **changes
             )
         except ConcurrentEditError as conflict:
+            if conflict.expected_version == getattr(self, "_if_match_version", None):
+                raise PreconditionFailed() from conflict
             raise Conflict(
                 f"The review is at version {conflict.incident.version}, not "
                 f"{conflict.expected_version}: read it again and reapply your change."
@@ -421,4 +434,6 @@ class ReportViewSet(
         report = report_request(by=request.user, params=question.to_params())
         report.refresh_from_db()
         body = ReportSerializer(report, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])}
+        )
