@@ -5,6 +5,9 @@ Forms validate and translate; `review_content()` hands the services a `ReviewCon
 
 from __future__ import annotations
 
+import csv
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
@@ -16,6 +19,9 @@ from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 from .models import ActionItem, Incident, TimelineEvent
 from .services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
 
+# The only formats `type=date` and `type=datetime-local` inputs read: anything else (such as
+# the locale's "15/12/2026") is shown as empty, and the next save would clear the value.
+DATE_FORMAT = "%Y-%m-%d"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 SECTION_LIMIT = MaxLengthValidator(
     settings.SEAMS_MAX_SECTION_CHARS,
@@ -39,13 +45,84 @@ def _datetime_widget() -> forms.DateTimeInput:
     )
 
 
-class IncidentForm(forms.ModelForm):
+def date_widget() -> forms.DateInput:
+    """A browser date picker that shows the value it is given (ISO, whatever the locale)."""
+    return forms.DateInput(attrs={"type": "date"}, format=DATE_FORMAT)
+
+
+def _as_submitted(text: str, widget: forms.Widget) -> str:
+    """`text` as a browser sends it back from `widget`, line breaks as "\n"."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # A one-line input drops line breaks from its value; a textarea keeps them.
+    return text if isinstance(widget, forms.Textarea) else text.replace("\n", "")
+
+
+def _shown_unchanged(form: forms.BaseForm, name: str) -> bool:
+    """Whether the browser sent back exactly what the form showed for `name`."""
+    field = form.fields[name]
+    bound = form[name]
+    submitted = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+    if isinstance(field, forms.DateTimeField):
+        # Compared as times: a browser may send "10:00" for the "10:00:00" it was shown.
+        return not field.has_changed(bound.initial, submitted)
+    shown = field.widget.format_value(bound.initial)
+    return _as_submitted(shown or "", field.widget) == _as_submitted(submitted or "", field.widget)
+
+
+class KeepsUnchangedValues:
+    """A form whose untouched fields keep their stored values exactly.
+
+    What a browser sends back is not always what was stored: Django strips surrounding
+    whitespace, browsers send line breaks as CR LF and drop them from one-line inputs, and
+    a datetime input carries no microseconds. So a text or time field the person did not
+    change keeps the stored value rather than the one the browser returned; opening a
+    review and saving it unchanged then changes nothing.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name, field in self.fields.items():
+            if (
+                isinstance(field, forms.CharField | forms.DateTimeField)
+                and name in data
+                and name in self.initial
+                and _shown_unchanged(self, name)
+            ):
+                data[name] = self.initial[name]
+        return data
+
+
+def component_list(names: list[str]) -> str:
+    """Names for the components field: comma-separated, a name with a comma or quote quoted
+    (as in CSV), so every name reads back as itself."""
+    return ", ".join(
+        '"' + name.replace('"', '""') + '"' if "," in name or '"' in name else name
+        for name in names
+    )
+
+
+def parse_component_list(text: str) -> list[str]:
+    """The names in a components field (the inverse of `component_list`)."""
+    line = " ".join(text.splitlines())
+    try:
+        return next(csv.reader([line], skipinitialspace=True, strict=True), [])
+    except csv.Error as error:
+        raise forms.ValidationError(
+            f"Components could not be read ({error}). Separate names with commas; put a "
+            "name that contains a comma in double quotes."
+        ) from error
+
+
+class IncidentForm(KeepsUnchangedValues, forms.ModelForm):
     """The incident's own fields; its parts come from the formsets below."""
 
     components_text = forms.CharField(
         label="Components involved",
         required=False,
-        help_text="Comma-separated, e.g. “WAF Managed Rules, Quicksilver”. New ones are created.",
+        help_text=(
+            "Comma-separated, e.g. “WAF Managed Rules, Quicksilver”; quote a name with a comma "
+            "in it. New ones are created."
+        ),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -89,28 +166,41 @@ class IncidentForm(forms.ModelForm):
         for name in MARKDOWN_FIELDS:
             self.fields[name].validators.append(SECTION_LIMIT)
             self.fields[name].help_text = "Markdown."
-        if self.instance.pk and not self.is_bound:
-            self.initial["components_text"] = ", ".join(
-                c.name for c in self.instance.components.all()
+        if self.instance.pk:
+            # Also when bound: an unchanged field keeps its stored value (see above).
+            self.initial["components_text"] = component_list(
+                [c.name for c in self.instance.components.all()]
             )
             self.initial["version"] = self.instance.version
 
+    def clean_components_text(self) -> str:
+        parse_component_list(self.cleaned_data["components_text"])
+        return self.cleaned_data["components_text"]
+
     def component_names(self) -> list[str]:
-        return [n.strip() for n in self.cleaned_data.get("components_text", "").split(",")]
+        return [n.strip() for n in parse_component_list(self.cleaned_data["components_text"])]
 
 
-class TimelineEventForm(forms.Form):
+class TimelineEventForm(KeepsUnchangedValues, forms.Form):
     occurred_at = forms.DateTimeField(label="When", widget=_datetime_widget())
     kind = forms.ChoiceField(
         choices=TimelineEvent.Kind.choices, initial=TimelineEvent.Kind.OBSERVATION
     )
-    text = forms.CharField(label="What happened", validators=[SECTION_LIMIT])
+    # Markdown of any length: a one-line input would drop its line breaks.
+    text = forms.CharField(
+        label="What happened",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[SECTION_LIMIT],
+    )
     why_reasonable = forms.CharField(
-        label="Why it looked right at the time", required=False, validators=[SECTION_LIMIT]
+        label="Why it looked right at the time",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[SECTION_LIMIT],
     )
 
 
-class FactorForm(forms.Form):
+class FactorForm(KeepsUnchangedValues, forms.Form):
     text = forms.CharField(
         label="Contributing factor",
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -118,11 +208,11 @@ class FactorForm(forms.Form):
     )
 
 
-class ActionItemForm(forms.Form):
+class ActionItemForm(KeepsUnchangedValues, forms.Form):
     title = forms.CharField(max_length=300)
     owner = forms.CharField(max_length=150, required=False)
     status = forms.ChoiceField(choices=ActionItem.Status.choices, initial="open")
-    due = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due = forms.DateField(required=False, widget=date_widget())
     tracker_url = forms.URLField(
         label="Tracker URL", max_length=500, required=False, assume_scheme="https"
     )
@@ -130,8 +220,17 @@ class ActionItemForm(forms.Form):
     leverage_level = forms.ModelChoiceField(LeverageLevel.objects.all(), required=False)
     pattern = forms.ModelChoiceField(StructuralPattern.objects.all(), required=False)
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # The form does not show when an item was done; a row that stays done keeps that
+        # moment (recurrence analysis compares it with the next incident), whatever its title.
+        was_done = self.initial.get("status") == ActionItem.Status.DONE
+        if was_done and data.get("status") == ActionItem.Status.DONE:
+            data["completed_at"] = self.initial.get("completed_at")
+        return data
 
-class PatternLinkForm(forms.Form):
+
+class PatternLinkForm(KeepsUnchangedValues, forms.Form):
     pattern = forms.ModelChoiceField(StructuralPattern.objects.all())
     rationale = forms.CharField(
         help_text="Why this incident shows the pattern.",
@@ -165,7 +264,10 @@ class ReviewForms:
 
     def __init__(self, data=None, *, instance: Incident | None = None) -> None:
         instance = instance or Incident()
-        initial = _initial_parts(instance) if instance.pk and data is None else {}
+        # Bound forms get the stored rows as initial too, so each row can tell what it showed
+        # and keep the stored value of what was not changed. Rows line up with what the
+        # editor was shown: a save over a newer version is refused (`expected_version`).
+        initial = _initial_parts(instance) if instance.pk else {}
         self.incident = IncidentForm(data, instance=instance)
         self.timeline = TimelineFormSet(data, prefix="timeline", initial=initial.get("timeline"))
         self.factors = FactorFormSet(data, prefix="factors", initial=initial.get("factors"))
@@ -242,6 +344,7 @@ def _initial_parts(incident: Incident) -> dict[str, list[dict]]:
                 "kind": a.kind,
                 "leverage_level": a.leverage_level_id,
                 "pattern": a.pattern_id,
+                "completed_at": a.completed_at,
             }
             for a in incident.action_items.all()
         ],
