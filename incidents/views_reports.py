@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from .analysis.reports import ReportParams, page_view, to_markdown, to_zip
+from .forms import date_widget
 from .links import incident_path_prefix
 from .models import Incident, Report
 from .reporting import report_request
@@ -22,8 +23,8 @@ from .reporting import report_request
 class ReportForm(forms.Form):
     """The window and filters of a report, for people (the API has its own serializer)."""
 
-    since = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Exclusive.")
+    since = forms.DateField(widget=date_widget())
+    until = forms.DateField(widget=date_widget(), help_text="Exclusive.")
     severity = forms.ChoiceField(choices=[("", "Any"), *Incident.Severity.choices], required=False)
     shape = forms.SlugField(required=False, help_text="Shape slug, e.g. cascade.")
     pattern = forms.SlugField(required=False, help_text="Pattern slug.")
