@@ -11,14 +11,16 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .analysis.reports import ReportParams, build_snapshot, page_view
-from .models import Incident, Report
+from .analysis.reports import ReportParams, build_snapshot, page_view, scope_group_ids
+from .models import Report
 
 logger = logging.getLogger(__name__)
 
 
 class FullVisibility:
-    """The viewer for reports made from the command line by an operator: sees everything."""
+    """The viewer for reports made from the command line by an operator (and for a stored
+    report whose requester was deleted): sees everything. The stored report's scope groups
+    then name every restricted group that contributed, so it opens only for their members."""
 
     is_authenticated = True
     is_superuser = True
@@ -68,7 +70,9 @@ def report_generate(*, report_id) -> Report | None:
         return report  # already done (a redelivered job), or deleted
     viewer = report.created_by or FullVisibility()
     try:
-        snapshot = build_snapshot(params=params_from_json(report.params), viewer=viewer)
+        params = params_from_json(report.params)
+        snapshot = build_snapshot(params=params, viewer=viewer)
+        groups = Group.objects.filter(pk__in=scope_group_ids(params=params, viewer=viewer))
     except DatabaseError:
         Report.objects.filter(pk=report_id).update(status=Report.Status.PENDING)
         raise  # transient: the task retries with backoff
@@ -78,12 +82,6 @@ def report_generate(*, report_id) -> Report | None:
             status=Report.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         return Report.objects.get(pk=report_id)
-    listed = [row["id"] for row in snapshot["incidents"] if row["restricted"]]
-    for structure in snapshot["structures"]:
-        listed += [row["id"] for row in structure["incidents"]]
-    groups = Group.objects.filter(
-        restricted_incidents__in=Incident.objects.filter(pk__in=listed)
-    ).distinct()
     with transaction.atomic():
         done = (
             Report.objects.filter(pk=report_id)

@@ -66,6 +66,7 @@ def history(django_capture_on_commit_callbacks):
 
 
 def test_headline_figures_and_the_comparison_with_the_previous_window(history, user):
+    user.groups.add(history)  # a member of the restricted review's group counts it
     snap = build_snapshot(params=Q1, viewer=user)
     assert snap["headline"] == {
         "incidents": 4,
@@ -102,32 +103,38 @@ def test_structures_are_marked_and_ranked(history, user):
 
 def test_remediation_hotspots_shapes_and_incidents(history, user):
     snap = build_snapshot(params=Q1, viewer=user)
+    # Object store is a hotspot only through the restricted Checkout review: not for outsiders.
+    assert snap["hotspots"] == []
     assert snap["remediation"]["by_level"] == [
         {"leverage_number": 5, "leverage_level": LeverageLevel.objects.get(slug="rules").name,
          "kind": "structural_fix", "state": "open", "count": 1}
     ]  # fmt: skip
-    assert snap["hotspots"][0] == {
-        "component": "Object store", "incidents": 2, "direct": 0, "via_dependency": 2
-    }  # fmt: skip
     assert [i["title"] for i in snap["incidents"]] == [
         "Feature file panic",
         "Pager storm",
         "Pager storm again",
     ]
+    user.groups.add(history)
+    assert build_snapshot(params=Q1, viewer=user)["hotspots"][0] == {
+        "component": "Object store", "incidents": 2, "direct": 0, "via_dependency": 2
+    }  # fmt: skip
 
 
-def test_restricted_incidents_are_counted_but_not_shown(history, user):
+def test_an_outsiders_snapshot_neither_shows_nor_counts_restricted_incidents(history, user):
     outsider = build_snapshot(params=Q1, viewer=user)
-    assert outsider["restricted_counted_not_shown"] == 1
+    assert outsider["headline"]["incidents"] == 3
+    assert outsider["headline"]["incident_hours"] == 5.0  # not the Token leak's 4 h
     assert "Token leak" not in json.dumps(outsider)
+    assert "Checkout" not in json.dumps(outsider)
     user.groups.add(history)
     insider = build_snapshot(params=Q1, viewer=user)
-    assert insider["restricted_counted_not_shown"] == 0
+    assert insider["headline"]["incidents"] == 4
     assert "Token leak" in [i["title"] for i in insider["incidents"]]
 
 
 def test_filter_by_component_includes_what_depends_on_it(history, user):
     params = ReportParams(since=Q1.since, until=Q1.until, component="object-store")
+    user.groups.add(history)
     snap = build_snapshot(params=params, viewer=user)
     assert snap["headline"]["incidents"] == 2  # Proxy and Checkout depend on the store
     alone = ReportParams(**{**params.__dict__, "include_dependents": False})
@@ -150,16 +157,16 @@ def test_a_finished_snapshot_never_changes(history, user, django_capture_on_comm
     newer = Report.objects.create(created_by=user, params=Q1.to_json())
     report_generate(report_id=newer.pk)
     newer.refresh_from_db()
-    assert newer.snapshot["headline"]["incidents"] == 5
+    assert newer.snapshot["headline"]["incidents"] == 4  # the restricted one not among them
 
 
 def test_exports_carry_the_same_figures(history, user):
+    user.groups.add(history)
     snap = build_snapshot(params=Q1, viewer=user)
     md = to_markdown(snap)
     assert "# Recurrence report 2025-01-01 – 2025-04-01" in md
     assert "### Fast global propagation — recurred despite remediation" in md
     assert "| incidents | 4 | 1 | 3 |" in md
-    assert "1 restricted incidents are counted" in md
     files = zipfile.ZipFile(io.BytesIO(to_zip(snap)))
     assert set(files.namelist()) >= {"headline.csv", "structures.csv", "hotspots.csv"}
     assert "Object store,2,0,2" in files.read("hotspots.csv").decode()
@@ -180,7 +187,7 @@ def test_api_starts_a_job_with_202_and_returns_the_snapshot(
     assert response["Location"] == body["url"]
     polled = read_api.get(body["url"]).json()
     assert polled["status"] == "done"
-    assert polled["snapshot"]["headline"]["incidents"] == 4
+    assert polled["snapshot"]["headline"]["incidents"] == 3  # the token's user is no insider
     assert polled["catalogue_version"]
     assert set(polled["exports"]) == {"md", "json", "zip"}
     listed = read_api.get("/api/v1/reports/").json()["results"]
@@ -235,7 +242,7 @@ def test_report_pages_progress_charts_and_exports(
     data = json.loads(
         logged_in.get(reverse("incidents:report_export", args=[pending.pk, "json"])).content
     )
-    assert data["headline"]["incidents"] == 4
+    assert data["headline"]["incidents"] == 3
     assert (
         logged_in.get(reverse("incidents:report_export", args=[pending.pk, "pdf"])).status_code
         == 404
@@ -286,3 +293,32 @@ def test_the_page_lists_the_first_items_and_says_how_many_more(
     assert alert["incidents_more"] == 1
     assert len(alert["incidents"]) == 1
     assert "… and 1 more in the exports." in html
+
+
+def test_a_restricted_review_before_the_window_shapes_neither_an_outsiders_report_nor_opens_one(
+    history, user
+):
+    # The 2024 outage is in the window's structure but not in the window: its components
+    # and its counts used to reach every reader of a report through the structure.
+    earlier = Incident.objects.get(title="2024 regex outage")
+    Incident.objects.filter(pk=earlier.pk).update(restricted_to=history)
+    outsider = build_snapshot(params=Q1, viewer=user)
+    assert "WAF" not in json.dumps(outsider)
+    assert not any("Fast global propagation" in s["patterns"] for s in outsider["structures"])
+    insider = UserFactory()
+    insider.groups.add(history)
+    report = report_generate(
+        report_id=Report.objects.create(created_by=insider, params=Q1.to_json()).pk
+    )
+    fgp = next(s for s in report.snapshot["structures"] if s["signature"].endswith("propagation"))
+    assert fgp["components"] == ["Proxy", "WAF"]
+    assert list(report.scope_groups.all()) == [history]
+    assert not Report.objects.visible_to(user).filter(pk=report.pk).exists()
+    assert Report.objects.visible_to(insider).filter(pk=report.pk).exists()
+
+
+def test_a_report_made_without_a_requester_opens_only_for_every_contributing_group(history, user):
+    report = report_generate(report_id=Report.objects.create(params=Q1.to_json()).pk)
+    assert report.snapshot["headline"]["incidents"] == 4  # nobody to hide anything from
+    assert list(report.scope_groups.all()) == [history]
+    assert not Report.objects.visible_to(user).filter(pk=report.pk).exists()

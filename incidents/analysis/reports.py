@@ -2,8 +2,10 @@
 what was done about them worked, where risk concentrates, compared with the window before.
 
 `build_snapshot` is a plain function over the database; the job stores its result as an
-immutable snapshot. Figures count every incident in the window; lists show only what the
-person asking may see, and the snapshot says how many incidents were counted but not shown.
+immutable snapshot. A snapshot is built for one viewer: every figure, name and list in it
+comes only from incidents that viewer may see (a restricted review's count is its content
+too). `scope_group_ids` says which restricted groups contributed, so that the stored report
+opens only for people in all of them.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
     Count,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
+    Min,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -38,12 +43,14 @@ from incidents.models import (
     RecurrenceMembership,
     RecurringStructure,
 )
+from incidents.permissions import visible_components
 from taxonomy.catalogue import catalogue_version
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 from .concentration import dependency_closure, hotspots
 
-SNAPSHOT_SCHEMA_VERSION = 1
+# 2: built for one viewer from what they may see (1 counted restricted reviews for everyone).
+SNAPSHOT_SCHEMA_VERSION = 2
 MAX_STRUCTURES = 25
 
 
@@ -86,9 +93,14 @@ def _components_for(slug: str, include_dependents: bool) -> list[int]:
     return sorted(ids)
 
 
-def incidents_in(params: ReportParams) -> QuerySet[Incident]:
-    """Every incident (restricted ones included) that the window and filters select."""
-    incidents = Incident.objects.filter(started_at__gte=params.since, started_at__lt=params.until)
+Viewer = AbstractBaseUser | AnonymousUser
+
+
+def incidents_in(params: ReportParams, viewer: Viewer) -> QuerySet[Incident]:
+    """The incidents the viewer may see that the window and filters select."""
+    incidents = Incident.objects.visible_to(viewer).filter(
+        started_at__gte=params.since, started_at__lt=params.until
+    )
     joined = False  # a filter across a to-many relation can repeat rows: then DISTINCT
     if params.severity:
         incidents = incidents.filter(severity=params.severity)
@@ -153,9 +165,22 @@ def users_from_text(text: str) -> int | None:
     return int(digits) * scale if digits else None
 
 
-def headline(incidents: QuerySet[Incident]) -> dict[str, Any]:
+def _recurring_for(visible: QuerySet) -> QuerySet:
+    """Ids of the structures with two or more incidents among `visible`."""
+    return (
+        RecurrenceMembership.objects.filter(incident__in=visible)
+        .values("structure_id")
+        .annotate(members=Count("pk"))
+        .filter(members__gte=2)
+        .values("structure_id")
+    )
+
+
+def headline(incidents: QuerySet[Incident], visible: QuerySet) -> dict[str, Any]:
     """Counts for one window: incidents, incident-hours, users affected (where known),
-    structures that recurred in it, and the share of incidents in a recurring structure."""
+    structures that recurred in it, and the share of incidents in a recurring structure.
+    `visible` (ids of what the viewer may see) bounds what "recurring" and "recurred" rest
+    on: a structure that recurs only through a restricted review does not count."""
     ids = incidents.order_by().values("pk")
     duration = ExpressionWrapper(F("resolved_at") - F("started_at"), output_field=DurationField())
     totals = (
@@ -172,13 +197,16 @@ def headline(incidents: QuerySet[Incident]) -> dict[str, Any]:
     known = [u for u in users if u is not None]
     count, total = totals["count"], totals["hours"]
     in_structure = (
-        RecurrenceMembership.objects.filter(incident__in=ids, structure__incident_count__gte=2)
+        RecurrenceMembership.objects.filter(
+            incident__in=ids, structure_id__in=_recurring_for(visible)
+        )
         .values("incident_id")
         .distinct()
         .count()
     )
     recurred = (
-        RecurrenceMembership.objects.filter(incident__in=ids, previous__isnull=False)
+        RecurrenceMembership.objects.filter(incident__in=ids)
+        .filter(_has_earlier_visible(visible))
         .values("structure_id")
         .distinct()
         .count()
@@ -207,19 +235,33 @@ def _delta(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
 MAX_ACTIONS_LISTED = 20
 
 
+def _has_earlier_visible(visible: QuerySet) -> Exists:
+    """For a membership row: does its structure have a visible member before it? (Its
+    stored `previous` may be a restricted review; the viewer's recurrence rests only on
+    what they may see.)"""
+    return Exists(
+        RecurrenceMembership.objects.filter(
+            Q(occurred_at__lt=OuterRef("occurred_at"))
+            | Q(occurred_at=OuterRef("occurred_at"), incident_id__lt=OuterRef("incident_id")),
+            structure_id=OuterRef("structure_id"),
+            incident__in=visible,
+        )
+    )
+
+
 def structures_section(
     window: QuerySet[Incident],
     incidents: dict[int, WindowIncident],
-    visible_ids: set[int],
+    visible: QuerySet,
     since: datetime,
-    viewer: AbstractBaseUser,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Structures with a recurrence in the window, ranked by incident-hours in it.
 
-    A handful of aggregate queries over all structures at once, not a loop of queries per
-    structure: at 100,000 incidents a structure can have tens of thousands of members. The
-    memberships are read as bare tuples, and the per-structure lists (components, open
-    actions) are fetched only for the structures the report keeps.
+    Every figure comes from the members the viewer may see (`visible`, a subquery of
+    ids), in the window or before it: their number, first sighting, remediation, components
+    and open actions. A handful of aggregate queries over all structures at once, not a loop
+    of queries per structure: at 100,000 incidents a structure can have tens of thousands of
+    members. The per-structure lists are fetched only for the structures the report keeps.
     """
     window_pks = window.order_by().values("pk")
     in_window: dict[int, list[tuple[int, datetime, bool]]] = defaultdict(list)
@@ -229,12 +271,29 @@ def structures_section(
         incident_id,
         occurred_at,
         after_remediation,
-        previous_id,
-    ) in RecurrenceMembership.objects.filter(incident__in=window_pks).values_list(
-        "structure_id", "incident_id", "occurred_at", "after_remediation", "previous_id"
+        previous_visible,
+        earlier_visible,
+    ) in (
+        RecurrenceMembership.objects.filter(incident__in=window_pks)
+        .annotate(
+            previous_visible=Exists(visible.filter(pk=OuterRef("previous_id"))),
+            earlier_visible=_has_earlier_visible(visible),
+        )
+        .values_list(
+            "structure_id",
+            "incident_id",
+            "occurred_at",
+            "after_remediation",
+            "previous_visible",
+            "earlier_visible",
+        )
     ):
-        in_window[structure_id].append((incident_id, occurred_at, after_remediation))
-        if previous_id is not None:
+        # "After remediation" judges the action items of the member just before; when that
+        # member is hidden from the viewer, its action items are too.
+        in_window[structure_id].append(
+            (incident_id, occurred_at, after_remediation and previous_visible)
+        )
+        if earlier_visible:
             recurred.add(structure_id)
     if not recurred:
         return [], []
@@ -244,9 +303,20 @@ def structures_section(
             Prefetch("patterns", queryset=StructuralPattern.objects.only("pk", "name"))
         )
     }
+    totals = {
+        row["structure_id"]: row
+        for row in RecurrenceMembership.objects.filter(
+            structure_id__in=recurred, incident__in=visible
+        )
+        .values("structure_id")
+        .annotate(members=Count("pk"), first_seen=Min("occurred_at"))
+        .order_by()
+    }
     kinds: dict[int, set[str]] = defaultdict(set)
     for structure_id, kind in (
-        ActionItem.objects.filter(incident__recurrence_memberships__structure_id__in=recurred)
+        ActionItem.objects.filter(
+            incident__recurrence_memberships__structure_id__in=recurred, incident__in=visible
+        )
         .values_list("incident__recurrence_memberships__structure_id", "kind")
         .order_by()
         .distinct()
@@ -259,26 +329,28 @@ def structures_section(
         names = [p.name for p in structure.patterns.all()] or [structure.signature]
         if kinds[pk] == {ActionItem.Kind.COMPONENT_PATCH}:
             patch_only.append(" + ".join(names))
+        first_seen = totals[pk]["first_seen"]
         if any(after for _, _, after in members):
             status = "recurred despite remediation"
-        elif structure.first_seen and structure.first_seen >= since:
+        elif first_seen and first_seen >= since:
             status = "new"
         else:
             status = "continuing"
-        shown = [m for m in members if m[0] in visible_ids]
         rows.append(
             {
                 "signature": structure.signature,
                 "patterns": names,
                 "status": status,
                 "incidents_in_window": len(members),
-                "incidents_in_total": structure.incident_count,
+                "incidents_in_total": totals[pk]["members"],
                 "incident_hours_in_window": round(sum(incidents[m[0]].hours for m in members), 1),
                 "incidents": [
                     {"id": i, "title": incidents[i].title, "started_at": at.isoformat()}
-                    for i, at, _ in shown
+                    for i, at, _ in members
                 ],
-                "hidden_incidents": len(members) - len(shown),
+                # Kept for the snapshot's schema: a snapshot is built for its viewer, so it
+                # lists every member it counts.
+                "hidden_incidents": 0,
                 "_pk": pk,
             }
         )
@@ -289,7 +361,6 @@ def structures_section(
     kept = [r["_pk"] for r in rows]
     # Components and open structural actions come from every member the viewer may see,
     # in the window or before it.
-    visible = Incident.objects.visible_to(viewer).order_by().values("pk")
     component_names = dict(Component.objects.values_list("pk", "name"))
     components: dict[int, set[str]] = defaultdict(set)
     for structure_id, component_id in (
@@ -394,23 +465,24 @@ def _slugs_by_incident(through: QuerySet, column: str, ids: QuerySet) -> dict[in
     return out
 
 
-def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[str, Any]:
-    """Everything a report shows, as JSON-ready data (see the OpenAPI schema)."""
-    window = incidents_in(params)
+def build_snapshot(*, params: ReportParams, viewer: Viewer) -> dict[str, Any]:
+    """Everything a report shows, as JSON-ready data (see the OpenAPI schema), made only of
+    what `viewer` may see: counts, hours, users affected, structures, hotspots, all of it."""
+    visible = Incident.objects.visible_to(viewer).order_by().values("pk")
+    window = incidents_in(params, viewer)
     incidents = window_incidents(window)
-    visible_window = window.filter(pk__in=Incident.objects.visible_to(viewer).values("pk"))
-    visible_ids = set(visible_window.order_by().values_list("pk", flat=True))
-    current = headline(window)
-    before = headline(incidents_in(params.previous()))
-    structures, patch_only = structures_section(
-        window, incidents, visible_ids, params.since, viewer
-    )
-    visible_pks = visible_window.order_by().values("pk")
-    shapes = _slugs_by_incident(Incident.shapes.through.objects, "emergentshape__slug", visible_pks)
-    patterns = _slugs_by_incident(PatternLink.objects, "pattern__slug", visible_pks)
+    visible_ids = set(incidents)
+    current = headline(window, visible)
+    before = headline(incidents_in(params.previous(), viewer), visible)
+    structures, patch_only = structures_section(window, incidents, visible, params.since)
+    window_pks = window.order_by().values("pk")
+    shapes = _slugs_by_incident(Incident.shapes.through.objects, "emergentshape__slug", window_pks)
+    patterns = _slugs_by_incident(PatternLink.objects, "pattern__slug", window_pks)
     listed = sorted(
         visible_ids, key=lambda pk: (incidents[pk].started_at is None, incidents[pk].started_at, pk)
     )
+    # A hotspot reached through a dependency can be a component only hidden reviews use.
+    known = set(visible_components(viewer).values_list("pk", flat=True))
     return {
         "schema_version": SNAPSHOT_SCHEMA_VERSION,
         "generated_at": timezone.now().isoformat(),
@@ -420,7 +492,8 @@ def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[st
             "until": params.since.isoformat(),
         },
         "catalogue_version": catalogue_version(),
-        "restricted_counted_not_shown": len(incidents) - len(visible_ids),
+        # Kept for the snapshot's schema; always 0 since snapshots are built per viewer.
+        "restricted_counted_not_shown": 0,
         "headline": current,
         "previous_headline": before,
         "change": _delta(current, before),
@@ -430,7 +503,7 @@ def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[st
         "hotspots": [
             {"component": h.component.name, "incidents": h.incident_count,
              "direct": len(h.direct), "via_dependency": len(h.via_dependency)}
-            for h in hotspots(incidents=window, limit=10)
+            for h in hotspots(incidents=window, limit=10) if h.component.pk in known
         ],
         **shapes_and_perrow(window, incidents, visible_ids),
         "incidents": [
@@ -449,6 +522,24 @@ def build_snapshot(*, params: ReportParams, viewer: AbstractBaseUser) -> dict[st
             for pk in listed
         ],
     }  # fmt: skip
+
+
+def scope_group_ids(*, params: ReportParams, viewer: Viewer) -> set[int]:
+    """The restricted groups whose incidents contributed anything to the viewer's snapshot —
+    a count, an hour, a component name: those in either window, and every visible member of
+    a structure one of them belongs to. A stored report opens only for people in all of
+    them (`Report.scope_groups`). Erring wide only hides a report, never leaks one."""
+    windows = incidents_in(params, viewer) | incidents_in(params.previous(), viewer)
+    window_pks = windows.order_by().values("pk")
+    structures = RecurrenceMembership.objects.filter(incident__in=window_pks).values("structure_id")
+    members = RecurrenceMembership.objects.filter(structure_id__in=structures).values("incident_id")
+    return set(
+        Incident.objects.visible_to(viewer)
+        .filter(Q(pk__in=window_pks) | Q(pk__in=members), restricted_to__isnull=False)
+        .order_by()
+        .values_list("restricted_to_id", flat=True)
+        .distinct()
+    )
 
 
 # --- the page ---------------------------------------------------------------------------------

@@ -86,7 +86,9 @@ class StructureRowSerializer(serializers.Serializer):
     incidents_in_total = serializers.IntegerField()
     incident_hours_in_window = serializers.FloatField()
     incidents = StructureIncidentSerializer(many=True)
-    hidden_incidents = serializers.IntegerField()
+    hidden_incidents = serializers.IntegerField(
+        help_text="Always 0 since schema version 2: a snapshot lists every member it counts."
+    )
     components = serializers.ListField(child=serializers.CharField())
     open_structural_actions = serializers.ListField(child=serializers.CharField())
 
@@ -149,7 +151,10 @@ class SnapshotSerializer(serializers.Serializer):
     previous_window = WindowSerializer()
     catalogue_version = serializers.CharField()
     restricted_counted_not_shown = serializers.IntegerField(
-        help_text="Incidents counted in the figures that this report does not list."
+        help_text=(
+            "Always 0 since schema version 2: every figure counts only incidents the report's "
+            "requester may see, and the report opens only for people who may see them too."
+        )
     )
     headline = HeadlineSerializer()
     previous_headline = HeadlineSerializer()
