@@ -19,7 +19,9 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
 from .models import Incident
@@ -29,6 +31,10 @@ KNOWN_KEYS = {
     "uuid", "url", "archive_url", "title", "company", "product", "categories", "keywords",
     "summary", "start_time", "end_time", "source_published_at", "source_fetched_at",
 }  # fmt: skip
+# Larger files are refused before they are read: a review section holds at most
+# SEAMS_MAX_SECTION_CHARS characters, and a post-mortem is a few sections.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+TITLE_LIMIT = 250
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)(.*)\Z", re.S)
 
 
@@ -69,24 +75,47 @@ class ImportReport:
         )
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML's safe loader, but timestamps stay text: `_when` reads them.
+
+    PyYAML turns `date: 2024-13-45` or `2024-02-30` into a ValueError from deep inside the
+    parser, which would abort the file with no useful reason; read as text, such a date is
+    reported and left empty while the rest of the file imports.
+    """
+
+
+_TextDatesLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
 def _when(value: Any, name: str, warnings: list[str]) -> datetime | None:
-    """A timestamp from YAML (already a datetime, a date, or a string), always aware."""
+    """A timestamp from YAML (a string, or a date), always aware and storable; else None."""
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    else:
-        parsed = parse_datetime(str(value).strip())
-        if parsed is None:
-            warnings.append(f"{name} {value!r} is not a date-time; left empty")
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = value.isoformat()
+    text = str(value).strip()
+    try:
+        parsed = parse_datetime(text)
+        if parsed is None and (day := parse_date(text)) is not None:
+            parsed = datetime(day.year, day.month, day.day)
+        if parsed is not None:
+            parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+            # Every database stores UTC: 0001-01-01 at +05:00 is before year 1 there.
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        parsed = None
+    if parsed is None:
+        warnings.append(f"{name} {text[:60]!r} is not a valid date-time; left empty")
+    return parsed
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+def _text(value: Any, name: str = "") -> str:
+    """A scalar as text; a list or mapping where text belongs makes the file a bad one."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        raise ImportProblem(f"{name or 'a field'} is a {type(value).__name__}, not text")
+    return str(value).strip()
 
 
 def _first_sentence(text: str, limit: int = 140) -> str:
@@ -105,21 +134,37 @@ def _clip(text: str, name: str, warnings: list[str]) -> str:
 
 def parse_postmortem(path: Path) -> ParsedPostmortem:
     """Read one file; raise ImportProblem with a reason a person can act on."""
+    if not path.is_file():
+        raise ImportProblem("not a file (a folder or something else named like one)")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ImportProblem(
+            f"too large ({size:,} bytes; at most {MAX_FILE_BYTES:,}): split or trim it"
+        )
+    data = path.read_bytes()
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        # PostgreSQL cannot store NUL in text; such a file is binary or corrupt anyway.
+        raise ImportProblem(f"contains a NUL byte (at byte {nul}): not text")
     try:
-        raw = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (as some editors write) is not part of the text.
+        raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportProblem(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    raw = raw.replace("\r\n", "\n")
     match = _FRONT_MATTER.match(raw)
     if not match:
         raise ImportProblem("no YAML front matter (the file must start with a --- block)")
     try:
-        meta = yaml.safe_load(match.group(1))
+        meta = yaml.load(match.group(1), Loader=_TextDatesLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""
         raise ImportProblem(
             f"broken YAML front matter{where}: {getattr(exc, 'problem', exc)}"
         ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ImportProblem(f"unreadable YAML front matter: {str(exc)[:200]}") from exc
     if not isinstance(meta, dict):
         raise ImportProblem("front matter is not a mapping of keys to values")
     warnings: list[str] = []
@@ -128,7 +173,7 @@ def parse_postmortem(path: Path) -> ParsedPostmortem:
         warnings.append("ignored unknown keys: " + ", ".join(unknown))
 
     body = match.group(2).strip()
-    uuid, url = _text(meta.get("uuid")), _text(meta.get("url"))
+    uuid, url = _text(meta.get("uuid"), "uuid"), _text(meta.get("url"), "url")
     if uuid:
         external_id = uuid
     elif url:
@@ -137,22 +182,25 @@ def parse_postmortem(path: Path) -> ParsedPostmortem:
     else:
         raise ImportProblem("neither uuid nor url: nothing identifies this post-mortem")
 
-    summary = _text(meta.get("summary"))
+    summary = _text(meta.get("summary"), "summary")
     if not summary:
         summary = body.split("\n\n", 1)[0].strip() if body else ""
         warnings.append("no summary; used the first paragraph" if summary else "no summary")
-    title = _text(meta.get("title"))
+    title = _text(meta.get("title"), "title")
     if not title:
         title = _first_sentence(summary) if summary else path.stem
         warnings.append("no title; made one from the summary")
+    if len(title) > TITLE_LIMIT:
+        warnings.append(f"title was {len(title):,} characters; kept the first {TITLE_LIMIT}")
+        title = title[:TITLE_LIMIT]
     if not (summary or body):
         raise ImportProblem("no summary and no body: nothing to import")
 
-    company, product = _text(meta.get("company")), _text(meta.get("product"))
+    company, product = _text(meta.get("company"), "company"), _text(meta.get("product"), "product")
     components = [name for name in dict.fromkeys([company, product]) if name]
     content = ReviewContent(
         fields={
-            "title": title[:250],
+            "title": title,
             "status": Incident.Status.PUBLISHED,
             "summary": _clip(summary, "summary", warnings),
             "narrative": _clip(body, "body", warnings),
@@ -182,7 +230,11 @@ def import_folder(
     by=None,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda paths: paths,
 ) -> ImportReport:
-    """Import every `*.md` file under `folder` (recursively), one transaction per file."""
+    """Import every `*.md` file under `folder` (recursively), one transaction per file.
+
+    A file that cannot be imported, for whatever reason, is reported in `skipped` with its
+    name and the reason, and the import goes on with the next one.
+    """
     if not folder.is_dir():
         raise ImportProblem(f"{folder} is not a folder")
     report = ImportReport()
@@ -200,7 +252,21 @@ def import_folder(
             )
             continue
         seen[parsed.external_id] = path
+        try:
+            outcome = _save(parsed, name=name, by=by)
+        except (ValidationError, DatabaseError, ValueError, OverflowError) as error:
+            # One file the database refuses must not stop the others (each file is saved in
+            # its own transaction, so nothing of it is left behind).
+            report.skipped.append((name, f"not saved: {str(error)[:300]}"))
+            continue
         report.warnings.extend((name, w) for w in parsed.warnings)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+def _save(parsed: ParsedPostmortem, *, name: str, by) -> str:
+    """Create or update one review from a parsed file; say which ("created", …)."""
+    with transaction.atomic():
         existing = (
             Incident.objects.filter(external_id=parsed.external_id)
             .prefetch_related("components")
@@ -208,18 +274,16 @@ def import_folder(
         )
         if existing is None:
             incident_create(by=by, content=parsed.content, note=f"Imported from {name}")
-            report.created += 1
-        elif _differs(existing, parsed.content):
+            return "created"
+        if _differs(existing, parsed.content):
             # Only the imported fields are replaced; the rest of the review (patterns,
             # timeline, action items written in Seams since) is carried over untouched.
             parsed.content = _merge(existing, parsed.content)
             incident_update(
                 incident=existing, by=by, content=parsed.content, note=f"Re-imported from {name}"
             )
-            report.updated += 1
-        else:
-            report.unchanged += 1
-    return report
+            return "updated"
+        return "unchanged"
 
 
 def _merge(incident: Incident, imported: ReviewContent) -> ReviewContent:

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = (
         "Import every .md file of PATH (Markdown with YAML front matter: uuid, url, title, "
         "company, product, summary, start_time, end_time, …). Re-importing updates, never "
-        "duplicates; bad files are reported and skipped."
+        "duplicates; bad files are reported and skipped, and the exit status is 1 when any was."
     )
 
     def add_arguments(self, parser):
@@ -32,4 +32,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"skipped {name}: {reason}"))
         for name, warning in report.warnings:
             self.stdout.write(f"note    {name}: {warning}")
+        if report.skipped:
+            # A non-zero exit lets a script or cron job notice; everything else was imported.
+            self.stdout.write(self.style.WARNING(report.summary()))
+            raise CommandError(
+                f"{len(report.skipped)} of {report.seen} files were skipped (reasons above); "
+                "the others were imported"
+            )
         self.stdout.write(self.style.SUCCESS(report.summary()))
