@@ -71,7 +71,8 @@ def is_reviewer(user: User, incident: Incident) -> bool:
     """Whether the user is one of the review's named reviewers."""
     if not user.is_authenticated or incident.pk is None:
         return False
-    return incident.reviewers.filter(pk=user.pk).exists()
+    # `.all()`, not a filter: a page that prefetched the reviewers asks no query here.
+    return any(reviewer.pk == user.pk for reviewer in incident.reviewers.all())
 
 
 def can_edit(user: User, incident: Incident) -> bool:
@@ -79,7 +80,8 @@ def can_edit(user: User, incident: Incident) -> bool:
     restore an old version, or accept or reject a suggestion for it."""
     if not can_view(user, incident):
         return False
-    return is_editor(user) or is_author(user, incident) or is_reviewer(user, incident)
+    # Cheapest first: the author and reviewer checks need no permission lookup.
+    return is_author(user, incident) or is_reviewer(user, incident) or is_editor(user)
 
 
 can_restore = can_edit

@@ -89,8 +89,9 @@ def test_conflict_page_shows_what_changed_meanwhile(logged_in):
     assert "My own narrative." in html
 
 
-def test_publishing_says_which_sections_are_missing(logged_in, save_review):
+def test_publishing_says_which_sections_are_missing(logged_in, user, save_review):
     incident = save_review(title="Thin draft", summary="Only a summary.")
+    incident.reviewers.add(user)  # a named reviewer may publish
     response = logged_in.post(reverse("incidents:publish", args=[incident.pk]), follow=True)
     html = response.content.decode()
     assert "Not published yet. Still missing:" in html
@@ -183,8 +184,8 @@ def test_assist_never_suggests_restricted_incidents_to_outsiders(logged_in, save
     assert data["incidents"] == []
 
 
-def test_rejected_suggestions_are_recorded_and_not_offered_again(logged_in, save_review):
-    incident = save_review(title="Mine")
+def test_rejected_suggestions_are_recorded_and_not_offered_again(logged_in, user, save_review):
+    incident = save_review(title="Mine", by=user)
     term = StructuralPattern.objects.get(slug="retry-amplification").entry["match_terms"][0]
     response = logged_in.post(
         reverse("incidents:decide", args=[incident.pk]),
@@ -213,8 +214,8 @@ def test_accepting_a_pattern_without_the_browser_links_it(save_review, user):
     assert Revision.objects.filter(incident=incident, version=incident.version).exists()
 
 
-def test_a_bad_decision_is_400(logged_in, save_review):
-    incident = save_review()
+def test_a_bad_decision_is_400(logged_in, user, save_review):
+    incident = save_review(by=user)
     url = reverse("incidents:decide", args=[incident.pk])
     assert logged_in.post(url, {"decision": "maybe", "pattern": "alert-fatigue"}).status_code == 400
     assert logged_in.post(url, {"decision": "accepted", "pattern": "nope"}).status_code == 400

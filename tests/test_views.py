@@ -222,8 +222,9 @@ def test_detail_page_query_count(logged_in, save_review, django_assert_max_num_q
     incident = save_review(
         title="Latest", patterns=["alert-fatigue", "slack-erosion"], components=["X"]
     )
-    # session, user, incident, eight prefetched parts, structures seen before (+ components)
-    with django_assert_max_num_queries(16):
+    # session, user, incident, eight prefetched parts, structures seen before (+ components),
+    # and the reader's permissions (user and group permissions: may they edit or publish?)
+    with django_assert_max_num_queries(18):
         response = logged_in.get(incident.get_absolute_url())
     assert response.status_code == 200
 
