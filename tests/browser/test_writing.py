@@ -4,6 +4,7 @@ edits, script injection and restricted reviews, each checked by what a person wo
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
@@ -24,6 +25,13 @@ def section(page: Page, heading: str) -> Locator:
     )
 
 
+def approver():
+    """A user who may publish reviews without being their named reviewer."""
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="publish_incident"))
+    return user
+
+
 def status_badge(page: Page) -> Locator:
     return page.get_by_role("list", name="Severity, status and visibility").locator(
         ".badge[class*=status-]"
@@ -34,7 +42,7 @@ def status_badge(page: Page) -> Locator:
 
 
 def test_write_a_complete_review_with_the_assistant_then_publish_it(page, login, browser_events):
-    user = UserFactory()
+    user = approver()
     login(page, user.username)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Write a review").click()
     expect(page.get_by_role("heading", name="Write a review", level=1)).to_be_visible()
@@ -134,7 +142,7 @@ def test_write_a_complete_review_with_the_assistant_then_publish_it(page, login,
 
 
 def test_publishing_an_incomplete_draft_says_what_is_still_missing(page, login, save_review):
-    user = UserFactory()
+    user = approver()
     draft = save_review(title="Half-written review", summary="The queue backed up.", by=user)
     login(page, user.username)
     page.goto(reverse("incidents:detail", args=[draft.pk]))
@@ -166,10 +174,14 @@ def test_a_save_over_someone_elses_newer_save_keeps_the_text_and_shows_what_chan
 ):
     # Whole minutes: the form's time inputs have no seconds, so a save keeps them unchanged.
     started = timezone.now().replace(second=0, microsecond=0)
-    review = save_review(
-        title="Queue backlog during the sale", narrative="The queue grew.", started_at=started
-    )
     alice, bob = UserFactory(), UserFactory()
+    review = save_review(
+        title="Queue backlog during the sale",
+        narrative="The queue grew.",
+        started_at=started,
+        by=alice,
+    )
+    review.reviewers.add(bob)  # the author and a named reviewer may both edit
     alice_page, bob_page = page, new_page()
     login(alice_page, alice.username)
     login(bob_page, bob.username)
