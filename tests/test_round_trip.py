@@ -33,7 +33,7 @@ from incidents.models import Incident, Report, Revision
 from incidents.revisions import diff_snapshots, snapshot
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
-from .factories import GroupFactory, UserFactory
+from .factories import GroupFactory, UserFactory, review
 
 UTC = dt.UTC
 
@@ -188,15 +188,25 @@ def stored_review(pk: int) -> dict[str, Any]:
 # --- A review with every field filled awkwardly ----------------------------------------------
 
 
-@pytest.fixture
-def member(db):
+def make_member():
+    """An author in the group the review is restricted to."""
     user = UserFactory()
     user.groups.add(GroupFactory(name="security"))
     return user
 
 
 @pytest.fixture
+def member(db):
+    return make_member()
+
+
+@pytest.fixture
 def awkward_review(member) -> Incident:
+    return make_awkward_review(member)
+
+
+def make_awkward_review(member) -> Incident:
+    """A review with every field and part filled, each in a way a widget could lose."""
     at = dt.datetime(2026, 3, 1, 9, 15, 42, tzinfo=UTC)
     pattern = StructuralPattern.objects.order_by("name")
     level = LeverageLevel.objects.order_by("number")
@@ -320,6 +330,19 @@ def test_an_unchanged_save_keeps_every_field_of_the_review(client, member, awkwa
     assert revision_after.snapshot == revision_before.snapshot
     assert diff_snapshots(revision_before.snapshot, revision_after.snapshot) == []
     assert snapshot(Incident.objects.get(pk=pk)) == revision_before.snapshot
+
+
+def test_an_unchanged_save_keeps_a_sparse_review_sparse(client, member):
+    """Empty stays empty (no time, group or score invented), and a time written by a bot
+    with microseconds keeps them."""
+    incident = review(title="Only a title", by=member)
+    assert incident.started_at.microsecond  # as `timezone.now()` gives it
+    client.force_login(member)
+    url = reverse("incidents:edit", args=[incident.pk])
+    before = stored_review(incident.pk)
+    data = browser_submission(client.get(url).content.decode(), "review-form")
+    assert client.post(url, data).status_code == 302
+    assert stored_review(incident.pk) == before
 
 
 def test_a_second_unchanged_save_changes_nothing_either(client, member, awkward_review):
