@@ -2,8 +2,10 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from incidents.api.errors import not_found
 
 from . import health
 
@@ -27,4 +29,7 @@ urlpatterns = [
     ),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Any other path under /api/ answers the JSON 404 here, so the development server
+    # (DEBUG on, whose 404 page is HTML) answers bots exactly as production does.
+    re_path(r"^api/", not_found),
 ]

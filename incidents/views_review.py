@@ -3,8 +3,6 @@ diff and restore, the review workflow, comments, and answers to suggestions."""
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -19,6 +17,8 @@ from taxonomy.models import StructuralPattern
 
 from . import permissions, services
 from .analysis.similarity import similar_to, suggest_patterns
+from .api.parsers import JsonDocumentError, load_json
+from .bounds import CONTROL_CHARACTERS, InvalidInput, bounded_int
 from .lint import lint_sections
 from .models import Incident, SuggestionDecision
 from .rendering import render_markdown
@@ -36,9 +36,9 @@ def _json_body(request: HttpRequest) -> dict | JsonResponse:
     if len(request.body) > settings.SEAMS_MAX_SECTION_CHARS * 8:
         return JsonResponse({"error": "The text is too long to check."}, status=413)
     try:
-        data = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return JsonResponse({"error": "Send JSON."}, status=400)
+        data = load_json(request.body or b"{}")
+    except JsonDocumentError as exc:
+        return JsonResponse({"error": f"Send JSON. {exc}"}, status=400)
     if not isinstance(data, dict):
         return JsonResponse({"error": "Send a JSON object."}, status=400)
     return data
@@ -65,11 +65,25 @@ def assist(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     if isinstance(data, JsonResponse):
         return data
-    sections = {k: v for k, v in (data.get("sections") or {}).items() if isinstance(v, str)}
+    sent = data.get("sections") or {}
+    if not isinstance(sent, dict):
+        return JsonResponse(
+            {"error": "`sections` must be an object of section name to text."}, status=400
+        )
+    sections = {k: v for k, v in sent.items() if isinstance(v, str)}
     sections = {k: v for k, v in sections.items() if k in ASSIST_FIELDS or k == "title"}
+    if any(CONTROL_CHARACTERS.search(v) for v in sections.values()):
+        return JsonResponse(
+            {"error": "The text contains a control character (such as NUL); remove it."},
+            status=400,
+        )
     incident = None
     if data.get("incident"):
-        incident = _visible(request).filter(pk=data.get("incident")).first()
+        try:
+            incident_id = bounded_int(data["incident"], name="incident", minimum=1)
+        except InvalidInput as exc:
+            return JsonResponse({"error": f"{exc} Send the review's id."}, status=400)
+        incident = _visible(request).filter(pk=incident_id).first()
     rejected: set[str] = set()
     rejected_incidents: set[int] = set()
     linked: set[str] = set()
@@ -121,12 +135,19 @@ def decide_suggestion(request: HttpRequest, pk: int) -> HttpResponse:
     if decision not in SuggestionDecision.Decision.values:
         return JsonResponse({"error": "decision must be accepted or rejected"}, status=400)
     pattern = other = None
+    if any(CONTROL_CHARACTERS.search(v) for v in request.POST.values()):
+        return JsonResponse({"error": "A field contains a control character (such as NUL)."},
+                            status=400)  # fmt: skip
     if request.POST.get("pattern"):
         pattern = StructuralPattern.objects.filter(slug=request.POST["pattern"]).first()
         if pattern is None:
             return JsonResponse({"error": "unknown pattern"}, status=400)
     elif request.POST.get("incident"):
-        other = _visible(request).filter(pk=request.POST["incident"]).first()
+        try:
+            other_id = bounded_int(request.POST["incident"], name="incident", minimum=1)
+        except InvalidInput as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
+        other = _visible(request).filter(pk=other_id).first()
         if other is None:
             return JsonResponse({"error": "unknown incident"}, status=400)
     else:
@@ -167,10 +188,10 @@ def diff(request: HttpRequest, pk: int) -> HttpResponse:
     """What changed between two versions (?from=N&to=M; default: previous → latest)."""
     incident = get_object_or_404(_visible(request), pk=pk)
     try:
-        new_v = int(request.GET.get("to", incident.version))
-        old_v = int(request.GET.get("from", new_v - 1))
-    except ValueError:
-        return HttpResponse("Versions are numbers, e.g. ?from=2&to=3.", status=400)
+        new_v = bounded_int(request.GET.get("to", incident.version), name="to")
+        old_v = bounded_int(request.GET.get("from", new_v - 1), name="from")
+    except InvalidInput as exc:
+        return HttpResponse(f"{exc} Versions are numbers, e.g. ?from=2&to=3.", status=400)
     found = {r.version: r for r in incident.revisions.filter(version__in=[old_v, new_v])}
     if old_v not in found or new_v not in found:
         return HttpResponse(
@@ -197,8 +218,10 @@ def restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
         raise PermissionDenied(permissions.EDIT_REFUSED)
     revision = get_object_or_404(incident.revisions, version=version)
     try:
-        expected = int(request.POST.get("expected_version", incident.version))
-    except ValueError:
+        expected = bounded_int(
+            request.POST.get("expected_version", incident.version), name="expected_version"
+        )
+    except InvalidInput:
         expected = incident.version
     try:
         services.revision_restore(revision=revision, by=request.user, expected_version=expected)
@@ -271,17 +294,31 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(incident)
 
 
+COMMENT_DRAFT = "comment_draft"
+
+
 @login_required
 @require_POST
 def comment(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a reviewer's comment."""
     incident = get_object_or_404(_visible(request), pk=pk)
     body = request.POST.get("body", "")
-    if len(body) > settings.SEAMS_MAX_SECTION_CHARS:
-        messages.error(request, "That comment is too long.")
+    limit = settings.SEAMS_MAX_SECTION_CHARS
+    if CONTROL_CHARACTERS.search(body):
+        error = (
+            "That comment contains a control character (such as NUL, often pasted from a "
+            "terminal) and was not saved. It is below without them: check it and send again."
+        )
+    elif len(body) > limit:
+        error = f"That comment is {len(body):,} characters long; at most {limit:,} fit."
     elif not body.strip():
-        messages.error(request, "A comment needs some text.")
+        error = "A comment needs some text."
     else:
         services.comment_add(incident=incident, by=request.user, body=body)
+        request.session.pop(COMMENT_DRAFT, None)
         messages.success(request, "Comment added.")
+        return redirect(f"{incident.get_absolute_url()}#comments")
+    # The text is kept for the form (see detail.html), so a refused comment is not lost.
+    request.session[COMMENT_DRAFT] = {"incident": pk, "body": CONTROL_CHARACTERS.sub("", body)}
+    messages.error(request, error)
     return redirect(f"{incident.get_absolute_url()}#comments")

@@ -127,11 +127,14 @@ INSTALLED_APPS = [
     "csp",
     "taxonomy",
     "incidents",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
     # First, so an over-long URL is refused before any other work.
     "incidents.api.middleware.UriLengthLimitMiddleware",
+    "incidents.api.middleware.ControlCharacterMiddleware",
+    "incidents.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -251,6 +254,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": env_int("SEAMS_SWEEP_INTERVAL", 300) - 10},
     },
 }
+# Idempotency keys are kept 24 hours (idempotency.keys.KEEP_FOR); forget older ones hourly.
+CELERY_BEAT_SCHEDULE["forget-expired-idempotency-keys"] = {
+    "task": "idempotency.forget_expired_keys",
+    "schedule": 3600,
+    "options": {"expires": 3000},
+}
 CELERY_BEAT_SCHEDULE["recompute-recurrences"] = {
     "task": "incidents.recompute_all",
     "schedule": crontab(hour=3, minute=17),  # nightly, off the hour
@@ -295,6 +304,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "incidents.api.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "incidents.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # JSON is the contract; `?format=` would let a query string pick another renderer.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.TokenRateThrottle"],
@@ -323,6 +337,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "incidents.api.schema.document_uri_limit",
         "incidents.api.schema.document_strict_fields",
+        "idempotency.schema.document_idempotency_key",
     ],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
@@ -371,12 +386,30 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 
 # --- Content-Security-Policy (django-csp 4) --------------------------------------------
 # Scripts and styles come only from Seams' own static files: no inline script or style
-# anywhere (the Swagger UI at /api/docs/ loads its initialiser as a file too).
+# anywhere (the Swagger UI at /api/docs/ loads its initialiser as a file too). The one
+# exception is the 500 page, which carries its own <style> because it must render when
+# nothing else works: that exact block is allowed by its hash, and nothing else inline.
+
+
+def inline_style_hashes(*templates: Path) -> list[str]:
+    """CSP hash sources for the <style> blocks of self-contained pages (read at start-up)."""
+    import base64
+    import hashlib
+    import re
+
+    sources = []
+    for template in templates:
+        for block in re.findall(r"<style>(.*?)</style>", template.read_text(), re.S):
+            digest = hashlib.sha256(block.encode()).digest()
+            sources.append(f"'sha256-{base64.b64encode(digest).decode()}'")
+    return sources
+
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        "style-src": ["'self'", *inline_style_hashes(BASE_DIR / "templates" / "500.html")],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],

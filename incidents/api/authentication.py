@@ -8,6 +8,9 @@ from rest_framework import authentication, exceptions
 
 from incidents.models import ApiToken
 
+# Keys are 43 characters (see ApiToken.generate); anything much longer is not a key.
+MAX_KEY_LENGTH = 256
+
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """Authenticate a request by an API token; `request.auth` is the ApiToken."""
@@ -21,6 +24,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: expected 'Token <key>'."
+            )
+        if len(header[1]) > MAX_KEY_LENGTH:
+            # Not worth hashing: no key Seams makes is this long.
+            raise exceptions.AuthenticationFailed(
+                f"Invalid token: keys are at most {MAX_KEY_LENGTH} characters long."
             )
         try:
             key = header[1].decode()

@@ -1,10 +1,35 @@
 """Filters for the incident list: by shape, pattern, component, status, severity, time, text."""
 
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
+from incidents.bounds import InvalidInput, bounded_datetime
 from incidents.models import Component, Incident
 from incidents.search import text_search
 from taxonomy.models import EmergentShape, StructuralPattern
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time every database can compare: present means not empty, and
+    within years 1 to 9999 once in UTC (9999-12-31T23:59:59-23:59 overflowed before)."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError(
+                "Give an ISO 8601 date-time such as 2025-07-02T13:42:00Z, or leave it out."
+            )
+        parsed = super().clean(value)
+        if parsed is not None:
+            try:
+                bounded_datetime(parsed, name="date")
+            except InvalidInput as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return parsed
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -30,10 +55,10 @@ class IncidentFilter(django_filters.FilterSet):
     )
     status = django_filters.ChoiceFilter(choices=Incident.Status.choices)
     severity = django_filters.ChoiceFilter(choices=Incident.Severity.choices)
-    since = django_filters.IsoDateTimeFilter(
+    since = BoundedIsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", help_text="Started at or after (ISO 8601)."
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = BoundedIsoDateTimeFilter(
         field_name="started_at", lookup_expr="lt", help_text="Started before (ISO 8601)."
     )
     q = django_filters.CharFilter(

@@ -1,17 +1,56 @@
-"""Pagination for API lists."""
+"""Pagination for API lists.
 
-from rest_framework.exceptions import NotFound
+`page_size`, `page` and the cursor come from the query string: each is checked against its
+stated bounds (in the schema too) and a bad one answers 400 or 404, never a 500 or a quietly
+different page size.
+"""
+
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from incidents.bounds import InvalidInput, bounded_int
 
-class StablePageNumberPagination(PageNumberPagination):
+# The id a cursor may carry: the largest integer any supported database compares.
+MAX_CURSOR_POSITION = 2**63 - 1
+
+
+class BoundedPageSizeMixin:
+    """`page_size` between 1 and `max_page_size`, or 400 (DRF silently used the default)."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            return bounded_int(
+                raw, name=self.page_size_query_param, minimum=1, maximum=self.max_page_size
+            )
+        except InvalidInput as exc:
+            raise ValidationError({self.page_size_query_param: [str(exc)]}) from exc
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                }
+            elif parameter["name"] == "page":
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
+
+
+class StablePageNumberPagination(BoundedPageSizeMixin, PageNumberPagination):
     """Page-number pagination that refuses unordered querysets, whose pages could overlap."""
 
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
 
     def paginate_queryset(self, queryset, request, view=None):
         if hasattr(queryset, "ordered") and not queryset.ordered:
@@ -19,17 +58,25 @@ class StablePageNumberPagination(PageNumberPagination):
         return super().paginate_queryset(queryset, request, view)
 
 
-class IncidentCursorPagination(CursorPagination):
+class IncidentCursorPagination(BoundedPageSizeMixin, CursorPagination):
     """Cursor pagination for lists that grow while bots page through them: a new incident
     never shifts a page, so nothing is skipped or shown twice. Newest first."""
 
     ordering = "-id"
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        # DRF checks the offset but passes the position (an id) to the query as it came.
+        if cursor is not None and cursor.position is not None:
+            try:
+                bounded_int(cursor.position, name="cursor", maximum=MAX_CURSOR_POSITION)
+            except InvalidInput as exc:
+                raise NotFound(self.invalid_cursor_message) from exc
+        return cursor
 
 
-class RankedPagination(BasePagination):
+class RankedPagination(BoundedPageSizeMixin, BasePagination):
     """Page numbers for results ranked by relevance, without counting every match.
 
     A ranked list cannot use a cursor (a rank is not a stable position), and counting the
@@ -39,9 +86,7 @@ class RankedPagination(BasePagination):
     """
 
     page_size = 50
-    max_page_size = 200
     page_query_param = "page"
-    page_size_query_param = "page_size"
     # Nobody reads past this in a relevance order, and an unbounded page number would let
     # one request ask the database to skip billions of rows.
     max_results = 10_000
@@ -50,7 +95,7 @@ class RankedPagination(BasePagination):
         if hasattr(queryset, "ordered") and not queryset.ordered:
             raise AssertionError(f"{view.__class__.__name__} paginates an unordered queryset")
         self.request = request
-        self.size = PageNumberPagination.get_page_size(self, request)
+        self.size = self.get_page_size(request)
         try:
             self.number = int(request.query_params.get(self.page_query_param, 1))
         except (TypeError, ValueError):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents.bounds import MAX_DB_INT
 from incidents.models import (
     ActionItem,
     Component,
@@ -267,7 +268,10 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
     """A partial change: only the fields sent are changed. Lists sent replace the old list."""
 
     version = serializers.IntegerField(
-        required=False, help_text="The version you read; a newer stored one answers 409."
+        required=False,
+        min_value=1,
+        max_value=MAX_DB_INT,  # beyond it SQLite's integer comparison overflowed (a 500)
+        help_text="The version you read; a newer stored one answers 409.",
     )
     title = serializers.CharField(max_length=250, required=False)
     severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)

@@ -15,7 +15,9 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from idempotency.api import idempotent
 from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
+from incidents.bounds import InvalidInput, bounded_int
 from incidents.models import ActionItem, Incident, PatternLink, Report
 from incidents.permissions import visible_components
 from incidents.reporting import report_request
@@ -130,7 +132,13 @@ class PreconditionFailed(APIException):
     ),
     similar=extend_schema(
         summary="Incidents similar to this one, and its likely patterns",
-        parameters=[OpenApiParameter("limit", int, description="1–50, default 5.")],
+        parameters=[
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 50},
+                description="1–50, default 5.",
+            )
+        ],
         responses={200: SimilarResultSerializer, **READ_ERRORS, 404: ERRORS[404]},
     ),
     timeline=extend_schema(
@@ -213,6 +221,7 @@ class IncidentViewSet(
             headers["Location"] = str(body["url"])
         return Response(body, status=code, headers=headers)
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         serializer = IncidentCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -257,6 +266,7 @@ class IncidentViewSet(
         return self._detail(incident)
 
     @action(detail=True, methods=["post"])
+    @idempotent
     def timeline(self, request, pk=None):
         incident = self.get_object()
         append = TimelineAppendSerializer(data=request.data)
@@ -268,6 +278,7 @@ class IncidentViewSet(
         return self._detail(incident, status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="action-items")
+    @idempotent
     def action_items(self, request, pk=None):
         incident = self.get_object()
         append = ActionItemsAppendSerializer(data=request.data)
@@ -281,7 +292,7 @@ class IncidentViewSet(
     @action(detail=True, methods=["get"])
     def similar(self, request, pk=None):
         incident = self.get_object()
-        limit = min(max(int_or(request.query_params.get("limit"), 5), 1), 50)
+        limit = _limit(request.query_params.get("limit"))
         patterns, incidents = similar_to_incident(
             incident=incident, visible=Incident.objects.visible_to(request.user), limit=limit
         )
@@ -321,11 +332,14 @@ class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
 
-def int_or(value, default: int) -> int:
+def _limit(raw: str | None) -> int:
+    """The `limit` query parameter: 1 to 50, 5 when absent; anything else answers 400."""
+    if raw is None:
+        return 5
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+        return bounded_int(raw, name="limit", minimum=1, maximum=50)
+    except InvalidInput as exc:
+        raise ValidationError({"limit": [str(exc)]}) from exc
 
 
 def _pattern(p) -> dict:
@@ -342,6 +356,7 @@ class SimilarView(APIView):
         request=SimilarRequestSerializer,
         responses={200: SimilarResultSerializer, **ERRORS},
     )
+    @idempotent
     def post(self, request):
         question = SimilarRequestSerializer(data=request.data)
         question.is_valid(raise_exception=True)
@@ -428,6 +443,7 @@ class ReportViewSet(
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "with_snapshot": self.action != "list"}
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         question = ReportRequestSerializer(data=request.data)
         question.is_valid(raise_exception=True)
