@@ -400,3 +400,15 @@ def test_the_report_form_submits_the_window_it_shows(client, member):
     report = Report.objects.get()
     assert report.params["since"].startswith(data["since"][0])
     assert report.params["until"].startswith(data["until"][0])
+
+
+def test_components_that_cannot_be_read_are_refused_with_a_reason(client, member, awkward_review):
+    client.force_login(member)
+    url = reverse("incidents:edit", args=[awkward_review.pk])
+    before = stored_review(awkward_review.pk)
+    data = browser_submission(client.get(url).content.decode(), "review-form")
+    data["components_text"] = ['"Edge, Frankfurt, WAF']
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "put a name that contains a comma in double quotes" in response.content.decode()
+    assert stored_review(awkward_review.pk) == before
