@@ -1,0 +1,347 @@
+"""The leak matrix: one restricted review, every page, endpoint, export, count and admin view.
+
+The review carries the marker word "quokka" in every text field, in a component of its own
+and in an action item. An outsider (session, read token, staff in the admin) must never see
+the marker, and no count may include the review; a member of its group sees it through the
+same requests, so the matrix cannot pass by showing nothing. The routes come from the URL
+conf: a new route fails `test_every_route_is_in_the_matrix` until it is placed here.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from incidents import services
+from incidents.models import Incident, RecurringStructure, Report
+from incidents.reporting import report_generate
+from taxonomy.models import EmergentShape, StructuralPattern
+
+from .conftest import token_client
+from .factories import GroupFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+MARK = "quokka"
+SINCE = datetime(2025, 1, 1, tzinfo=UTC)
+UNTIL = datetime(2025, 7, 1, tzinfo=UTC)
+
+
+def _review(by, title, day, words="", **fields):
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    pattern = StructuralPattern.objects.get(slug="alert-fatigue")
+    return services.incident_create(
+        by=by,
+        content=services.ReviewContent(
+            fields={"title": title, "started_at": start,
+                    "resolved_at": start + timedelta(hours=2), **fields},
+            shapes=list(EmergentShape.objects.filter(slug="cascade")),
+            components=["Edge proxy", *([f"{words.capitalize()}ledger"] if words else [])],
+            timeline=[services.TimelineEntry(start, "trigger", f"Started {words}",
+                                             f"Looked right {words}")],
+            factors=[f"Factor {words}"],
+            actions=[services.ActionEntry(f"Rotate the {words or 'edge'} keys",
+                                          kind="structural_fix")],
+            patterns=[services.PatternClaim(pattern, f"Rationale {words}")],
+        ),
+    )  # fmt: skip
+
+
+def _term() -> str:
+    """Words the catalogue knows for alert fatigue, so similarity has something to go on."""
+    return StructuralPattern.objects.get(slug="alert-fatigue").entry["match_terms"][0]
+
+
+@dataclass
+class World:
+    secret: Incident
+    public: Incident
+    structure: RecurringStructure
+    member: object
+    outsider: object
+    member_report: Report
+    outsider_report: Report
+
+
+@pytest.fixture
+def world(django_capture_on_commit_callbacks) -> World:
+    group = GroupFactory(name="security")
+    member, outsider = UserFactory(username="member"), UserFactory(username="outsider")
+    member.groups.add(group)
+    with django_capture_on_commit_callbacks(execute=True):
+        public = _review(outsider, "Pager storm at the edge", "2025-02-01",
+                         users_affected="100 users")  # fmt: skip
+        secret = _review(
+            member, f"{MARK}title breach", "2025-03-01", words=MARK,
+            summary=f"{MARK}summary: {_term()} hid the zeppelin alarm", impact=f"{MARK}impact",
+            narrative=f"{MARK}narrative",
+            went_well=f"{MARK}wentwell", where_lucky=f"{MARK}lucky",
+            users_affected="4242 users", restricted_to=group, external_id=f"{MARK}-1",
+        )  # fmt: skip
+        # A second version, so history and diff have something to show.
+        services.incident_patch(incident=secret, by=member, fields={"summary": f"{MARK}v2"})
+    services.comment_add(incident=secret, by=member, body=f"{MARK}comment")
+    structure = RecurringStructure.objects.get(signature="pattern:alert-fatigue")
+    params = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+    reports = [
+        report_generate(report_id=Report.objects.create(created_by=who, params=params).pk)
+        for who in (member, outsider)
+    ]
+    return World(secret, public, structure, member, outsider, *reports)
+
+
+# --- the routes ---------------------------------------------------------------------------
+
+# Routes that read nothing of a review (and why they cannot leak one).
+NOT_ABOUT_REVIEWS = {
+    "login", "logout", "healthz", "readyz",
+    "schema", "api-docs",  # the OpenAPI document: no data
+    "api:api-root", "api:leverage-level-list", "api:leverage-level-detail",
+    "taxonomy:leverage",  # the catalogue's leverage levels
+}  # fmt: skip
+
+
+def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
+    """GET requests per route name: (url, whether a member sees the marker there)."""
+    x, s = w.secret.pk, w.structure.pk
+    return {
+        "incidents:list": [("/", True), ("/?q=breach", True)],
+        "incidents:create": [("/incidents/new/", False)],
+        "incidents:detail": [(f"/incidents/{x}/", True)],
+        "incidents:edit": [(f"/incidents/{x}/edit/", True)],
+        "incidents:history": [(f"/incidents/{x}/history/", True)],
+        "incidents:diff": [(f"/incidents/{x}/diff/", True)],
+        "incidents:request_review": [(f"/incidents/{x}/request-review/", True)],
+        "incidents:recurrences": [("/recurrences/", True)],
+        "incidents:reports": [("/reports/", False)],
+        "incidents:report": [
+            (w.member_report.get_absolute_url(), True),
+            (w.outsider_report.get_absolute_url(), False),
+        ],
+        "incidents:report_export": [
+            (reverse("incidents:report_export", args=[report.pk, fmt]), report is w.member_report)
+            for report in (w.member_report, w.outsider_report)
+            for fmt in ("md", "json", "zip")
+        ],
+        "taxonomy:patterns": [("/patterns/", False)],
+        "taxonomy:pattern": [("/patterns/alert-fatigue/", True)],
+        "taxonomy:shape": [("/shapes/cascade/", False)],
+        "taxonomy:perrow": [("/perrow/", False)],
+        "api:incident-list": [
+            ("/api/v1/incidents/", True),
+            ("/api/v1/incidents/?q=breach", True),
+            (f"/api/v1/incidents/?component={MARK}ledger", True),
+            ("/api/v1/incidents/?pattern=alert-fatigue", True),
+        ],
+        "api:incident-detail": [(f"/api/v1/incidents/{x}/", True)],
+        "api:incident-similar": [
+            (f"/api/v1/incidents/{x}/similar/", True),
+            (f"/api/v1/incidents/{w.public.pk}/similar/", True),
+        ],
+        "api:component-list": [
+            ("/api/v1/components/", True),
+            ("/api/v1/components/?q=ledger", True),
+        ],
+        "api:component-detail": [(f"/api/v1/components/{MARK}ledger/", True),
+                                 ("/api/v1/components/edge-proxy/", False)],
+        "api:recurrence-list": [("/api/v1/recurrences/", True)],
+        "api:recurrence-detail": [(f"/api/v1/recurrences/{s}/", True)],
+        "api:report-list": [("/api/v1/reports/", False)],
+        "api:report-detail": [
+            (f"/api/v1/reports/{w.member_report.pk}/", True),
+            (f"/api/v1/reports/{w.outsider_report.pk}/", False),
+        ],
+        "api:pattern-list": [("/api/v1/patterns/", False)],
+        "api:pattern-detail": [("/api/v1/patterns/alert-fatigue/", False)],
+        "api:shape-list": [("/api/v1/shapes/", False)],
+        "api:shape-detail": [("/api/v1/shapes/cascade/", False)],
+    }  # fmt: skip
+
+
+def writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
+    """Requests that change or ask about one review: an outsider gets nothing back but 404."""
+    x = w.secret.pk
+    return {
+        "incidents:comment": [("post", f"/incidents/{x}/comments/", {"body": "hi"})],
+        "incidents:decide": [("post", f"/incidents/{x}/suggestions/",
+                              {"decision": "rejected", "pattern": "alert-fatigue"})],
+        "incidents:publish": [("post", f"/incidents/{x}/publish/", {})],
+        "incidents:restore": [("post", f"/incidents/{x}/restore/1/", {})],
+        "incidents:request_review": [("post", f"/incidents/{x}/request-review/", {})],
+        "incidents:edit": [("post", f"/incidents/{x}/edit/", {})],
+        "api:incident-detail": [("patch", f"/api/v1/incidents/{x}/", {"title": "mine"})],
+        "api:incident-timeline": [("post", f"/api/v1/incidents/{x}/timeline/", {"events": []})],
+        "api:incident-action-items": [
+            ("post", f"/api/v1/incidents/{x}/action-items/", {"action_items": []})
+        ],
+    }  # fmt: skip
+
+
+# Questions sent by POST that search every review: the outsider's answer must hold no marker.
+QUESTIONS = {
+    "incidents:assist": ("/write/assist/", {"sections": {"summary": "zeppelin hangar flooded"}}),
+    "incidents:preview": ("/write/preview/", {"text": "nothing to find"}),
+    "api:similar": ("/api/v1/similar/", {"text": "zeppelin alarm"}),
+}
+
+
+def route_names() -> set[str]:
+    """Every named route outside the admin (the admin has its own part of the matrix)."""
+
+    def walk(patterns, namespace):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace != "admin":
+                    yield from walk(p.url_patterns, p.namespace or namespace)
+            elif isinstance(p, URLPattern) and p.name:
+                yield f"{namespace}:{p.name}" if namespace else p.name
+
+    return set(walk(get_resolver().url_patterns, None))
+
+
+def test_every_route_is_in_the_matrix(world):
+    covered = set(pages(world)) | set(writes(world)) | set(QUESTIONS) | NOT_ABOUT_REVIEWS
+    assert route_names() - covered == set(), "add the new route to the leak matrix"
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _text(response) -> str:
+    if response.get("Content-Type", "").startswith("application/zip"):
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        return "".join(archive.read(name).decode() for name in archive.namelist())
+    return response.content.decode(errors="replace")
+
+
+def _get(client, url):
+    return client.get(url, HTTP_ACCEPT="application/json" if "/api/" in url else "text/html")
+
+
+def _clients(w: World, client) -> dict[str, object]:
+    client.force_login(w.outsider)
+    return {"session": client, "read token": token_client(w.outsider, "read")}
+
+
+def test_an_outsider_sees_nothing_of_the_restricted_review(world, client):
+    for how, outsider in _clients(world, client).items():
+        for name, urls in pages(world).items():
+            for url, _ in urls:
+                if how == "read token" and "/api/" not in url:
+                    continue
+                response = _get(outsider, url)
+                assert response.status_code in (200, 404), (how, url, response.status_code)
+                assert MARK not in _text(response).lower(), (how, name, url)
+
+
+def test_a_member_sees_it_through_the_same_requests(world, client):
+    client.force_login(world.member)
+    api = token_client(world.member, "read")
+    for name, urls in pages(world).items():
+        for url, shows in urls:
+            response = _get(api if "/api/" in url else client, url)
+            assert response.status_code == 200, (name, url, response.status_code)
+            if shows:
+                assert MARK in _text(response).lower(), (name, url)
+
+
+def test_questions_never_answer_with_the_restricted_review(world, client):
+    client.force_login(world.outsider)
+    api = token_client(world.outsider, "read")
+    member_api = token_client(world.member, "read")
+    for name, (url, body) in QUESTIONS.items():
+        asker = api if "/api/" in url else client
+        response = (
+            asker.post(url, body, format="json")
+            if asker is api
+            else asker.post(url, body, content_type="application/json")
+        )
+        assert response.status_code == 200, (name, response.status_code)
+        assert MARK not in response.content.decode().lower(), name
+    question = {"text": f"{_term()} hid the zeppelin alarm"}
+    answer = member_api.post("/api/v1/similar/", question, format="json")
+    assert MARK not in api.post("/api/v1/similar/", question, format="json").content.decode()
+    assert MARK in answer.content.decode().lower()
+
+
+def test_writes_by_an_outsider_find_nothing_and_change_nothing(world, client):
+    client.force_login(world.outsider)
+    api = token_client(world.outsider, "write")
+    version = Incident.objects.get(pk=world.secret.pk).version
+    for name, requests in writes(world).items():
+        for method, url, data in requests:
+            if "/api/" in url:
+                response = getattr(api, method)(url, data, format="json")
+            else:
+                response = getattr(client, method)(url, data)
+            assert response.status_code == 404, (name, url, response.status_code)
+            assert MARK not in response.content.decode().lower()
+    world.secret.refresh_from_db()
+    assert world.secret.version == version
+
+
+# --- counting -----------------------------------------------------------------------------
+
+
+def test_no_count_includes_the_restricted_review(world, client):
+    outsider, member = (token_client(u, "read") for u in (world.outsider, world.member))
+    for api, incidents in ((outsider, 1), (member, 2)):
+        assert len(api.get("/api/v1/incidents/").json()["results"]) == incidents
+        edge = api.get("/api/v1/components/edge-proxy/").json()
+        assert edge["incidents"] == incidents
+    mine = outsider.get(f"/api/v1/reports/{world.outsider_report.pk}/").json()["snapshot"]
+    assert mine["headline"]["incidents"] == 1
+    assert mine["headline"]["users_affected"] == 100  # not 100 + 4242
+    assert mine["headline"]["incident_hours"] == 2.0
+    assert all(h["incidents"] < 2 for h in mine["hotspots"])
+    theirs = member.get(f"/api/v1/reports/{world.member_report.pk}/").json()["snapshot"]
+    assert theirs["headline"]["incidents"] == 2
+    assert theirs["headline"]["users_affected"] == 4342
+
+
+# --- the admin ----------------------------------------------------------------------------
+
+
+def _staff(user):
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=[
+        "incidents", "taxonomy"]))  # fmt: skip
+    return user
+
+
+def admin_pages(w: World) -> list[tuple[str, bool]]:
+    x, s = w.secret.pk, w.structure.pk
+    shape = EmergentShape.objects.get(slug="cascade").pk
+    return [
+        ("/admin/incidents/incident/", True),
+        ("/admin/incidents/incident/?q=breach", True),
+        ("/admin/incidents/incident/add/", True),  # the components picker
+        (f"/admin/incidents/incident/{x}/change/", True),
+        (f"/admin/incidents/incident/{x}/history/", True),
+        (f"/admin/incidents/incident/{x}/delete/", True),
+        ("/admin/incidents/component/", True),
+        ("/admin/incidents/component/?q=ledger", True),
+        (f"/admin/incidents/recurringstructure/{s}/change/", True),
+        (f"/admin/taxonomy/emergentshape/{shape}/change/", False),  # its canonical incident
+    ]
+
+
+def test_the_admin_shows_staff_outside_the_group_nothing(world, client):
+    client.force_login(_staff(world.outsider))
+    for url, _ in admin_pages(world):
+        response = client.get(url, follow=True)
+        assert response.status_code in (200, 404), (url, response.status_code)
+        assert MARK not in response.content.decode().lower(), url
+    client.force_login(_staff(world.member))
+    for url, shows in admin_pages(world):
+        response = client.get(url, follow=True)
+        assert response.status_code == 200, (url, response.status_code)
+        if shows:
+            assert MARK in response.content.decode().lower(), url
