@@ -421,7 +421,7 @@ class RecurringStructureSerializer(serializers.ModelSerializer):
 # --- similarity -----------------------------------------------------------------------------
 
 
-class SimilarRequestSerializer(serializers.Serializer):
+class SimilarRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     """A bot's question: "have we seen this before?"."""
 
     text = serializers.CharField(max_length=MAX_SECTION, trim_whitespace=True)
