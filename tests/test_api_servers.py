@@ -50,7 +50,7 @@ def _environment(database: Path, *, debug: bool) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory) -> Iterator[tuple[Path, str]]:
+def database(tmp_path_factory) -> tuple[Path, str]:
     """A migrated SQLite database with a write token; yields (path, key)."""
     path = tmp_path_factory.mktemp("servers") / "seams.sqlite3"
     env = _environment(path, debug=True)
@@ -65,7 +65,7 @@ def database(tmp_path_factory) -> Iterator[tuple[Path, str]]:
         [*manage, "create_api_token", "bot", "--scope", "write", "--user", "bot"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
-    yield path, key
+    return path, key
 
 
 def _command(server: str, port: int) -> list[str]:
@@ -95,9 +95,9 @@ def server(request, database, tmp_path_factory) -> Iterator[requests.Session]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still booting
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"{request.param} did not start:\n{log.read_text()[-3000:]}")

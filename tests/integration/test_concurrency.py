@@ -173,9 +173,7 @@ def test_parallel_creates_with_one_idempotency_key_make_one_review(api_key):
     body = {"title": "Checkout errors after config push", "severity": "sev2"}
 
     def create(api):
-        return api.post(
-            "/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="page-4711"
-        )
+        return api.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="page-4711")
 
     answers = in_parallel(api_key, [create] * 10)
 
