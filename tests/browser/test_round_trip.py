@@ -18,15 +18,27 @@ from ..test_round_trip import make_awkward_review, make_member, stored_review
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def page_far_from_utc(browser, live_server, browser_events):
+    """A page in a browser whose clock is not in UTC (a half-hour offset), like many
+    authors': the times in the form must not move with the browser's time zone."""
+    context = browser.new_context(base_url=live_server.url, timezone_id="America/St_Johns")
+    browser_events.watch(context)
+    yield context.new_page()
+    context.close()
+
+
 def test_saving_the_edit_form_untouched_keeps_dates_times_and_everything_else(
-    page, login, browser_events
+    page_far_from_utc, login, browser_events
 ):
+    page = page_far_from_utc
     member = make_member()
     incident = make_awkward_review(member)
     before = stored_review(incident.pk)
     login(page, member.username)
 
     page.goto(reverse("incidents:edit", args=[incident.pk]))
+    assert page.evaluate("new Date(2026, 2, 1).getTimezoneOffset()") == 210  # UTC-3:30
     action = page.get_by_role("group", name="Action 1", exact=True)
     expect(action.get_by_label("Due")).to_have_value("2026-12-15")
     the_incident = page.get_by_role("group", name="The incident", exact=True)
