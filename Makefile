@@ -72,7 +72,7 @@ test-unit: install browser  ## Unit and browser tests (SQLite, in-process jobs)
 
 test: lint check test-unit  ## Everything a change must pass on a bare machine
 
-test-contract: install  ## schemathesis against /api/schema/ with a write token, on a real server
+test-contract: install  ## schemathesis --checks all with a write token, on gunicorn and the dev server
 	tests/contract/run.sh
 
 # The real stack of this machine (and of CI); override to point elsewhere.

@@ -298,3 +298,24 @@ def test_request_bodies_that_refuse_unknown_fields_say_so_in_the_schema(write_ap
         assert components[name]["additionalProperties"] is False, name
     response = write_api.post("/api/v1/incidents/", {"title": "T", "sumary": "typo"}, format="json")
     assert "sumary" in assert_error(response, 400, "invalid")["fields"]
+
+
+def _parameter(schema: dict, path: str, name: str) -> dict:
+    operation = schema["paths"][path]["get"]
+    return next(p for p in operation["parameters"] if p["name"] == name)
+
+
+def test_schema_states_the_bounds_the_api_enforces(read_api):
+    """What the API refuses, the schema says: catalogue slugs, page sizes, limits."""
+    schema = read_api.get("/api/schema/?format=json", HTTP_ACCEPT="application/json").json()
+    shape = _parameter(schema, "/api/v1/incidents/", "shape")["schema"]
+    assert shape["enum"] == sorted(["cascade", "concentration", "worst-case-interaction",
+                                    "recurrence"])  # fmt: skip
+    pattern = _parameter(schema, "/api/v1/incidents/", "pattern")["schema"]
+    assert "fast-global-propagation" in pattern["enum"]
+    page_size = _parameter(schema, "/api/v1/incidents/", "page_size")["schema"]
+    assert (page_size["minimum"], page_size["maximum"]) == (1, 200)
+    limit = _parameter(schema, "/api/v1/incidents/{id}/similar/", "limit")["schema"]
+    assert (limit["minimum"], limit["maximum"]) == (1, 50)
+    similar = schema["components"]["schemas"]["SimilarRequestRequest"]
+    assert similar.get("additionalProperties") is False

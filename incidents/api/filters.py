@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django.db import DatabaseError
 from django_filters.fields import IsoDateTimeField
 
 from incidents.bounds import InvalidInput, bounded_datetime
@@ -32,16 +33,34 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = BoundedIsoDateTimeField
 
 
+class CatalogueSlugFilter(django_filters.ModelChoiceFilter):
+    """A catalogue slug (shape or pattern), listed as an enum in the OpenAPI schema.
+
+    The catalogue is known when the schema is built, so the schema states the valid slugs
+    and an unknown one is a schema-invalid request, answered 400 (a typo should not look
+    like "no incidents").
+    """
+
+    @property
+    def _spectacular_annotation(self) -> dict:
+        # Read by drf-spectacular when it builds the schema, from the database of the moment.
+        try:
+            slugs = sorted(self.queryset.values_list("slug", flat=True))
+        except DatabaseError:  # a schema built without a database (`manage.py spectacular`)
+            return {"field": {"type": "string"}}
+        return {"field": {"type": "string", "enum": slugs}}
+
+
 class IncidentFilter(django_filters.FilterSet):
     """Unknown slugs answer 400 (a typo should not look like "no incidents")."""
 
-    shape = django_filters.ModelChoiceFilter(
+    shape = CatalogueSlugFilter(
         field_name="shapes",
         to_field_name="slug",
         queryset=EmergentShape.objects.all(),
         help_text="Emergent shape slug, e.g. `cascade`.",
     )
-    pattern = django_filters.ModelChoiceFilter(
+    pattern = CatalogueSlugFilter(
         field_name="pattern_links__pattern",
         to_field_name="slug",
         queryset=StructuralPattern.objects.all(),
