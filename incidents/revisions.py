@@ -32,6 +32,7 @@ SECTIONS = [
     ("patterns", "Structural patterns"),
     ("components", "Components"),
     ("perrow", "Perrow position"),
+    ("restricted_to", "Restricted to group"),
 ]
 TEXT_FIELDS = ["title", "status", "severity", "summary", "impact", "users_affected", "narrative",
                "went_well", "where_lucky"]  # fmt: skip
@@ -109,10 +110,23 @@ def _section_lines(snap: dict[str, Any], section: str) -> list[str]:
             for e in snap.get("timeline", [])
         ]
     if section == "actions":
+        # Every stored attribute of an item is on its line: a change to any of them (a due
+        # date lost, a tracker link edited) must show in the diff, not only a new title.
         return [
-            f"{a['title']} ({a['status']}, {a['kind']}, owner {a['owner'] or '—'})"
+            f"{a['title']} ({a['status']}, {a['kind']}, owner {a.get('owner') or '—'}, "
+            f"due {a.get('due') or '—'}, leverage {a.get('leverage_level') or '—'}, "
+            f"pattern {a.get('pattern') or '—'}, tracker {a.get('tracker_url') or '—'}, "
+            f"done {a.get('completed_at') or '—'})"
             for a in snap.get("actions", [])
         ]
+    if section == "restricted_to":
+        from django.contrib.auth.models import Group
+
+        group_id = snap.get("restricted_to")
+        if not group_id:
+            return ["everyone who may read reviews"]
+        name = Group.objects.filter(pk=group_id).values_list("name", flat=True).first()
+        return [f"group {name or f'#{group_id} (deleted)'}"]
     if section == "patterns":
         return [f"{p['slug']}: {p['rationale']}" for p in snap.get("patterns", [])]
     return [str(item) for item in snap.get(section, [])]
