@@ -260,7 +260,13 @@ def request_review(request: HttpRequest, pk: int) -> HttpResponse:
             )
         raise PermissionDenied(permissions.EDIT_REFUSED)
     published = incident.status == Incident.Status.PUBLISHED
-    form = ReviewRequestForm(request.POST or None, published=published)
+    # The current reviewers start ticked: the service replaces the whole list, so a form
+    # that started empty would drop every reviewer the sender did not tick again.
+    form = ReviewRequestForm(
+        request.POST or None,
+        published=published,
+        initial={"reviewers": list(incident.reviewers.all())},
+    )
     if request.method == "POST" and form.is_valid():
         services.incident_request_review(
             incident=incident, by=request.user, reviewers=list(form.cleaned_data["reviewers"])

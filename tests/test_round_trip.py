@@ -412,3 +412,18 @@ def test_components_that_cannot_be_read_are_refused_with_a_reason(client, member
     assert response.status_code == 200
     assert "put a name that contains a comma in double quotes" in response.content.decode()
     assert stored_review(awkward_review.pk) == before
+
+
+def test_sending_for_review_again_untouched_keeps_every_named_reviewer(client, member):
+    """The reviewers already named start ticked: resubmitting the form drops nobody."""
+    incident = review(by=member)
+    first, second = UserFactory(username="ada"), UserFactory(username="grace")
+    services.incident_request_review(incident=incident, by=member, reviewers=[first, second])
+    client.force_login(member)
+    url = reverse("incidents:request_review", args=[incident.pk])
+
+    data = browser_submission(client.get(url).content.decode(), "request-review-form")
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    assert set(incident.reviewers.values_list("username", flat=True)) == {"ada", "grace"}
