@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,19 @@ def test_a_reused_idempotency_key_with_another_body_is_refused(server):
         timeout=30,
     )
     assert _json(other, 422)["error"]["code"] == "idempotency_key_reused"
+
+
+def test_parallel_appends_are_all_stored_on_the_embedded_database(server):
+    """SQLite has no row locks: each write takes its write lock before reading the review."""
+    url = _draft(server).headers["Location"]
+
+    def append(n: int) -> int:
+        event = {"occurred_at": f"2026-11-24T10:{n:02d}:00Z", "text": f"event {n}"}
+        return server.post(f"{url}timeline/", json={"events": [event]}, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(append, range(10)))
+
+    assert codes == [201] * 10
+    stored = _json(server.get(url, timeout=30), 200)["timeline"]
+    assert sorted(e["text"] for e in stored) == sorted(f"event {n}" for n in range(10))

@@ -179,6 +179,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has no row locks. A transaction that reads and then writes while another one
+    # writes fails at once with "database is locked" (SQLite cannot wait for the upgrade);
+    # taking the write lock when the transaction begins makes the others wait their turn.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
