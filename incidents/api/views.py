@@ -16,7 +16,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from idempotency.api import idempotent
-from idempotency.api import idempotent
 from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
 from incidents.bounds import InvalidInput, bounded_int
 from incidents.models import ActionItem, Incident, PatternLink, Report
@@ -223,7 +222,6 @@ class IncidentViewSet(
         return Response(body, status=code, headers=headers)
 
     @idempotent
-    @idempotent
     def create(self, request, *args, **kwargs):
         serializer = IncidentCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -269,7 +267,6 @@ class IncidentViewSet(
 
     @action(detail=True, methods=["post"])
     @idempotent
-    @idempotent
     def timeline(self, request, pk=None):
         incident = self.get_object()
         append = TimelineAppendSerializer(data=request.data)
@@ -281,7 +278,6 @@ class IncidentViewSet(
         return self._detail(incident, status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="action-items")
-    @idempotent
     @idempotent
     def action_items(self, request, pk=None):
         incident = self.get_object()
@@ -360,7 +356,6 @@ class SimilarView(APIView):
         request=SimilarRequestSerializer,
         responses={200: SimilarResultSerializer, **ERRORS},
     )
-    @idempotent
     @idempotent
     def post(self, request):
         question = SimilarRequestSerializer(data=request.data)
@@ -448,7 +443,6 @@ class ReportViewSet(
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "with_snapshot": self.action != "list"}
 
-    @idempotent
     @idempotent
     def create(self, request, *args, **kwargs):
         question = ReportRequestSerializer(data=request.data)
