@@ -93,8 +93,10 @@ def new_page(browser, live_server, browser_events) -> Iterator[Callable[[], Page
     """Open a page in a new browser context (its own cookies: a separate person)."""
     contexts: list[BrowserContext] = []
 
-    def _new_page() -> Page:
-        context = browser.new_context(base_url=live_server.url)
+    def _new_page(*, bypass_csp: bool = False) -> Page:
+        # `bypass_csp` lets a test check one defence on its own (the sanitiser) without
+        # the Content-Security-Policy hiding what the sanitiser let through.
+        context = browser.new_context(base_url=live_server.url, bypass_csp=bypass_csp)
         context.set_default_timeout(10_000)
         browser_events.watch(context)
         contexts.append(context)

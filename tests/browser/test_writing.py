@@ -288,8 +288,12 @@ def _click_payload_links(page: Page, scope: Locator) -> None:
 
 
 def test_markdown_payloads_run_no_script_on_the_review_page_or_in_the_live_preview(
-    page, login, browser_events, django_capture_on_commit_callbacks
+    new_page, login, browser_events, django_capture_on_commit_callbacks
 ):
+    # The page's CSP would block inline handlers whatever the sanitiser let through, so this
+    # test switches it off: the sanitiser must hold on its own (tests/browser/test_csp.py
+    # checks the policy as the second layer).
+    page = new_page(bypass_csp=True)
     user = UserFactory()
     with django_capture_on_commit_callbacks(execute=True):
         incident = _xss_review(user)
