@@ -12,12 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.venv/bin
 work=$(mktemp -d)
-if [ -n "${CONTRACT_PORT:-}" ]; then
-  port=$CONTRACT_PORT
-else
-  port=$($BIN/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-fi
-export SECRET_KEY=contract-check ALLOWED_HOSTS=127.0.0.1 SECURE_COOKIES=0 \
+free_port() {
+  $BIN/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=${CONTRACT_PORT:-$(free_port)}
+dev_port=$( [ -n "${CONTRACT_PORT:-}" ] && echo $((CONTRACT_PORT + 1)) || free_port )
+SECRET_KEY=$($BIN/python -c 'import secrets; print(secrets.token_urlsafe(50))')
+export SECRET_KEY ALLOWED_HOSTS=127.0.0.1 SECURE_COOKIES=0 \
   DATABASE_URL="sqlite:///$work/contract.sqlite3" SEAMS_API_RATE=100000/min
 unset REDIS_URL
 trap 'for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work"' EXIT
@@ -69,9 +70,9 @@ fi
 if [[ " $servers " == *" runserver "* ]]; then
   # The embedded mode's server, as `make run` starts it (DEBUG on, Django's WSGI server,
   # which checks header types strictly).
-  DEBUG=1 $BIN/python manage.py runserver --noreload "127.0.0.1:$((port + 1))" \
+  DEBUG=1 $BIN/python manage.py runserver --noreload "127.0.0.1:$dev_port" \
     >"$work/runserver.log" 2>&1 &
   echo $! >"$work/runserver.pid"
-  check runserver "$((port + 1))"
+  check runserver "$dev_port"
 fi
 exit "$status"
