@@ -549,3 +549,40 @@ def incident_patch(
         saved = _write_review(incident.pk, content, by, note)
     incident.refresh_from_db()
     return saved
+
+
+# --- edits made outside these services (the admin) ----------------------------------------
+
+
+def incident_hold_at_version(*, incident_pk: int, expected_version: int) -> bool:
+    """Lock the review for a write that happens elsewhere, if it is still at
+    `expected_version`; False when someone saved it since (nothing is changed then).
+
+    The same conditional UPDATE as `_claim`, without bumping: the caller's transaction keeps
+    the lock (PostgreSQL's row lock, SQLite's write lock) until it commits, so no other save
+    can slip in between this check and the caller's write.
+    """
+    return bool(
+        Incident.objects.filter(pk=incident_pk, version=expected_version).update(
+            version=F("version")
+        )
+    )
+
+
+def incident_changed_elsewhere(
+    *, incident: Incident, by: AbstractBaseUser | None, note: str = ""
+) -> Incident:
+    """Keep a change written outside these services (the admin) in the review's history.
+
+    Bumps the version (so a form opened before it is refused), records a revision of what is
+    stored now and asks for analysis, as any save here does. A review created there with no
+    revision yet gets its first one at its first version.
+    """
+    with transaction.atomic():
+        if incident.revisions.exists():
+            _claim(incident.pk, None)
+        current = Incident.objects.get(pk=incident.pk)
+        record_revision(incident=current, by=by, note=note)
+        _request_analysis(current)
+    incident.refresh_from_db()
+    return current
