@@ -12,7 +12,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import catalogue
-from .admin_forms import EmergentShapeAdminForm, StructuralPatternAdminForm
+from .admin_forms import (
+    EmergentShapeAdminForm,
+    LeverageLevelAdminForm,
+    PatternRelationAdminForm,
+    StructuralPatternAdminForm,
+)
 from .models import EmergentShape, LeverageLevel, PatternRelation, StructuralPattern
 
 
@@ -20,6 +25,7 @@ class RelationInline(admin.TabularInline):
     """The pattern's outgoing relations (confused with, leads to) edited on its page."""
 
     model = PatternRelation
+    form = PatternRelationAdminForm
     fk_name = "source"
     extra = 0
     autocomplete_fields = ["target"]
@@ -148,4 +154,5 @@ class EmergentShapeAdmin(admin.ModelAdmin):
 class LeverageLevelAdmin(admin.ModelAdmin):
     """Meadows' twelve leverage levels."""
 
+    form = LeverageLevelAdminForm
     list_display = ["number", "name", "depth"]

@@ -338,3 +338,28 @@ def test_evidence_lines_allow_an_empty_key_and_reject_a_key_with_spaces():
     assert "one word" in errors[0]
     assert errors[1].startswith("Line 3")
     assert "is missing" in errors[1]
+
+
+@pytest.mark.django_db
+def test_untouched_save_of_a_shipped_entry_with_awkward_text_is_not_a_local_edit(admin_client):
+    """A shipped entry whose text has surrounding spaces and CR LF, saved from its page as a
+    browser sends it, stays exactly as shipped: `sync_catalogue` must not see a local edit."""
+    from .test_round_trip import browser_submission
+
+    pattern = StructuralPattern.objects.get(slug=SLUG)
+    pattern.name = f"  {pattern.name} "
+    pattern.summary = f" {pattern.summary}\r\nsecond line  "
+    pattern.aliases = [f"  {alias} " for alias in pattern.aliases]
+    pattern.entry["unfolds"]["starts"] = f"  {pattern.entry['unfolds']['starts']}\r\n"
+    pattern.shipped_digest = catalogue.digest(catalogue.stored_content(pattern))
+    pattern.save()
+    before = StructuralPattern.objects.filter(pk=pattern.pk).values().get()
+    assert not catalogue.is_locally_edited(pattern)
+
+    page = admin_client.get(_change_url(pattern))
+    data = browser_submission(page.content.decode(), "structuralpattern_form")
+    data["_save"] = ["Save"]
+    assert admin_client.post(_change_url(pattern), data).status_code == 302
+
+    assert StructuralPattern.objects.filter(pk=pattern.pk).values().get() == before
+    assert not catalogue.is_locally_edited(StructuralPattern.objects.get(pk=pattern.pk))
