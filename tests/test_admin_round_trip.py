@@ -323,3 +323,17 @@ def test_a_stale_admin_form_is_refused_and_the_other_save_kept(admin_client):
     assert Revision.objects.filter(incident_id=incident.pk).count() == revisions
     # The stale page keeps what was typed, so nothing is lost on the refusing side either.
     assert "My stale edit." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_review_added_in_the_admin_starts_its_history(admin_client):
+    url = reverse("admin:incidents_incident_add")
+    data = browser_submission(admin_client.get(url).content.decode(), "incident_form")
+    data.update(title=["Added in the admin"], _save=["Save"])
+    assert admin_client.post(url, data).status_code == 302
+
+    incident = Incident.objects.get()
+    assert incident.title == "Added in the admin"
+    assert [(r.version, r.snapshot) for r in incident.revisions.all()] == [(1, snapshot(incident))]
+    assert incident.version == 1
+    assert incident.analysis_requested_at is not None
