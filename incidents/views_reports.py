@@ -17,6 +17,7 @@ from .analysis.reports import ReportParams, page_view, to_markdown, to_zip
 from .forms import date_widget
 from .links import incident_path_prefix
 from .models import Incident, Report
+from .permissions import visible_components
 from .reporting import report_request
 
 
@@ -31,6 +32,20 @@ class ReportForm(forms.Form):
     component = forms.SlugField(
         required=False, help_text="Component slug; incidents in what depends on it count too."
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_component(self) -> str:
+        slug = self.cleaned_data["component"]
+        # Only components a review the user may see uses: one that only restricted reviews
+        # use answers like an unknown one, so the form cannot tell an outsider it exists.
+        if slug and not visible_components(self.user).filter(slug=slug).exists():
+            raise forms.ValidationError(
+                f"No component with the slug “{slug}” appears in the reviews you can see."
+            )
+        return slug
 
     def clean(self):
         data = super().clean()
@@ -59,7 +74,9 @@ def reports(request: HttpRequest) -> HttpResponse:
     """Earlier reports (who made them, for which window), and a form for a new one."""
     today = timezone.now().date()
     form = ReportForm(
-        request.POST or None, initial={"since": today - timedelta(days=91), "until": today}
+        request.POST or None,
+        user=request.user,
+        initial={"since": today - timedelta(days=91), "until": today},
     )
     if request.method == "POST" and form.is_valid():
         report = report_request(by=request.user, params=form.params())

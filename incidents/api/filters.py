@@ -2,11 +2,13 @@
 
 import django_filters
 from django import forms
+from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
 from django_filters.fields import IsoDateTimeField
 
 from incidents.bounds import InvalidInput, bounded_datetime
 from incidents.models import Component, Incident
+from incidents.permissions import visible_components
 from incidents.search import text_search
 from taxonomy.models import EmergentShape, StructuralPattern
 
@@ -69,8 +71,10 @@ class IncidentFilter(django_filters.FilterSet):
     component = django_filters.ModelChoiceFilter(
         field_name="components",
         to_field_name="slug",
+        # Narrowed to the reader's visible components in `form`, per request.
         queryset=Component.objects.all(),
-        help_text="Component slug, e.g. `waf-managed-rules`.",
+        help_text="Component slug, e.g. `waf-managed-rules`. A component no review you may "
+        "see uses is unknown (400), like one that does not exist.",
     )
     status = django_filters.ChoiceFilter(choices=Incident.Status.choices)
     severity = django_filters.ChoiceFilter(choices=Incident.Severity.choices)
@@ -91,6 +95,17 @@ class IncidentFilter(django_filters.FilterSet):
 
     def filter_text(self, queryset, name, value):
         return text_search(queryset, value[:500])
+
+    @property
+    def form(self):
+        # The form class is shared by every request (below), so the reader's choices are set
+        # on each form: a slug only restricted reviews use must answer exactly like an
+        # unknown one, or the 400/200 difference tells an outsider the component exists.
+        if not hasattr(self, "_form"):
+            form = super().form
+            user = getattr(self.request, "user", None) or AnonymousUser()
+            form.fields["component"].queryset = visible_components(user)
+        return self._form
 
     def get_form_class(self):
         # django-filter builds a new form class, with a new field per filter, for every

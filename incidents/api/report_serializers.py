@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from incidents.analysis.reports import ReportParams
-from incidents.models import Component, Incident, Report
+from incidents.models import Incident, Report
+from incidents.permissions import visible_components
 from taxonomy.models import EmergentShape, StructuralPattern
 
 MAX_WINDOW = timedelta(days=5 * 366)
@@ -36,12 +38,16 @@ class ReportRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError({"until": ["Must be after `since`."]})
         if data["until"] - data["since"] > MAX_WINDOW:
             raise serializers.ValidationError({"until": ["A window may span at most five years."]})
-        for name, model in (
-            ("component", Component),
-            ("shape", EmergentShape),
-            ("pattern", StructuralPattern),
+        request = self.context.get("request")
+        # A component only restricted reviews use is unknown to whoever may not see them:
+        # accepting it would tell them it exists.
+        components = visible_components(getattr(request, "user", None) or AnonymousUser())
+        for name, known in (
+            ("component", components),
+            ("shape", EmergentShape.objects.all()),
+            ("pattern", StructuralPattern.objects.all()),
         ):
-            if data.get(name) and not model.objects.filter(slug=data[name]).exists():
+            if data.get(name) and not known.filter(slug=data[name]).exists():
                 raise serializers.ValidationError({name: [f"Unknown {name} {data[name]!r}."]})
         return data
 

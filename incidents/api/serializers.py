@@ -353,9 +353,15 @@ class RecurrenceIncidentSerializer(serializers.Serializer):
     components = serializers.SerializerMethodField()
     basis = serializers.CharField(help_text="`linked` by an author, or found in the `text`.")
     after_remediation = serializers.BooleanField(
-        help_text="Every action item of the incident before it was done when this one began."
+        source="reader_after_remediation",
+        help_text="Every action item of the incident before it (among those you may see) was "
+        "done when this one began.",
     )
-    remediation_kinds = serializers.ListField(child=serializers.CharField())
+    remediation_kinds = serializers.ListField(
+        source="reader_remediation_kinds",
+        child=serializers.CharField(),
+        help_text="The kinds of action item the incident before it had.",
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_components(self, membership: RecurrenceMembership) -> list[str]:
@@ -363,14 +369,25 @@ class RecurrenceIncidentSerializer(serializers.Serializer):
 
 
 class RecurringStructureSerializer(serializers.ModelSerializer):
-    """A structure seen in two or more incidents. Counts include restricted incidents;
-    their content appears only to their group (`hidden_incidents` says how many)."""
+    """A structure seen in two or more incidents that you may see. Every figure comes from
+    those incidents only (`incidents.selectors.recurring_structures_for`): a restricted
+    review you may not see changes nothing in the answer, not even a count."""
 
     pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     pattern_name = serializers.CharField(source="pattern.name")
     patterns = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     incidents = RecurrenceIncidentSerializer(source="visible_memberships", many=True)
-    hidden_incidents = serializers.SerializerMethodField()
+    incident_count = serializers.IntegerField(
+        source="reader_incident_count", help_text="Incidents in it that you may see."
+    )
+    # Kept for clients written against it: a structure is counted per reader, so nothing
+    # counted is ever hidden.
+    hidden_incidents = serializers.SerializerMethodField(help_text="Always 0.")
+    recurred_despite_remediation = serializers.BooleanField(
+        source="reader_despite_remediation",
+        help_text="One of the incidents you may see began after every action item of the one "
+        "before it (that you may see) was done.",
+    )
     components = serializers.SerializerMethodField()
     # Computed from the visible incidents only: a restricted incident's date is its content.
     first_seen = serializers.SerializerMethodField()
@@ -396,7 +413,7 @@ class RecurringStructureSerializer(serializers.ModelSerializer):
         ]
 
     def get_hidden_incidents(self, obj: RecurringStructure) -> int:
-        return max(obj.incident_count - len(obj.visible_memberships), 0)
+        return 0
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_components(self, obj: RecurringStructure) -> list[str]:
