@@ -445,7 +445,7 @@ class ReportViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        question = ReportRequestSerializer(data=request.data)
+        question = ReportRequestSerializer(data=request.data, context={"request": request})
         question.is_valid(raise_exception=True)
         report = report_request(by=request.user, params=question.to_params())
         report.refresh_from_db()
