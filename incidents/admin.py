@@ -47,6 +47,8 @@ ROUND_TRIP_WIDGETS: dict[type[models.Field], dict[str, Any]] = {
         ),
     },
     models.DateField: {"form_class": forms.DateField, "widget": date_widget()},
+    # A link typed without a scheme is taken as https (Django 6's default, chosen now).
+    models.URLField: {"assume_scheme": "https"},
 }
 
 
