@@ -243,8 +243,8 @@ def test_no_other_endpoint_leaks_a_restricted_incident(read_api, write_api, secr
     ]  # fmt: skip
     for body in bodies:
         assert SECRET not in body
-    recurrence = json.loads(bodies[1])["results"][0]
-    assert recurrence["hidden_incidents"] == 1  # counted, not shown
+    # Only the restricted review makes the structure recur: for this reader it does not.
+    assert json.loads(bodies[1])["results"] == []
     report = Report.objects.create(
         created_by=user, params={"since": "2000-01-01T00:00:00+00:00",
                                  "until": "2004-01-01T00:00:00+00:00"},

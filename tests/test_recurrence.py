@@ -3,12 +3,16 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents import services
 from incidents.analysis.recurrence import analyse_incident, earlier_in_same_structure
 from incidents.models import Incident, RecurrenceMembership, RecurringStructure
 from taxonomy.models import StructuralPattern
+
+from .factories import GroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +133,38 @@ def test_pattern_links_keep_who_added_them(save_review, user):
     link = incident.pattern_links.get()
     assert link.added_by == user
     assert link.pattern == StructuralPattern.objects.get(slug="retry-amplification")
+
+
+def _structures_and_secrets(save_review, n_patterns: int) -> None:
+    """Open reviews sharing `n_patterns` patterns (each pattern and each pair a structure),
+    and a restricted review in every one of those structures."""
+    slugs = list(StructuralPattern.objects.order_by("slug").values_list("slug", flat=True))
+    chosen = slugs[:n_patterns]
+    for n in range(3):
+        save_review(title=f"Open {n}", patterns=chosen, components=[f"Part {n}"],
+                    started_at=YEARS_AGO + dt.timedelta(days=n))  # fmt: skip
+    hidden = save_review(title="Hidden", patterns=chosen, components=["Vault"])
+    Incident.objects.filter(pk=hidden.pk).update(restricted_to=GroupFactory())
+
+
+def _queries(logged_in, read_api) -> tuple[int, int]:
+    read_api.get("/api/v1/")  # the token's first use of the minute is recorded: not counted
+    with CaptureQueriesContext(connection) as page:
+        assert logged_in.get("/recurrences/").status_code == 200
+    with CaptureQueriesContext(connection) as api:
+        rows = read_api.get("/api/v1/recurrences/?page_size=100").json()["results"]
+    assert rows
+    assert all(row["incident_count"] == 3 for row in rows)  # the hidden one not counted
+    return len(page), len(api)
+
+
+def test_the_recurrences_list_costs_the_same_queries_with_many_structures(
+    save_review, logged_in, read_api
+):
+    _structures_and_secrets(save_review, 2)  # 3 structures
+    few = _queries(logged_in, read_api)
+    RecurringStructure.objects.all().delete()
+    Incident.objects.all().delete()
+    _structures_and_secrets(save_review, 6)  # 6 patterns and 15 pairs: 21 structures
+    assert RecurringStructure.objects.count() == 21
+    assert _queries(logged_in, read_api) == few
