@@ -208,10 +208,25 @@ class RecurringStructureAdmin(RoundTripAdmin):
     """Read-only: these rows are derived by the analysis and rebuilt by it."""
 
     list_display = ["signature", "first_seen", "last_seen"]
-    readonly_fields = ["signature", "pattern", "first_seen", "last_seen"]
+    # Every field shown, none editable: the next analysis would overwrite an edit anyway.
+    fields = readonly_fields = [
+        "signature",
+        "pattern",
+        "patterns",
+        "first_seen",
+        "last_seen",
+        "incident_count",
+        "recurred_despite_remediation",
+    ]
     inlines = [MembershipInline]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -43,6 +43,7 @@ READ_ONLY = {
     AccessAttempt: "failed-login records written by the login guard; every field read-only",
     AccessLog: "login records written by the login guard; every field read-only",
     AccessFailureLog: "failed-login records written by the login guard; every field read-only",
+    RecurringStructure: "derived by the recurrence analysis, which rebuilds it; read-only",
 }
 
 
@@ -162,7 +163,6 @@ CASES: dict[type[models.Model], list[Callable[[], models.Model]]] = {
     LeverageLevel: [_leverage_level],
     Incident: [_incident],
     Component: [_component],
-    RecurringStructure: [_recurring_structure],
     ApiToken: [_api_token],
 }
 
@@ -337,3 +337,19 @@ def test_a_review_added_in_the_admin_starts_its_history(admin_client):
     assert [(r.version, r.snapshot) for r in incident.revisions.all()] == [(1, snapshot(incident))]
     assert incident.version == 1
     assert incident.analysis_requested_at is not None
+
+
+@pytest.mark.django_db
+def test_a_recurring_structure_opens_read_only_and_a_forged_save_changes_nothing(admin_client):
+    """Derived rows are shown, never edited: the analysis would overwrite an edit unseen."""
+    structure = _recurring_structure()
+    before = stored(RecurringStructure, structure.pk)
+    url = reverse("admin:incidents_recurringstructure_change", args=[structure.pk])
+
+    page = admin_client.get(url)
+    forged = admin_client.post(url, {"incident_count": "99", "_save": "Save"})
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert forged.status_code == 403
+    assert stored(RecurringStructure, structure.pk) == before
