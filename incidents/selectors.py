@@ -37,7 +37,7 @@ Reader = AbstractBaseUser | AnonymousUser
 _KIND_FLAG = "reader_kind_{}"
 
 
-def _visible_members(visible: QuerySet[Incident]) -> QuerySet[RecurrenceMembership]:
+def memberships_as_seen(visible: QuerySet[Incident]) -> QuerySet[RecurrenceMembership]:
     """Memberships of reviews the reader may see, each annotated with what the reader may
     know of its recurrence:
 
@@ -122,7 +122,7 @@ def recurring_structures_for(
     structures, one for their visible members, then their components and patterns.
     """
     visible = Incident.objects.visible_to(user)
-    members = _visible_members(visible)
+    members = memberships_as_seen(visible)
     hidden = RecurrenceMembership.objects.filter(structure_id=OuterRef("pk")).exclude(
         incident__in=visible
     )

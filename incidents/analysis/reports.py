@@ -44,6 +44,7 @@ from incidents.models import (
     RecurringStructure,
 )
 from incidents.permissions import visible_components
+from incidents.selectors import memberships_as_seen
 from taxonomy.catalogue import catalogue_version
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
@@ -272,28 +273,22 @@ def structures_section(
         occurred_at,
         after_remediation,
         previous_visible,
-        earlier_visible,
     ) in (
-        RecurrenceMembership.objects.filter(incident__in=window_pks)
-        .annotate(
-            previous_visible=Exists(visible.filter(pk=OuterRef("previous_id"))),
-            earlier_visible=_has_earlier_visible(visible),
-        )
+        # "After remediation" judges the action items of the member just before among those
+        # the viewer may see (the stored one may be hidden, and with it its action items),
+        # exactly as the recurrences page and API do.
+        memberships_as_seen(visible)
+        .filter(incident__in=window_pks)
         .values_list(
             "structure_id",
             "incident_id",
             "occurred_at",
-            "after_remediation",
-            "previous_visible",
-            "earlier_visible",
+            "reader_after_remediation",
+            "reader_previous_id",
         )
     ):
-        # "After remediation" judges the action items of the member just before; when that
-        # member is hidden from the viewer, its action items are too.
-        in_window[structure_id].append(
-            (incident_id, occurred_at, after_remediation and previous_visible)
-        )
-        if earlier_visible:
+        in_window[structure_id].append((incident_id, occurred_at, after_remediation))
+        if previous_visible is not None:
             recurred.add(structure_id)
     if not recurred:
         return [], []
