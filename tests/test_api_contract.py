@@ -319,3 +319,99 @@ def test_schema_states_the_bounds_the_api_enforces(read_api):
     assert (limit["minimum"], limit["maximum"]) == (1, 50)
     similar = schema["components"]["schemas"]["SimilarRequestRequest"]
     assert similar.get("additionalProperties") is False
+
+
+# --- what the schema states, so that a generated client (and the contract run) agrees -------
+
+
+def _schema(api) -> dict:
+    return api.get("/api/schema/?format=json", HTTP_ACCEPT="application/json").json()
+
+
+def test_schema_states_that_control_characters_in_the_url_answer_400(read_api):
+    """The request guard refuses control characters before any view: every operation
+    documents the 400, and every free-text path or query string forbids them."""
+    import re
+
+    schema = _schema(read_api)
+    free_text = 0
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            assert "400" in operation["responses"], (method, path)
+            for parameter in operation.get("parameters", []):
+                spec = parameter["schema"]
+                if parameter["in"] not in ("path", "query") or spec.get("type") != "string":
+                    continue
+                if "enum" in spec or "format" in spec:
+                    continue
+                free_text += 1
+                pattern = re.compile(spec["pattern"])
+                assert pattern.search("waf-managed-rules\tand more"), (path, parameter["name"])
+                assert not pattern.search("waf\x00rules"), (path, parameter["name"])
+                assert not pattern.search("waf\x7f"), (path, parameter["name"])
+    assert free_text >= 5  # q, cursor, component, the slugs in paths
+    response = read_api.get("/api/v1/components/", {"q": "waf\x00"})
+    assert_error(response, 400, "bad_request")
+
+
+def test_schema_states_catalogue_slugs_list_sizes_and_json_bodies(read_api):
+    schema = _schema(read_api)
+    components = schema["components"]["schemas"]
+    assert components["TimelineAppendRequest"]["properties"]["events"]["minItems"] == 1
+    assert components["ActionItemsAppendRequest"]["properties"]["action_items"]["minItems"] == 1
+
+    def enum(prop: dict) -> list:  # an enum in a body is a named component, maybe nullable
+        refs = [prop, *prop.get("oneOf", []), *prop.get("allOf", [])]
+        for ref in refs:
+            if "$ref" in ref:
+                return components[ref["$ref"].rsplit("/", 1)[1]]["enum"]
+        return prop["enum"]
+
+    item = components["ActionItemInRequest"]["properties"]
+    assert "paradigms" in enum(item["leverage_level"])
+    assert "fast-global-propagation" in enum(item["pattern"])
+    report = components["ReportRequestRequest"]["properties"]
+    assert "cascade" in enum(report["shape"])
+    assert "fast-global-propagation" in enum(report["pattern"])
+    assert "cascade" in enum(components["IncidentCreateRequest"]["properties"]["shapes"]["items"])
+    assert "cascade" in _parameter(schema, "/api/v1/patterns/", "shape")["schema"]["enum"]
+    recurrence = _parameter(schema, "/api/v1/recurrences/", "pattern")["schema"]
+    assert "fast-global-propagation" in recurrence["enum"]
+    assert _parameter(schema, "/api/v1/incidents/", "page")["schema"]["minimum"] == 1
+    # Bodies are JSON: a form encoding cannot tell a list from a string.
+    for item in schema["paths"].values():
+        for operation in item.values():
+            if "requestBody" in operation:
+                assert list(operation["requestBody"]["content"]) == ["application/json"]
+
+
+def test_a_component_that_matches_nothing_filters_to_an_empty_list(read_api, save_review, user):
+    """An unknown component and one only a restricted review uses answer the same: 200 with
+    no incidents (the schema cannot list components, so neither is a bad request)."""
+    save_review(title="Edge outage", components=["Edge"])
+    group = GroupFactory()
+    save_review(title="Vault leak", components=["Secret vault"], restricted_to=group)
+    listed = read_api.get("/api/v1/incidents/", {"component": "edge"})
+    assert [r["title"] for r in listed.json()["results"]] == ["Edge outage"]
+    unknown = read_api.get("/api/v1/incidents/", {"component": "no-such-component"})
+    hidden = read_api.get("/api/v1/incidents/", {"component": "secret-vault"})
+    assert unknown.status_code == hidden.status_code == 200
+    assert unknown.json() == hidden.json() == {"next": None, "previous": None, "results": []}
+    user.groups.add(group)
+    member = read_api.get("/api/v1/incidents/", {"component": "secret-vault"})
+    assert [r["title"] for r in member.json()["results"]] == ["Vault leak"]
+
+
+def test_a_page_that_is_not_a_number_is_refused(read_api, save_review):
+    save_review(title="Grid brownout")
+    for query in ({"page": "null"}, {"q": "grid", "page": "null"}):
+        error = assert_error(read_api.get("/api/v1/incidents/", query), 400, "invalid")
+        assert "page" in error["fields"]
+
+
+def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(user):
+    _, key = ApiToken.generate(name="csrf", user=user, scope="write")
+    api = APIClient(enforce_csrf_checks=True)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = api.post("/api/v1/incidents/1.5/timeline/", {"events": []}, format="json")
+    assert_error(response, 404, "not_found")

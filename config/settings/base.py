@@ -338,10 +338,15 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from the installed package: the docs work without a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # JSON is the API's contract (the cookbook's and every bot's): form encodings cannot say
+    # a list from a string or a number from text, so they are not offered in the schema.
+    "PARSER_WHITELIST": ["incidents.api.parsers.DepthLimitedJSONParser"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "incidents.api.schema.document_uri_limit",
         "incidents.api.schema.document_strict_fields",
+        "incidents.api.schema.document_request_guards",
+        "incidents.api.schema.document_patch_needs_a_change",
         "idempotency.schema.document_idempotency_key",
     ],
     "ENUM_NAME_OVERRIDES": {

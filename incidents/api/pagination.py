@@ -5,6 +5,8 @@ stated bounds (in the schema too) and a bad one answers 400 or 404, never a 500 
 different page size.
 """
 
+import re
+
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
 from rest_framework.response import Response
@@ -14,6 +16,26 @@ from incidents.bounds import InvalidInput, bounded_int
 
 # The id a cursor may carry: the largest integer any supported database compares.
 MAX_CURSOR_POSITION = 2**63 - 1
+
+
+def page_number(request, name: str = "page") -> int:
+    """The page number the query string asks for, 1 when absent.
+
+    Text that is not a whole number (`page=null`) answers 400: it is a client's bug, not a
+    page past the end. A whole number is returned as it is, for the caller to refuse with
+    404 when no such page exists.
+    """
+    raw = request.query_params.get(name)
+    if raw is None:
+        return 1
+    if not re.fullmatch(r"[+-]?\d+", raw.strip()):
+        raise ValidationError(
+            {name: [f"`{name}` must be a whole number from 1, not {raw[:40]!r}."]}
+        )
+    try:
+        return int(raw)
+    except ValueError:  # more digits than Python converts: far past any last page
+        return MAX_CURSOR_POSITION
 
 
 class BoundedPageSizeMixin:
@@ -65,6 +87,13 @@ class IncidentCursorPagination(BoundedPageSizeMixin, CursorPagination):
     ordering = "-id"
     page_size = 50
 
+    def paginate_queryset(self, queryset, request, view=None):
+        # `page` only means something to ranked results (`RankedPagination`), but the
+        # schema states it for the whole list: a malformed one is refused here too, not
+        # silently ignored.
+        page_number(request)
+        return super().paginate_queryset(queryset, request, view)
+
     def decode_cursor(self, request):
         cursor = super().decode_cursor(request)
         # DRF checks the offset but passes the position (an id) to the query as it came.
@@ -96,10 +125,7 @@ class RankedPagination(BoundedPageSizeMixin, BasePagination):
             raise AssertionError(f"{view.__class__.__name__} paginates an unordered queryset")
         self.request = request
         self.size = self.get_page_size(request)
-        try:
-            self.number = int(request.query_params.get(self.page_query_param, 1))
-        except (TypeError, ValueError):
-            self.number = 0
+        self.number = page_number(request, self.page_query_param)
         if self.number < 1:
             raise NotFound("Invalid page: pages are numbered from 1.")
         start = (self.number - 1) * self.size

@@ -13,9 +13,23 @@ from rest_framework.reverse import reverse
 from incidents.analysis.reports import ReportParams
 from incidents.models import Incident, Report
 from incidents.permissions import visible_components
+from taxonomy.api.serializers import slug_enum_schema
 from taxonomy.models import EmergentShape, StructuralPattern
 
 MAX_WINDOW = timedelta(days=5 * 366)
+
+
+class CatalogueSlugText(serializers.SlugField):
+    """A catalogue slug kept as text (a report stores its parameters as asked), stated in the
+    schema as an enum of the catalogue's slugs; `validate` checks it against the catalogue."""
+
+    def __init__(self, *, catalogue, **kwargs):
+        self.catalogue = catalogue
+        super().__init__(**kwargs)
+
+    @property
+    def _spectacular_annotation(self) -> dict:
+        return {"field": slug_enum_schema(self.catalogue, self.field_name)}
 
 
 class ReportRequestSerializer(serializers.Serializer):
@@ -30,8 +44,12 @@ class ReportRequestSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(
         choices=Incident.Severity.choices, required=False, allow_null=True
     )
-    shape = serializers.SlugField(required=False, allow_null=True)
-    pattern = serializers.SlugField(required=False, allow_null=True)
+    shape = CatalogueSlugText(
+        catalogue=EmergentShape.objects.all(), required=False, allow_null=True
+    )
+    pattern = CatalogueSlugText(
+        catalogue=StructuralPattern.objects.all(), required=False, allow_null=True
+    )
 
     def validate(self, data):
         if data["until"] <= data["since"]:

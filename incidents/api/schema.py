@@ -102,3 +102,66 @@ def document_strict_fields(result: dict, generator, request, public) -> dict:
         if name.endswith("Request") and name.removeprefix("Patched")[: -len("Request")] in strict:
             schema["additionalProperties"] = False
     return result
+
+
+# The characters `ControlCharacterMiddleware` refuses (see `incidents.bounds`), as a JSON
+# Schema pattern: a string parameter must not contain any of them.
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+
+
+_BAD_REQUEST = {
+    "description": "Invalid input, such as a control character in the URL; see `error`.",
+    "content": {
+        "application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"},
+            "examples": {
+                "BadRequest": {
+                    "summary": "bad_request",
+                    "value": error_body(
+                        400,
+                        "bad_request",
+                        "The query parameter 'q' contains a control character (such as NUL); "
+                        "remove it and try again.",
+                    ),
+                }
+            },
+        }
+    },
+}
+
+
+def document_request_guards(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: state what the request guards refuse before any view runs.
+
+    `ControlCharacterMiddleware` answers 400 to a path or query string holding NUL or another
+    control character, whatever the operation: every free-text string parameter in the path
+    or the query gets a `pattern` forbidding them (an enum or a format already excludes
+    them), and every operation documents the 400.
+    """
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if (
+                    parameter.get("in") in ("path", "query")
+                    and schema.get("type") == "string"
+                    and not {"enum", "format", "pattern"} & set(schema)
+                ):
+                    schema["pattern"] = NO_CONTROL_CHARACTERS
+            operation["responses"].setdefault("400", _BAD_REQUEST)
+    return result
+
+
+def document_patch_needs_a_change(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: a PATCH must send a field to change, besides `version`.
+
+    `IncidentPatchSerializer.validate` answers 400 to `{}` or `{"version": 3}` (a patch that
+    changes nothing is a client's mistake); `anyOf` of one-field `required` lists says so.
+    """
+    schema = result.get("components", {}).get("schemas", {}).get("PatchedIncidentPatchRequest")
+    if schema:
+        fields = [name for name in schema.get("properties", {}) if name != "version"]
+        schema["anyOf"] = [{"required": [name]} for name in fields]
+    return result

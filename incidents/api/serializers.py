@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, MinLengthValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -19,6 +20,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
+from taxonomy.api.serializers import slug_enum_schema
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 MAX_SECTION = settings.SEAMS_MAX_SECTION_CHARS
@@ -45,6 +47,12 @@ class CatalogueSlugField(serializers.SlugRelatedField):
     def __init__(self, *, catalogue_url: str, **kwargs):
         self.catalogue_url = catalogue_url
         super().__init__(slug_field="slug", **kwargs)
+
+    @property
+    def _spectacular_annotation(self) -> dict:
+        # Read by drf-spectacular when it builds the schema: the valid slugs as an enum.
+        name = self.field_name or getattr(self.parent, "field_name", "")
+        return {"field": slug_enum_schema(self.get_queryset(), name)}
 
     def to_internal_value(self, data):
         try:
@@ -320,16 +328,34 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
         return out
 
 
+def list_size_validators(minimum: int, maximum: int) -> list:
+    """The size bounds of a nested list, as validators drf-spectacular states as `minItems`
+    and `maxItems` (it does not read `allow_empty` or a list serializer's `max_length`,
+    which still give the messages: they are checked first). Given to the ListSerializer
+    itself: `many=True` would hand them to each item."""
+    return [MinLengthValidator(minimum), MaxLengthValidator(maximum)]
+
+
 class TimelineAppendSerializer(StrictFieldsMixin, serializers.Serializer):
     """Events a bot appends while an incident unfolds."""
 
-    events = TimelineEventInSerializer(many=True, allow_empty=False, max_length=200)
+    events = serializers.ListSerializer(
+        child=TimelineEventInSerializer(),
+        allow_empty=False,
+        max_length=200,
+        validators=list_size_validators(1, 200),
+    )
 
 
 class ActionItemsAppendSerializer(StrictFieldsMixin, serializers.Serializer):
     """Action items to add to a review."""
 
-    action_items = ActionItemInSerializer(many=True, allow_empty=False, max_length=100)
+    action_items = serializers.ListSerializer(
+        child=ActionItemInSerializer(),
+        allow_empty=False,
+        max_length=100,
+        validators=list_size_validators(1, 100),
+    )
 
 
 class ComponentSerializer(serializers.ModelSerializer):

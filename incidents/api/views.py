@@ -29,6 +29,7 @@ from incidents.services import (
     incident_create,
     incident_patch,
 )
+from taxonomy.api.serializers import CatalogueSlugs
 from taxonomy.models import StructuralPattern
 
 from .conditional import ConditionalRetrieveMixin
@@ -101,7 +102,9 @@ class PreconditionFailed(APIException):
         ),
         parameters=[
             OpenApiParameter(
-                "page", int, description="With `q` only: the page of ranked results, from 1."
+                "page",
+                {"type": "integer", "minimum": 1},
+                description="With `q` only: the page of ranked results, from 1.",
             )
         ],
         responses={200: IncidentSerializer(many=True), **LIST_ERRORS},
@@ -381,7 +384,12 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("pattern", str, description="Only structures with this pattern."),
+            OpenApiParameter(
+                "pattern",
+                str,
+                enum=CatalogueSlugs(StructuralPattern.objects.all()),
+                description="Only structures with this pattern.",
+            ),
             OpenApiParameter(
                 "despite_remediation", bool, description="Only those that recurred after fixes."
             ),
@@ -415,6 +423,12 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
     ),
     create=extend_schema(
         summary="Start a report job",
+        description=(
+            "Rules the schema cannot state: `until` must be after `since`, and the window may "
+            "span at most five years (a report reads every incident in it and the one before "
+            "it); `component` must name a component you may see (one only restricted reviews "
+            "use is unknown to you). Each broken rule answers 400 naming the field."
+        ),
         request=ReportRequestSerializer,
         responses={202: ReportSerializer, **ERRORS},
     ),

@@ -2,10 +2,47 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from taxonomy.models import EmergentShape, LeverageLevel, PatternRelation, StructuralPattern
+
+
+def slug_enum_schema(catalogue: QuerySet, field_name: str = "") -> dict:
+    """The OpenAPI schema of a catalogue slug: a string, one of the slugs stored now.
+
+    Read when the schema is built (from the database of the moment), so a pattern added to
+    the catalogue appears in the next schema; a schema built without a database
+    (`manage.py spectacular` on a fresh checkout) says only "string". In request bodies
+    drf-spectacular names an enum after the field; `field_name` keeps one name per field
+    (`pattern` and a claim's `slug` list the same patterns under two names, by design).
+    """
+    try:
+        slugs = sorted(catalogue.values_list("slug", flat=True))
+    except DatabaseError:
+        return {"type": "string"}
+    if not slugs:
+        return {"type": "string"}
+    schema = {"type": "string", "enum": slugs}
+    if field_name:
+        schema["x-spec-enum-id"] = f"{catalogue.model._meta.label}.{field_name}"
+    return schema
+
+
+class CatalogueSlugs:
+    """The slugs of a catalogue table as an `OpenApiParameter(enum=...)`, read when the
+    schema is built rather than when the view module is imported."""
+
+    def __init__(self, catalogue: QuerySet) -> None:
+        self.catalogue = catalogue
+
+    def __bool__(self) -> bool:
+        return "enum" in slug_enum_schema(self.catalogue)
+
+    def __iter__(self):
+        return iter(slug_enum_schema(self.catalogue).get("enum", []))
 
 
 def _list(source: str) -> serializers.ListField:

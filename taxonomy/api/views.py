@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_view
 from rest_framework import viewsets
 
 from incidents.api.conditional import ConditionalRetrieveMixin
+from incidents.api.filters import CatalogueSlugFilter
 from incidents.api.schema import read_only_schema
 from taxonomy.catalogue import digest, stored_content
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
@@ -18,7 +19,7 @@ from .serializers import LeverageLevelSerializer, PatternSerializer, ShapeSerial
 class PatternFilter(django_filters.FilterSet):
     """Narrow the catalogue to patterns that typically produce a shape."""
 
-    shape = django_filters.ModelChoiceFilter(
+    shape = CatalogueSlugFilter(
         field_name="typical_shapes",
         to_field_name="slug",
         queryset=EmergentShape.objects.all(),
