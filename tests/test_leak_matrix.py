@@ -437,6 +437,9 @@ def _answers(user, web, api) -> dict[str, tuple[int, object]]:
         "/api/v1/incidents/?component=no-such-part",
         f"/api/v1/components/{MARK}vault/",
         f"/api/v1/patterns/{HIDDEN}/",
+        # An open review's page says what came before it, and whether despite remediation.
+        *(f"/incidents/{pk}/" for pk in Incident.objects.filter(
+            title__startswith="Open").values_list("pk", flat=True)),
     ]  # fmt: skip
     answers = {url: _comparable(_get(api if "/api/" in url else web, url)) for url in urls}
     window = {"since": "2025-01-01T00:00:00Z", "until": "2025-07-01T00:00:00Z"}

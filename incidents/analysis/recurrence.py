@@ -33,6 +33,7 @@ from incidents.models import (
     RecurringStructure,
     SuggestionDecision,
 )
+from incidents.selectors import memberships_as_seen
 from taxonomy.models import StructuralPattern
 
 from .similarity import catalogue_pinned, suggest_patterns
@@ -441,8 +442,12 @@ def earlier_in_same_structure(*, incident: Incident, visible: QuerySet[Incident]
         .select_related("incident", "structure__pattern")
         .prefetch_related("incident__components")
         .annotate(
+            # Judged against the member before this one that the reader may see: the stored
+            # flag may rest on a restricted review's action items.
             this_after_remediation=Subquery(
-                mine.filter(structure_id=OuterRef("structure_id")).values("after_remediation")[:1]
+                memberships_as_seen(visible)
+                .filter(incident=incident, structure_id=OuterRef("structure_id"))
+                .values("reader_after_remediation")[:1]
             )
         )
         .order_by("structure__pattern__name", "-occurred_at")
