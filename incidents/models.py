@@ -391,7 +391,8 @@ class RecurringStructure(models.Model):
     """Derived: a structure (a pattern, or two that co-occur) seen in two or more incidents.
 
     Written only by `incidents.analysis.recurrence`; `signature` makes the analysis idempotent.
-    The counts include restricted incidents (a structure's size is not their content).
+    The stored counts and flags include restricted incidents; readers are shown only figures
+    computed from what they may see (`incidents.selectors.recurring_structures_for`).
     """
 
     signature = models.CharField(max_length=300, unique=True)

@@ -377,8 +377,8 @@ class SimilarView(APIView):
 
 @extend_schema_view(**read_only_schema("Recurring structures", RecurringStructureSerializer))
 class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
-    """Structures seen in two or more incidents. Every reader sees the same structures and
-    counts; restricted incidents' content appears only to their group."""
+    """Structures seen in two or more incidents the reader may see; every figure is computed
+    from those incidents only (`incidents.selectors.recurring_structures_for`)."""
 
     serializer_class = RecurringStructureSerializer
 
