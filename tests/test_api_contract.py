@@ -415,3 +415,20 @@ def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(user):
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     response = api.post("/api/v1/incidents/1.5/timeline/", {"events": []}, format="json")
     assert_error(response, 404, "not_found")
+
+
+def test_a_number_where_text_is_expected_is_refused(write_api):
+    """DRF turned 42 into "42": the schema says string, so a number is a client's bug."""
+    response = write_api.post("/api/v1/similar/", {"text": -8.9e291}, format="json")
+    assert "text" in assert_error(response, 400, "invalid")["fields"]
+    response = write_api.post(
+        "/api/v1/incidents/", {"title": "Edge", "components": ["Edge", 7]}, format="json"
+    )
+    assert "components" in assert_error(response, 400, "invalid")["fields"]
+    assert not Incident.objects.exists()
+
+
+def test_an_empty_page_number_is_refused_on_every_list(read_api):
+    for url in ("/api/v1/incidents/", "/api/v1/reports/", "/api/v1/patterns/"):
+        assert_error(read_api.get(url, {"page": ""}), 400, "invalid")
+    assert_error(read_api.get("/api/v1/incidents/", {"page": "0"}), 404, "not_found")

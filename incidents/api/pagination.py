@@ -79,6 +79,12 @@ class StablePageNumberPagination(BoundedPageSizeMixin, PageNumberPagination):
             raise AssertionError(f"{view.__class__.__name__} paginates an unordered queryset")
         return super().paginate_queryset(queryset, request, view)
 
+    def get_page_number(self, request, paginator):
+        # DRF reads `page=` (empty) as the first page; it is not a page number: 400. A whole
+        # number DRF's paginator does not have (0, past the end) stays its 404.
+        number = page_number(request, self.page_query_param)
+        return number if self.page_query_param in request.query_params else 1
+
 
 class IncidentCursorPagination(BoundedPageSizeMixin, CursorPagination):
     """Cursor pagination for lists that grow while bots page through them: a new incident
@@ -91,7 +97,8 @@ class IncidentCursorPagination(BoundedPageSizeMixin, CursorPagination):
         # `page` only means something to ranked results (`RankedPagination`), but the
         # schema states it for the whole list: a malformed one is refused here too, not
         # silently ignored.
-        page_number(request)
+        if page_number(request) < 1:
+            raise NotFound("Invalid page: pages are numbered from 1.")
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request):

@@ -175,7 +175,29 @@ class StrictFieldsMixin:
                 raise serializers.ValidationError(
                     {name: ["Unknown field; see the schema at /api/schema/."] for name in unknown}
                 )
+            not_text = sorted(
+                name for name, value in data.items() if _text_expected(self.fields[name], value)
+            )
+            if not_text:
+                # DRF's CharField turns 42 into "42": the schema says string, so a number (a
+                # client's bug) is refused rather than stored as text.
+                raise serializers.ValidationError(
+                    {name: ["Must be a string (text in quotes)."] for name in not_text}
+                )
         return super().to_internal_value(data)
+
+
+def _text_expected(field, value) -> bool:
+    """Whether `value` is a number or a boolean where `field` takes text (or a list of it)."""
+
+    def not_a_string(item) -> bool:
+        return isinstance(item, (int, float, bool))
+
+    if isinstance(field, serializers.CharField):
+        return not_a_string(value)
+    if isinstance(field, serializers.ListField) and isinstance(field.child, serializers.CharField):
+        return isinstance(value, list) and any(not_a_string(item) for item in value)
+    return False
 
 
 # --- writing ---------------------------------------------------------------------------
