@@ -432,3 +432,8 @@ def test_an_empty_page_number_is_refused_on_every_list(read_api):
     for url in ("/api/v1/incidents/", "/api/v1/reports/", "/api/v1/patterns/"):
         assert_error(read_api.get(url, {"page": ""}), 400, "invalid")
     assert_error(read_api.get("/api/v1/incidents/", {"page": "0"}), 404, "not_found")
+
+
+def test_an_empty_boolean_filter_is_refused(read_api):
+    error = assert_error(read_api.get("/api/v1/recurrences/", {"despite_remediation": ""}), 400)
+    assert "despite_remediation" in error["fields"]

@@ -400,7 +400,8 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         flag = self.request.query_params.get("despite_remediation")
-        if flag not in (None, "", "true", "false"):
+        # Empty is not a boolean: refused like any other text (the schema says boolean).
+        if flag not in (None, "true", "false"):
             raise ValidationError({"despite_remediation": ["Use true or false."]})
         pattern = self.request.query_params.get("pattern") or None
         if pattern and not StructuralPattern.objects.filter(slug=pattern).exists():
@@ -408,7 +409,7 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
         return recurring_structures_for(
             self.request.user,
             pattern_slug=pattern,
-            despite_remediation=None if flag in (None, "") else flag == "true",
+            despite_remediation=None if flag is None else flag == "true",
         )
 
 
