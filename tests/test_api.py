@@ -363,3 +363,29 @@ def test_a_pattern_added_after_earlier_requests_can_be_filtered_on(read_api, sav
     save_review(title="Uses it", patterns=["late-addition"])
     response = read_api.get("/api/v1/incidents/", {"pattern": "late-addition"})
     assert [r["title"] for r in response.json()["results"]] == ["Uses it"]
+
+
+def test_an_empty_patch_changes_nothing_and_still_reports_a_stale_version(
+    write_api, save_review, user
+):
+    """`{}` (or `version` alone) is a valid merge patch that changes nothing: 200 with the
+    review, no new version or revision; a stale version is still answered 409."""
+    writer_client = write_api
+    incident = save_review(title="Kept as it is", shapes=["cascade"], by=user)
+    url = f"/api/v1/incidents/{incident.pk}/"
+    revisions = incident.revisions.count()
+
+    empty = writer_client.patch(url, {}, format="json")
+    current = writer_client.patch(url, {"version": incident.version}, format="json")
+    cleared = writer_client.patch(url, {"shapes": []}, format="json")
+    stale = writer_client.patch(url, {"version": incident.version}, format="json")
+
+    assert empty.status_code == 200, empty.content
+    assert empty.json()["version"] == incident.version
+    assert current.status_code == 200
+    assert current.json()["version"] == incident.version
+    assert cleared.status_code == 200
+    assert cleared.json()["shapes"] == []  # an empty list is a change, not an empty patch
+    assert cleared.json()["version"] == incident.version + 1
+    assert_error(stale, 409, "conflict")
+    assert incident.revisions.count() == revisions + 1  # only the real change made one

@@ -346,7 +346,6 @@ SPECTACULAR_SETTINGS = {
         "incidents.api.schema.document_uri_limit",
         "incidents.api.schema.document_strict_fields",
         "incidents.api.schema.document_request_guards",
-        "incidents.api.schema.document_patch_needs_a_change",
         "idempotency.schema.document_idempotency_key",
     ],
     "ENUM_NAME_OVERRIDES": {

@@ -152,16 +152,3 @@ def document_request_guards(result: dict, generator, request, public) -> dict:
                     schema["pattern"] = NO_CONTROL_CHARACTERS
             operation["responses"].setdefault("400", _BAD_REQUEST)
     return result
-
-
-def document_patch_needs_a_change(result: dict, generator, request, public) -> dict:
-    """drf-spectacular hook: a PATCH must send a field to change, besides `version`.
-
-    `IncidentPatchSerializer.validate` answers 400 to `{}` or `{"version": 3}` (a patch that
-    changes nothing is a client's mistake); `anyOf` of one-field `required` lists says so.
-    """
-    schema = result.get("components", {}).get("schemas", {}).get("PatchedIncidentPatchRequest")
-    if schema:
-        fields = [name for name in schema.get("properties", {}) if name != "version"]
-        schema["anyOf"] = [{"required": [name]} for name in fields]
-    return result

@@ -330,13 +330,9 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
                "summary", "impact", "users_affected", "narrative", "went_well", "where_lucky",
                "complexity", "coupling")  # fmt: skip
 
-    def validate(self, data):
-        if not set(data) - {"version"}:
-            raise serializers.ValidationError("Send at least one field to change.")
-        return data
-
     def changes(self) -> dict:
-        """Keyword arguments for `services.incident_patch`."""
+        """Keyword arguments for `services.incident_patch`; `{"fields": {}}` when the patch
+        changes nothing (an empty merge patch, or `version` alone)."""
         data = self.validated_data
         out: dict = {"fields": {k: data[k] for k in self.SCALARS if k in data}}
         if "shapes" in data:

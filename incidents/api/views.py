@@ -252,20 +252,30 @@ class IncidentViewSet(
                 incident=incident, by=self.request.user, note="Changed through the API", **changes
             )
         except ConcurrentEditError as conflict:
-            if conflict.expected_version == getattr(self, "_if_match_version", None):
-                raise PreconditionFailed() from conflict
-            raise Conflict(
-                f"The review is at version {conflict.incident.version}, not "
-                f"{conflict.expected_version}: read it again and reapply your change."
-            ) from conflict
+            raise self._conflict(conflict.incident.version, conflict.expected_version) from conflict
         return incident
+
+    def _conflict(self, current: int, expected: int) -> APIException:
+        if expected == getattr(self, "_if_match_version", None):
+            return PreconditionFailed()
+        return Conflict(
+            f"The review is at version {current}, not {expected}: read it again and reapply "
+            "your change."
+        )
 
     def partial_update(self, request, *args, **kwargs):
         incident = self.get_object()
         patch = IncidentPatchSerializer(data=request.data)
         patch.is_valid(raise_exception=True)
         expected = self._expected_version(incident, patch.validated_data.get("version"))
-        self._patch(incident, expected_version=expected, **patch.changes())
+        changes = patch.changes()
+        if changes == {"fields": {}}:
+            # An empty merge patch changes nothing: no new version, no revision; a stale
+            # `version` is still told, as it would be with a change.
+            if expected is not None and expected != incident.version:
+                raise self._conflict(incident.version, expected)
+            return self._detail(incident)
+        self._patch(incident, expected_version=expected, **changes)
         return self._detail(incident)
 
     @action(detail=True, methods=["post"])
@@ -319,11 +329,15 @@ class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         visible = Incident.objects.visible_to(self.request.user)
         # Not every component: one that only restricted reviews use is their content.
-        components = visible_components(self.request.user).annotate(
-            visible_incidents=Count("incidents", filter=Q(incidents__in=visible), distinct=True)
-        ).prefetch_related(
-            Prefetch("depends_on", visible_components(self.request.user)),
-            Prefetch("dependents", visible_components(self.request.user)),
+        components = (
+            visible_components(self.request.user)
+            .annotate(
+                visible_incidents=Count("incidents", filter=Q(incidents__in=visible), distinct=True)
+            )
+            .prefetch_related(
+                Prefetch("depends_on", visible_components(self.request.user)),
+                Prefetch("dependents", visible_components(self.request.user)),
+            )
         )
         name = self.request.query_params.get("q")
         if name:
