@@ -48,8 +48,8 @@ def test_what_authors_write_beyond_commonmark_still_renders():
         "Blast radius\n: Every edge node.\n\n"
         "~~rolled back~~\n"
     )
-    assert '<th style="text-align:left">metric</th>' in html
-    assert '<td style="text-align:right">502</td>' in html
+    assert '<th class="align-left">metric</th>' in html
+    assert '<td class="align-right">502</td>' in html
     assert '<code class="language-python">retry()' in html
     assert "<sup>" in html
     assert "At 13:42 UTC." in html
@@ -58,12 +58,18 @@ def test_what_authors_write_beyond_commonmark_still_renders():
     assert "<s>rolled back</s>" in html
 
 
-def test_table_cells_keep_alignment_but_no_other_style():
+def test_rendered_markdown_carries_no_inline_style_the_csp_would_block():
+    """The pages' CSP (`style-src 'self'`) ignores style attributes: alignment is a class."""
     html = render_markdown(
-        '<table><tr><td style="text-align:center;background:url(x)">a</td></tr></table>'
+        "| a | b | c |\n|:-:|--:|:--|\n| 1 | 2 | 3 |\n\n"
+        '<table><tr><td style="text-align:center;background:url(x)" align="right" '
+        'class="danger">a</td></tr></table>'
     )
-    assert "text-align:center" in html
+    assert "style=" not in html
     assert "background" not in html
+    assert '<th class="align-center">a</th>' in html
+    assert '<td align="right"' in html  # raw HTML keeps `align`
+    assert "danger" not in html  # and only the alignment classes pass
 
 
 def test_links_keep_their_text_and_safe_href_with_noopener():
