@@ -29,6 +29,13 @@ def test_the_main_pages_and_the_api_docs_run_with_no_csp_violation(
     user = UserFactory(username="reader")
     incident = save_review(
         title="Config push pinned every edge node",
+        # Everything an author can write that renders to markup: an aligned table, a
+        # footnote, fenced code, a definition list.
+        summary=(
+            "| region | errors |\n|:--|--:|\n| eu | 502 |\n\n"
+            "It spread[^1].\n\n[^1]: In seconds.\n\n```\npush()\n```\n\n"
+            "Blast radius\n: Every edge node.\n"
+        ),
         started_at=datetime(2025, 3, 1, tzinfo=UTC),
         patterns=["fast-global-propagation"],
         components=["Edge config"],
