@@ -436,3 +436,31 @@ def test_an_empty_page_number_is_refused_on_every_list(read_api):
 def test_an_empty_boolean_filter_is_refused(read_api):
     error = assert_error(read_api.get("/api/v1/recurrences/", {"despite_remediation": ""}), 400)
     assert "despite_remediation" in error["fields"]
+
+
+def _typed_query_parameters(schema: dict):
+    """(path, name) of every GET query parameter whose schema says more than free text."""
+    for path, operations in schema["paths"].items():
+        get = operations.get("get")
+        if not get or "{" in path:
+            continue
+        for parameter in get.get("parameters", []):
+            typed = parameter["schema"].get("type") in {"integer", "boolean", "number"}
+            if parameter["in"] == "query" and (
+                typed or {"enum", "format"} & set(parameter["schema"])
+            ):
+                yield path, parameter["name"]
+
+
+def test_an_empty_value_for_a_typed_query_parameter_is_400_naming_it(read_api):
+    """`?pattern=` is not a pattern, `?since=` not a date-time, `?page_size=` not a number:
+    each typed parameter of every list, left empty, is refused rather than ignored."""
+    schema = _schema(read_api)
+    checked = []
+    for path, name in _typed_query_parameters(schema):
+        response = read_api.get(f"{path}?{name}=")
+        assert response.status_code == 400, (path, name, response.status_code)
+        assert name in json.dumps(response.json()["error"]), (path, name)
+        checked.append((path, name))
+    assert ("/api/v1/recurrences/", "pattern") in checked
+    assert ("/api/v1/incidents/", "since") in checked

@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 from django.contrib.auth.models import AnonymousUser
+from django_filters import fields as filter_fields
 from django_filters.fields import IsoDateTimeField
 
 from incidents.bounds import InvalidInput, bounded_datetime
@@ -35,6 +36,28 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = BoundedIsoDateTimeField
 
 
+class RefusesEmpty:
+    """A filter field for a parameter whose schema is an enum: present but empty (`?shape=`)
+    is no value of it, so it is refused rather than ignored as django-filter would."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError("Give one of the listed values, or leave it out.")
+        return super().clean(value)
+
+
+class EnumChoiceField(RefusesEmpty, filter_fields.ChoiceField):
+    pass
+
+
+class EnumModelChoiceField(RefusesEmpty, filter_fields.ModelChoiceField):
+    pass
+
+
+class EnumChoiceFilter(django_filters.ChoiceFilter):
+    field_class = EnumChoiceField
+
+
 class CatalogueSlugFilter(django_filters.ModelChoiceFilter):
     """A catalogue slug (shape or pattern), listed as an enum in the OpenAPI schema.
 
@@ -47,6 +70,8 @@ class CatalogueSlugFilter(django_filters.ModelChoiceFilter):
     def _spectacular_annotation(self) -> dict:
         # Read by drf-spectacular when it builds the schema, from the database of the moment.
         return {"field": slug_enum_schema(self.queryset)}
+
+    field_class = EnumModelChoiceField
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -70,8 +95,8 @@ class IncidentFilter(django_filters.FilterSet):
         help_text="Component slug, e.g. `waf-managed-rules`. A slug that names no component "
         "you may see gives an empty list.",
     )
-    status = django_filters.ChoiceFilter(choices=Incident.Status.choices)
-    severity = django_filters.ChoiceFilter(choices=Incident.Severity.choices)
+    status = EnumChoiceFilter(choices=Incident.Status.choices)
+    severity = EnumChoiceFilter(choices=Incident.Severity.choices)
     since = BoundedIsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", help_text="Started at or after (ISO 8601)."
     )

@@ -417,8 +417,9 @@ class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
         # Empty is not a boolean: refused like any other text (the schema says boolean).
         if flag not in (None, "true", "false"):
             raise ValidationError({"despite_remediation": ["Use true or false."]})
-        pattern = self.request.query_params.get("pattern") or None
-        if pattern and not StructuralPattern.objects.filter(slug=pattern).exists():
+        pattern = self.request.query_params.get("pattern")
+        # Empty is not a pattern's slug either (the schema lists the slugs).
+        if pattern is not None and not StructuralPattern.objects.filter(slug=pattern).exists():
             raise ValidationError({"pattern": [f"Unknown structural pattern {pattern!r}."]})
         return recurring_structures_for(
             self.request.user,
