@@ -464,3 +464,41 @@ def test_an_empty_value_for_a_typed_query_parameter_is_400_naming_it(read_api):
         checked.append((path, name))
     assert ("/api/v1/recurrences/", "pattern") in checked
     assert ("/api/v1/incidents/", "since") in checked
+
+
+@pytest.mark.parametrize("shapes", [{}, {"cascade": 1}, "cascade"])
+def test_a_list_of_slugs_sent_as_anything_but_a_list_is_400(write_api, incident, shapes):
+    """`{}` passed as an empty list before (and a dict's keys as slugs): the schema says array."""
+    response = write_api.patch(
+        f"/api/v1/incidents/{incident['id']}/", {"shapes": shapes}, format="json"
+    )
+    error = assert_error(response, 400, "invalid")
+    assert "shapes" in error["fields"]
+
+
+def test_schema_states_that_request_text_may_not_hold_nul(read_api):
+    """The serializers refuse NUL in any text (PostgreSQL cannot store it); every free-text
+    string of every request body says so with a pattern."""
+    import re
+
+    from incidents.api.schema import NO_NUL
+
+    def strings(schema, where):
+        if schema.get("type") == "string" and not {"enum", "format"} & set(schema):
+            yield where, schema
+        for name, child in schema.get("properties", {}).items():
+            yield from strings(child, f"{where}.{name}")
+        if isinstance(schema.get("items"), dict):
+            yield from strings(schema["items"], f"{where}[]")
+
+    found = 0
+    for name, schema in _schema(read_api)["components"]["schemas"].items():
+        if not name.endswith("Request"):
+            continue
+        for where, text in strings(schema, name):
+            found += 1
+            assert "pattern" in text, where
+            assert not re.fullmatch(text["pattern"], "a\x00b"), where
+            if text["pattern"] == NO_NUL:  # free text (not a slug): all else is allowed
+                assert re.fullmatch(text["pattern"], "two\nlines\tand a tab"), where
+    assert found > 20

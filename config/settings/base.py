@@ -346,6 +346,7 @@ SPECTACULAR_SETTINGS = {
         "incidents.api.schema.document_uri_limit",
         "incidents.api.schema.document_strict_fields",
         "incidents.api.schema.document_request_guards",
+        "incidents.api.schema.document_no_nul_in_request_bodies",
         "idempotency.schema.document_idempotency_key",
     ],
     "ENUM_NAME_OVERRIDES": {

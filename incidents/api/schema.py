@@ -152,3 +152,26 @@ def document_request_guards(result: dict, generator, request, public) -> dict:
                     schema["pattern"] = NO_CONTROL_CHARACTERS
             operation["responses"].setdefault("400", _BAD_REQUEST)
     return result
+
+
+# DRF's CharField refuses NUL (PostgreSQL cannot store it); every other character of text,
+# line breaks included, is an author's to write.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _forbid_nul(schema: dict) -> None:
+    if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+        schema["pattern"] = NO_NUL
+    for child in schema.get("properties", {}).values():
+        _forbid_nul(child)
+    if isinstance(schema.get("items"), dict):
+        _forbid_nul(schema["items"])
+
+
+def document_no_nul_in_request_bodies(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: every free-text string of a request body forbids NUL, which
+    the serializers refuse with 400 (so a generated client and the contract run agree)."""
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            _forbid_nul(schema)
+    return result

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator, MinLengthValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import relations, serializers
 
 from incidents.bounds import MAX_DB_INT
 from incidents.models import (
@@ -41,8 +41,25 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+class ListOnlyManyRelatedField(serializers.ManyRelatedField):
+    """DRF's many-related field takes any iterable, so `{}` passed as an empty list (and a
+    dict's keys as slugs); the schema says array, so anything but a list is refused."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class CatalogueSlugField(serializers.SlugRelatedField):
     """A slug from the catalogue, with an error that tells a bot where to look."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        # As DRF's RelatedField.many_init, with the list-only parent field.
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs |= {k: v for k, v in kwargs.items() if k in relations.MANY_RELATION_KWARGS}
+        return ListOnlyManyRelatedField(**list_kwargs)
 
     def __init__(self, *, catalogue_url: str, **kwargs):
         self.catalogue_url = catalogue_url
