@@ -481,7 +481,7 @@ def test_schema_states_that_request_text_may_not_hold_nul(read_api):
     string of every request body says so with a pattern."""
     import re
 
-    from incidents.api.schema import NO_NUL
+    from incidents.api.schema import NO_NUL, NOT_BLANK
 
     def strings(schema, where):
         if schema.get("type") == "string" and not {"enum", "format"} & set(schema):
@@ -499,6 +499,20 @@ def test_schema_states_that_request_text_may_not_hold_nul(read_api):
             found += 1
             assert "pattern" in text, where
             assert not re.fullmatch(text["pattern"], "a\x00b"), where
-            if text["pattern"] == NO_NUL:  # free text (not a slug): all else is allowed
-                assert re.fullmatch(text["pattern"], "two\nlines\tand a tab"), where
+            if text["pattern"] in (NO_NUL, NOT_BLANK):  # free text (not a slug)
+                assert re.fullmatch(text["pattern"], " two\nlines\tand a tab "), where
+            if text.get("minLength", 0) >= 1:  # required: more than whitespace
+                for blank in (" ", "\x1d", "\u3000\t\u0085"):
+                    assert not re.fullmatch(text["pattern"], blank), (where, blank)
     assert found > 20
+
+
+@pytest.mark.parametrize("blank", [" ", "\x1d", "\u3000\t\u0085"])
+def test_text_that_is_only_whitespace_is_refused_as_the_schema_says(write_api, incident, blank):
+    """Python's whitespace (what DRF trims) includes U+001C–U+001F and U+0085; the schema's
+    pattern lists exactly those characters, so the two agree on what is blank."""
+    response = write_api.patch(
+        f"/api/v1/incidents/{incident['id']}/", {"title": blank}, format="json"
+    )
+    error = assert_error(response, 400, "invalid")
+    assert "title" in error["fields"]

@@ -159,9 +159,23 @@ def document_request_guards(result: dict, generator, request, public) -> dict:
 NO_NUL = "^[^\\u0000]*$"
 
 
+def _python_whitespace_class() -> str:
+    """The characters `str.strip()` removes, as a JSON Schema (ECMA) character class body.
+
+    DRF trims text before its not-blank check, and Python's idea of whitespace is wider than
+    the `\\s` of a JSON Schema pattern (it includes U+001C–U+001F and U+0085): the class is
+    built from Python itself, so the schema refuses exactly what the API refuses.
+    """
+    return "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
+
+
+# A required text: no NUL, and something left once surrounding whitespace is trimmed.
+NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_python_whitespace_class()}][^\\u0000]*$"
+
+
 def _forbid_nul(schema: dict) -> None:
     if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
-        schema["pattern"] = NO_NUL
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
     for child in schema.get("properties", {}).values():
         _forbid_nul(child)
     if isinstance(schema.get("items"), dict):
@@ -169,8 +183,9 @@ def _forbid_nul(schema: dict) -> None:
 
 
 def document_no_nul_in_request_bodies(result: dict, generator, request, public) -> dict:
-    """drf-spectacular hook: every free-text string of a request body forbids NUL, which
-    the serializers refuse with 400 (so a generated client and the contract run agree)."""
+    """drf-spectacular hook: every free-text string of a request body forbids NUL, and a
+    required one must hold more than whitespace: the serializers refuse both with 400 (so a
+    generated client and the contract run agree)."""
     for name, schema in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request"):
             _forbid_nul(schema)
