@@ -1,0 +1,141 @@
+"""Recurring structures per reader at 100,000 incidents: Seams beside the same SQL alone.
+
+    .venv/bin/python bench/recurrences_latency.py [--database-url postgres://…/seams_bench_100k]
+
+Since restricted reviews stopped counting for readers outside their group, every count,
+date and "recurred despite remediation" flag of `/api/v1/recurrences/` and the
+`/recurrences/` page is computed for the reader: for a reader who may see every review the
+stored values serve; for an outsider (the synthetic data restricts 2 % of reviews to the
+group "security") each structure's visible members are counted and judged in SQL.
+
+For each reader (a superuser; an ordinary user outside "security") and each request
+(the API's first page, the API filtered by `despite_remediation=true`, the HTML page), in
+one process with DEBUG off:
+
+1. one warm-up request through Django's test client, recording every statement and its
+   parameters;
+2. `--runs` requests, each timed whole (Seams), alternating with a replay of the recorded
+   statements through psycopg on a separate connection, fetching every row (the floor: the
+   same SQL without Django, DRF or templates).
+
+Prints a Markdown table (median and p95 per request, and the ratio of Seams to its floor) and
+writes bench/results/recurrences-latency-<db>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
+REQUESTS = {
+    "api": "/api/v1/recurrences/",
+    "api-despite": "/api/v1/recurrences/?despite_remediation=true",
+    "page": "/recurrences/",
+}
+
+
+def _readers():
+    """A superuser and an outsider to the restricted group, made anew for each run."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    users.filter(username__in=["bench-recur-admin", "bench-recur-outsider"]).delete()
+    admin = users.create_superuser("bench-recur-admin", password=None)
+    outsider = users.create_user("bench-recur-outsider", password=None)
+    return {"superuser": admin, "outsider": outsider}
+
+
+def _record(client, url: str) -> tuple[int, list[tuple[str, tuple]]]:
+    """Request once, keeping every statement with its parameters for the floor."""
+    from django.db import connection
+
+    statements: list[tuple[str, tuple]] = []
+
+    def keep(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        response = client.get(url)
+    return response.status_code, statements
+
+
+def _replay(conn, statements) -> None:
+    with conn.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            if cursor.description is not None:
+                cursor.fetchall()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    url = common.database_url(args.database_url)
+    common.setup_django(url)
+    import os
+
+    os.environ["DEBUG"] = "0"
+    import psycopg
+    from django.conf import settings
+    from django.test import Client
+
+    settings.DEBUG = False
+    floor_conn = psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
+    results = {}
+    for reader_name, reader in _readers().items():
+        client = Client()
+        client.force_login(reader)
+        for name, path in REQUESTS.items():
+            status, statements = _record(client, path)
+            assert status == 200, (reader_name, name, status)
+            seams, floor = [], []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                client.get(path)
+                seams.append((time.perf_counter() - start) * 1000)
+                start = time.perf_counter()
+                _replay(floor_conn, statements)
+                floor.append((time.perf_counter() - start) * 1000)
+            row = {
+                "queries": len(statements),
+                "seams_median_ms": statistics.median(seams),
+                "seams_p95_ms": common.percentile(seams, 95),
+                "floor_median_ms": statistics.median(floor),
+                "floor_p95_ms": common.percentile(floor, 95),
+            }
+            row["ratio_median"] = row["seams_median_ms"] / row["floor_median_ms"]
+            results[f"{reader_name} {name}"] = row
+
+    print("| reader, request | queries | Seams median / p95 ms | floor median / p95 ms | ratio |")
+    print("|---|--:|--:|--:|--:|")
+    for key, row in results.items():
+        print(
+            f"| {key} | {row['queries']} | {row['seams_median_ms']:.1f} / "
+            f"{row['seams_p95_ms']:.1f} | {row['floor_median_ms']:.1f} / "
+            f"{row['floor_p95_ms']:.1f} | {row['ratio_median']:.2f}× |"
+        )
+    out = common.save_result(
+        f"recurrences-latency-{common.database_name(url)}",
+        {
+            "database": common.database_name(url),
+            "runs": args.runs,
+            "machine": common.machine(),
+            "postgres": common.postgres_info(),
+            "results": results,
+        },
+    )
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
