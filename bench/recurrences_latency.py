@@ -68,7 +68,11 @@ def _record(client, url: str) -> tuple[int, list[tuple[str, tuple]]]:
 
 
 def _replay(conn, statements) -> None:
-    with conn.cursor() as cursor:
+    import psycopg
+
+    # Client-side binding, as Django's PostgreSQL backend sends its statements (a prefetch
+    # may carry more parameters than server-side binding allows).
+    with psycopg.ClientCursor(conn) as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
             if cursor.description is not None:
@@ -90,6 +94,7 @@ def main() -> None:
     from django.test import Client
 
     settings.DEBUG = False
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     floor_conn = psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
     results = {}
     for reader_name, reader in _readers().items():

@@ -123,14 +123,17 @@ def recurring_structures_for(
     """
     visible = Incident.objects.visible_to(user)
     members = memberships_as_seen(visible)
+    # Counts and dates from the bare rows: the annotated `members` would be grouped by its
+    # per-member subqueries, running them for every member of every structure.
+    plain = RecurrenceMembership.objects.filter(incident__in=visible)
     hidden = RecurrenceMembership.objects.filter(structure_id=OuterRef("pk")).exclude(
         incident__in=visible
     )
     structures = (
         RecurringStructure.objects.annotate(
-            reader_incident_count=_per_structure(members, Count("pk")),
-            reader_first_seen=_per_structure(members, Min("occurred_at")),
-            reader_last_seen=_per_structure(members, Max("occurred_at")),
+            reader_incident_count=_per_structure(plain, Count("pk")),
+            reader_first_seen=_per_structure(plain, Min("occurred_at")),
+            reader_last_seen=_per_structure(plain, Max("occurred_at")),
             # With nothing hidden from the reader the stored flag is theirs; otherwise judge
             # only the pairs of members they may see.
             reader_despite_remediation=Case(
