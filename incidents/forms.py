@@ -15,6 +15,7 @@ from django.forms import formset_factory
 
 from taxonomy.catalogue import perrow_axes
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
+from taxonomy.round_trip import KeepsUnchangedValues
 
 from .models import ActionItem, Incident, TimelineEvent
 from .services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
@@ -48,48 +49,6 @@ def _datetime_widget() -> forms.DateTimeInput:
 def date_widget() -> forms.DateInput:
     """A browser date picker that shows the value it is given (ISO, whatever the locale)."""
     return forms.DateInput(attrs={"type": "date"}, format=DATE_FORMAT)
-
-
-def _as_submitted(text: str, widget: forms.Widget) -> str:
-    """`text` as a browser sends it back from `widget`, line breaks as "\n"."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    # A one-line input drops line breaks from its value; a textarea keeps them.
-    return text if isinstance(widget, forms.Textarea) else text.replace("\n", "")
-
-
-def _shown_unchanged(form: forms.BaseForm, name: str) -> bool:
-    """Whether the browser sent back exactly what the form showed for `name`."""
-    field = form.fields[name]
-    bound = form[name]
-    submitted = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
-    if isinstance(field, forms.DateTimeField):
-        # Compared as times: a browser may send "10:00" for the "10:00:00" it was shown.
-        return not field.has_changed(bound.initial, submitted)
-    shown = field.widget.format_value(bound.initial)
-    return _as_submitted(shown or "", field.widget) == _as_submitted(submitted or "", field.widget)
-
-
-class KeepsUnchangedValues:
-    """A form whose untouched fields keep their stored values exactly.
-
-    What a browser sends back is not always what was stored: Django strips surrounding
-    whitespace, browsers send line breaks as CR LF and drop them from one-line inputs, and
-    a datetime input carries no microseconds. So a text or time field the person did not
-    change keeps the stored value rather than the one the browser returned; opening a
-    review and saving it unchanged then changes nothing.
-    """
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        for name, field in self.fields.items():
-            if (
-                isinstance(field, forms.CharField | forms.DateTimeField)
-                and name in data
-                and name in self.initial
-                and _shown_unchanged(self, name)
-            ):
-                data[name] = self.initial[name]
-        return data
 
 
 def component_list(names: list[str]) -> str:

@@ -17,6 +17,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import EmergentShape, LeverageLevel, PatternRelation, StructuralPattern
+from .round_trip import KeepsUnchangedValues
 
 BLAST_RADIUS_CHOICES = [
     ("delivery", "Delivery (shipping changes)"),
@@ -219,48 +220,11 @@ class EvidenceField(PairLinesField):
         return incident, note
 
 
-def _as_submitted(text: str, widget: forms.Widget) -> str:
-    """`text` as a browser sends it back from `widget`, line breaks as "\n"."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    # A one-line input drops line breaks from its value; a textarea keeps them.
-    return text if isinstance(widget, forms.Textarea) else text.replace("\n", "")
+class KeepsUnchangedText(KeepsUnchangedValues):
+    """The round-trip rule (see `taxonomy.round_trip`) for the catalogue's forms, whose
+    one-item-per-line lists are text to the browser too."""
 
-
-class KeepsUnchangedText:
-    """A form whose untouched text fields keep their stored values exactly.
-
-    Django strips surrounding whitespace, and browsers send line breaks as CR LF, so saving
-    a page unchanged would rewrite a name with a leading space or a summary with Unix line
-    endings (and a shipped entry would then look edited locally). A text field whose
-    submitted text is what the page showed keeps the stored value instead.
-    """
-
-    def clean(self) -> dict[str, Any]:
-        """Put the stored value back for every text field sent back as it was shown."""
-        data = super().clean()
-        for name, field in self.fields.items():
-            if (
-                isinstance(field, forms.CharField | LinesField)
-                and not field.disabled
-                and name in data
-                and name in self.initial
-                and self._shown_unchanged(name)
-            ):
-                data[name] = self.initial[name]
-        return data
-
-    def _shown_unchanged(self, name: str) -> bool:
-        """Whether the browser sent back exactly the text the page showed for `name`."""
-        field = self.fields[name]
-        shown = field.widget.format_value(field.prepare_value(self.initial[name]))
-        submitted = field.widget.value_from_datadict(
-            self.data,
-            self.files,
-            self.add_prefix(name),
-        )
-        if not isinstance(submitted, str) or not isinstance(shown, str | None):
-            return False
-        return _as_submitted(shown or "", field.widget) == _as_submitted(submitted, field.widget)
+    round_trip_fields = (*KeepsUnchangedValues.round_trip_fields, LinesField)
 
 
 class LeverageLevelAdminForm(KeepsUnchangedText, forms.ModelForm):
