@@ -219,6 +219,7 @@ def incident_json(row, main: Step, host: str, related: dict[str, dict[int, list]
         "action_items": related["action_items"].get(pk, []),
         "external_id": row[c("incidents_incident.external_id")],
         "source_url": row[c("incidents_incident.source_url")],
+        "organisation": row[c("incidents_incident.organisation")],
         "restricted": row[c("incidents_incident.restricted_to_id")] is not None,
         "version": row[c("incidents_incident.version")],
         "created_at": iso(row[timestamp("created_at")]),

@@ -106,6 +106,7 @@ class IncidentForm(KeepsUnchangedValues, forms.ModelForm):
             "complexity",
             "coupling",
             "restricted_to",
+            "organisation",
         ]
         widgets = {
             "started_at": _datetime_widget(),

@@ -197,7 +197,8 @@ def parse_postmortem(path: Path) -> ParsedPostmortem:
         raise ImportProblem("no summary and no body: nothing to import")
 
     company, product = _text(meta.get("company"), "company"), _text(meta.get("product"), "product")
-    components = [name for name in dict.fromkeys([company, product]) if name]
+    # The company is where it happened, not a part of a system; the product is the part.
+    components = [product] if product else []
     content = ReviewContent(
         fields={
             "title": title,
@@ -208,6 +209,7 @@ def parse_postmortem(path: Path) -> ParsedPostmortem:
             "resolved_at": _when(meta.get("end_time"), "end_time", warnings),
             "external_id": external_id[:200],
             "source_url": url[:500],
+            "organisation": company[:200],
         },
         components=components,
     )

@@ -122,6 +122,15 @@ class Incident(models.Model):
     # Identity of a review imported from elsewhere (or of a demo review), for idempotent imports.
     external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
     source_url = models.URLField(max_length=500, blank=True)
+    # Where it happened. Blank means "here": the organisation that runs this Seams. Imported
+    # public write-ups name theirs, so "has this happened to us?" and "has it happened
+    # anywhere?" can be told apart, and a company's name never has to pose as a component.
+    organisation = models.CharField(
+        max_length=200,
+        blank=True,
+        db_index=True,
+        help_text="The organisation the incident happened at; leave blank for your own.",
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

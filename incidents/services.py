@@ -52,6 +52,7 @@ EDITABLE_FIELDS = (
     "restricted_to",
     "external_id",
     "source_url",
+    "organisation",
 )
 
 

@@ -72,12 +72,14 @@ def test_a_messy_folder_imports_what_it_can_and_says_why_it_skipped_the_rest(mes
     assert any("start_time" in w for w in notes)
 
 
-def test_imported_reviews_keep_their_identity_and_components(messy):
+def test_imported_reviews_keep_their_identity_organisation_and_components(messy):
     import_folder(messy)
     incident = Incident.objects.get(external_id="11111111-aaaa-4bbb-8ccc-000000000001")
     assert incident.status == "published"
     assert incident.source_url == "https://status.example.com/incidents/1"
-    assert sorted(c.name for c in incident.components.all()) == ["Edge", "Example Networks"]
+    # The company is where it happened (its organisation), not one of its components.
+    assert incident.organisation == "Example Networks"
+    assert sorted(c.name for c in incident.components.all()) == ["Edge"]
     assert incident.started_at.isoformat() == "2021-03-04T10:00:00+00:00"
     assert "propagated globally" in incident.narrative
     untitled = Incident.objects.get(external_id="22222222-0000-0000-0000-000000000002")

@@ -230,6 +230,7 @@ def make_awkward_review(member) -> Incident:
             "restricted_to": member.groups.get(),
             "external_id": "import:round-trip-1",
             "source_url": "https://example.com/postmortem",
+            "organisation": " Example Networks, EU ",
         },
         shapes=list(EmergentShape.objects.filter(slug__in=["cascade", "concentration"])),
         components=["WAF Managed Rules", "Quicksilver", "Edge, Frankfurt"],

@@ -32,7 +32,7 @@ from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 # the database. Timestamps are read as text (see `_iso`).
 LIST_COLUMNS = (
     "id", "title", "status", "severity", "summary", "external_id", "source_url",
-    "restricted_to_id", "version",
+    "organisation", "restricted_to_id", "version",
 )  # fmt: skip
 LIST_TIMESTAMPS = (
     "started_at", "detected_at", "mitigated_at", "resolved_at", "created_at", "updated_at",
@@ -206,6 +206,7 @@ def incident_rows(page: Sequence[dict[str, Any]], request: Request) -> list[dict
             "action_items": actions[i["id"]],
             "external_id": i["external_id"],
             "source_url": i["source_url"],
+            "organisation": i["organisation"],
             "restricted": i["restricted_to_id"] is not None,
             "version": i["version"],
             "created_at": _iso(i["created_at_text"]),

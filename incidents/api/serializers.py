@@ -146,6 +146,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "action_items",
             "external_id",
             "source_url",
+            "organisation",
             "restricted",
             "version",
             "created_at",
