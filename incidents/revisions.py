@@ -35,7 +35,7 @@ SECTIONS = [
     ("restricted_to", "Restricted to group"),
 ]
 TEXT_FIELDS = ["title", "status", "severity", "summary", "impact", "users_affected", "narrative",
-               "went_well", "where_lucky"]  # fmt: skip
+               "went_well", "where_lucky", "organisation"]  # fmt: skip
 TIME_FIELDS = ["started_at", "detected_at", "mitigated_at", "resolved_at"]
 
 

@@ -294,7 +294,7 @@ def incident_update(
 
 
 RESTORED_TEXT_FIELDS = ("title", "severity", "summary", "impact", "users_affected",
-                        "narrative", "went_well", "where_lucky")  # fmt: skip
+                        "narrative", "went_well", "where_lucky", "organisation")  # fmt: skip
 
 
 def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
