@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0010_review_permissions'),
+        ("incidents", "0010_review_permissions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='incident',
-            name='organisation',
-            field=models.CharField(blank=True, db_index=True, help_text='The organisation the incident happened at; leave blank for your own.', max_length=200),
+            model_name="incident",
+            name="organisation",
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                help_text="The organisation the incident happened at; leave blank for your own.",
+                max_length=200,
+            ),
         ),
     ]
