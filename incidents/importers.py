@@ -10,6 +10,7 @@ same folder again updates what changed and never duplicates.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from django.utils.text import slugify
 
 from .models import Incident
 from .services import ReviewContent, incident_create, incident_update
+
+logger = logging.getLogger(__name__)
 
 KNOWN_KEYS = {
     "uuid", "url", "archive_url", "title", "company", "product", "categories", "keywords",
@@ -62,6 +65,8 @@ class ImportReport:
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    # (file, what it may duplicate and why): pairs the duplicates app flagged for a file.
+    possible_duplicates: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def seen(self) -> int:
@@ -263,7 +268,29 @@ def import_folder(
             continue
         report.warnings.extend((name, w) for w in parsed.warnings)
         setattr(report, outcome, getattr(report, outcome) + 1)
+        report.possible_duplicates.extend((name, d) for d in _possible_duplicates(parsed))
     return report
+
+
+def _possible_duplicates(parsed: ParsedPostmortem) -> list[str]:
+    """The open possible duplicates of the review a file became, one line each; never
+    raises (flagging is advice: it must not stop an import)."""
+    try:
+        from duplicates.detection import flag_duplicates
+
+        # A savepoint: a database error here must not spoil a caller's transaction.
+        with transaction.atomic():
+            incident = Incident.objects.get(external_id=parsed.external_id)
+            pairs = flag_duplicates(incident)
+        return [
+            f"possible duplicate of #{p.other(incident.pk)} "
+            f"“{(p.second if p.first_id == incident.pk else p.first).title}”: "
+            + "; ".join(p.reasons)
+            for p in pairs
+        ]
+    except Exception:
+        logger.warning("could not look for duplicates of %s", parsed.path, exc_info=True)
+        return []
 
 
 def _save(parsed: ParsedPostmortem, *, name: str, by) -> str:

@@ -32,6 +32,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"skipped {name}: {reason}"))
         for name, warning in report.warnings:
             self.stdout.write(f"note    {name}: {warning}")
+        for name, duplicate in report.possible_duplicates:
+            self.stdout.write(f"check   {name}: {duplicate}")
         if report.skipped:
             # A non-zero exit lets a script or cron job notice; everything else was imported.
             self.stdout.write(self.style.WARNING(report.summary()))
