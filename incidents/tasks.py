@@ -12,7 +12,7 @@ import logging
 from celery import shared_task
 from celery.result import EagerResult
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, InterfaceError, transaction
 from django.utils import timezone
 
 from .analysis.recurrence import analyse_incident, recompute_all
@@ -36,7 +36,23 @@ RETRY_POLICY = {
 def analyse_incident_task(incident_id: int) -> dict:
     """Analyse one saved incident: recurrence memberships (and, later, suggestions)."""
     result = analyse_incident(incident_id=incident_id)
+    _flag_duplicates(incident_id)
     return {"incident_id": result.incident_id, "structures": list(result.structures)}
+
+
+def _flag_duplicates(incident_id: int) -> None:
+    """Look for possible duplicates of the analysed incident. Advice only: a failure here is
+    logged and never fails (or retries) the analysis, which is already committed."""
+    try:
+        from duplicates.detection import flag_duplicates
+
+        # A savepoint: a database error here must not spoil an enclosing transaction.
+        with transaction.atomic():
+            incident = Incident.objects.filter(pk=incident_id).first()
+            if incident is not None:
+                flag_duplicates(incident)
+    except Exception:
+        logger.warning("could not flag duplicates of incident %s", incident_id, exc_info=True)
 
 
 @shared_task(
