@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -26,19 +27,84 @@ CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
 # Keys of a pattern file that live in their own columns; everything else goes to `entry`.
 _PATTERN_COLUMNS = {"slug", "name", "summary", "definition", "aliases"}
 _PATTERN_NOT_STORED = {"related", "typical_shapes"}
+# Synced one by one (see the module docstring), so left out of the pattern's comparable content.
+MECHANISMS_KEY = "mechanisms"
+# Stored on each mechanism in `entry`: the digest of the shipped text it was last given.
+_MECHANISM_DIGEST = "shipped_digest"
+MECHANISM_KEYS = ("slug", "name", "summary", "match_terms")
+MECHANISM_TERMS = (3, 15)
+_SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class CatalogueError(ValueError):
+    """A shipped catalogue file that Seams refuses to load; the message names the file."""
+
+
+def _validate_mechanisms(filename: str, data: dict[str, Any], seen: dict[str, str]) -> None:
+    """Refuse a pattern file whose `[[mechanisms]]` are malformed.
+
+    `seen` maps every mechanism slug met so far to its file, because a mechanism slug names
+    one mechanism across the whole catalogue, not just within its pattern.
+    """
+    mechanisms = data.get(MECHANISMS_KEY, [])
+    if not isinstance(mechanisms, list):
+        raise CatalogueError(f"{filename}: mechanisms must be an array of tables ([[mechanisms]])")
+    low, high = MECHANISM_TERMS
+    for position, mechanism in enumerate(mechanisms, start=1):
+        where = f"{filename}: mechanism {position}"
+        if not isinstance(mechanism, dict):
+            raise CatalogueError(f"{where} must be a table ([[mechanisms]])")
+        missing = [key for key in MECHANISM_KEYS if key not in mechanism]
+        if missing:
+            raise CatalogueError(f"{where} is missing {', '.join(missing)}")
+        unknown = sorted(set(mechanism) - set(MECHANISM_KEYS))
+        if unknown:
+            raise CatalogueError(f"{where} has unknown key(s) {', '.join(unknown)}")
+        slug = mechanism["slug"]
+        if not isinstance(slug, str) or not _SLUG_RE.match(slug):
+            raise CatalogueError(
+                f"{where}: slug {slug!r} must be lowercase words joined by hyphens"
+            )
+        where = f"{filename}: mechanism {slug!r}"
+        for key in ("name", "summary"):
+            if not isinstance(mechanism[key], str) or not mechanism[key].strip():
+                raise CatalogueError(f"{where}: {key} must be non-empty text")
+        terms = mechanism["match_terms"]
+        if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip() for t in terms):
+            raise CatalogueError(f"{where}: match_terms must be a list of non-empty phrases")
+        if not low <= len(terms) <= high:
+            raise CatalogueError(
+                f"{where}: match_terms has {len(terms)} phrase(s); between {low} and {high} needed"
+            )
+        if slug in seen:
+            raise CatalogueError(f"{where}: slug is already used by a mechanism in {seen[slug]}")
+        seen[slug] = filename
+
+
+def load_patterns(directory: Path) -> dict[str, dict[str, Any]]:
+    """Every pattern file in `directory`, parsed and checked, by slug.
+
+    Raises `CatalogueError` naming the file when a file cannot be used as it stands.
+    """
+    patterns = {}
+    mechanism_files: dict[str, str] = {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogueError(f"{path.name}: not valid TOML ({exc})") from exc
+        if data.get("slug") != path.stem:
+            raise CatalogueError(f"{path.name}: slug {data.get('slug')!r} does not match file name")
+        _validate_mechanisms(path.name, data, mechanism_files)
+        patterns[data["slug"]] = data
+    return patterns
 
 
 @cache
 def shipped_patterns() -> dict[str, dict[str, Any]]:
-    """Every shipped pattern file, parsed, by slug."""
-    patterns = {}
-    for path in sorted((CATALOGUE_DIR / "patterns").glob("*.toml")):
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-        if data.get("slug") != path.stem:
-            raise ValueError(f"{path.name}: slug {data.get('slug')!r} does not match file name")
-        patterns[data["slug"]] = data
-    return patterns
+    """Every shipped pattern file, parsed and checked, by slug."""
+    return load_patterns(CATALOGUE_DIR / "patterns")
 
 
 @cache
@@ -72,20 +138,24 @@ def _pattern_content(data: dict[str, Any]) -> dict[str, Any]:
         "entry": {
             k: v
             for k, v in data.items()
-            if k not in _PATTERN_COLUMNS and k not in _PATTERN_NOT_STORED
+            if k not in _PATTERN_COLUMNS and k not in _PATTERN_NOT_STORED and k != MECHANISMS_KEY
         },
         "typical_shapes": sorted(data.get("typical_shapes", [])),
     }
 
 
 def stored_content(pattern: StructuralPattern) -> dict[str, Any]:
-    """The comparable content of a pattern as it is stored now (possibly edited locally)."""
+    """The comparable content of a pattern as it is stored now (possibly edited locally).
+
+    Mechanisms are left out: they are compared one by one (`mechanism_changes`).
+    """
+    entry = pattern.entry if isinstance(pattern.entry, dict) else {}
     return {
         "name": pattern.name,
         "summary": pattern.summary,
         "definition": pattern.definition,
         "aliases": list(pattern.aliases),
-        "entry": pattern.entry,
+        "entry": {k: v for k, v in entry.items() if k != MECHANISMS_KEY},
         "typical_shapes": sorted(s.slug for s in pattern.typical_shapes.all()),
     }
 
@@ -97,11 +167,16 @@ def digest(content: dict[str, Any]) -> str:
 
 
 def _write_pattern(pattern: StructuralPattern, content: dict[str, Any]) -> None:
+    # The stored mechanisms are synced on their own rule; rewriting the rest of the entry
+    # must not drop them (nor a mechanism an organisation added or edited).
+    old_entry = pattern.entry if isinstance(pattern.entry, dict) else {}
     pattern.name = content["name"]
     pattern.summary = content["summary"]
     pattern.definition = content["definition"]
     pattern.aliases = content["aliases"]
-    pattern.entry = content["entry"]
+    pattern.entry = dict(content["entry"])
+    if old_entry.get(MECHANISMS_KEY):
+        pattern.entry[MECHANISMS_KEY] = old_entry[MECHANISMS_KEY]
     pattern.shipped = True
     pattern.shipped_digest = digest(content)
     pattern.save()
@@ -174,7 +249,7 @@ def add_missing() -> list[str]:
         by_slug = {p.slug: p for p in StructuralPattern.objects.all()}
         for slug in new_slugs:
             _write_relations(slug, shipped_patterns()[slug], by_slug)
-    return added + new_slugs
+    return added + new_slugs + _sync_mechanisms(None, {"new"})
 
 
 def add_missing_after_migrate(sender: Any, **kwargs: Any) -> None:
@@ -196,7 +271,118 @@ class CatalogueChange:
 
     @property
     def applicable(self) -> bool:
-        return self.status in {"new", "updated upstream", "both changed"}
+        return self.status in _APPLICABLE
+
+
+_APPLICABLE = {"new", "updated upstream", "both changed"}
+
+
+def _mechanism_text(mechanism: dict[str, Any]) -> dict[str, Any]:
+    """The comparable content of a mechanism: its shipped keys, without bookkeeping."""
+    return {key: mechanism[key] for key in MECHANISM_KEYS if key in mechanism}
+
+
+def _mechanism_status(stored: dict[str, Any] | None, shipped: dict[str, Any]) -> str:
+    """How a stored mechanism relates to its shipped text, in `CatalogueChange` words."""
+    if stored is None:
+        return "new"
+    current = digest(_mechanism_text(stored))
+    new = digest(_mechanism_text(shipped))
+    if current == new:
+        return "unchanged"
+    base = stored.get(_MECHANISM_DIGEST, "")
+    if not base:
+        # Written here under a slug Seams later shipped: it is the organisation's own text.
+        return "edited locally"
+    shipped_changed, locally_edited = new != base, current != base
+    if shipped_changed and locally_edited:
+        return "both changed"
+    return "updated upstream" if shipped_changed else "edited locally"
+
+
+def _stored_mechanisms(pattern: StructuralPattern) -> list[dict[str, Any]]:
+    entry = pattern.entry if isinstance(pattern.entry, dict) else {}
+    stored = entry.get(MECHANISMS_KEY, [])
+    return [m for m in stored if isinstance(m, dict)] if isinstance(stored, list) else []
+
+
+@dataclass(frozen=True)
+class MechanismChange:
+    """How one shipped mechanism differs from the one stored under its pattern."""
+
+    pattern_slug: str
+    slug: str
+    status: str  # as in CatalogueChange
+    diff: str = ""
+
+    @property
+    def applicable(self) -> bool:
+        return self.status in _APPLICABLE
+
+    @property
+    def label(self) -> str:
+        return f"{self.pattern_slug}/{self.slug}"
+
+
+def mechanism_changes() -> list[MechanismChange]:
+    """Compare every shipped mechanism with the stored ones, without changing anything.
+
+    Mechanisms of patterns that are not in the database yet are not listed: they arrive with
+    their pattern.
+    """
+    stored = {p.slug: p for p in StructuralPattern.objects.filter(shipped=True)}
+    changes = []
+    for pattern_slug, data in shipped_patterns().items():
+        pattern = stored.get(pattern_slug)
+        if pattern is None:
+            continue
+        by_slug = {m.get("slug"): m for m in _stored_mechanisms(pattern)}
+        for shipped in data.get(MECHANISMS_KEY, []):
+            current = by_slug.get(shipped["slug"])
+            status = _mechanism_status(current, shipped)
+            diff = ""
+            if current is not None and status != "unchanged":
+                label = f"{pattern_slug}/{shipped['slug']}"
+                diff = _diff(_mechanism_text(current), _mechanism_text(shipped), label)
+            changes.append(MechanismChange(pattern_slug, shipped["slug"], status, diff))
+    return changes
+
+
+def _sync_mechanisms(pattern_slugs: list[str] | None, statuses: set[str]) -> list[str]:
+    """Write the shipped mechanisms whose status is in `statuses` into their patterns' entries.
+
+    Stored mechanisms Seams does not ship (an organisation's own) are kept, in place. Returns
+    "pattern/mechanism" labels of what was written.
+    """
+    written: list[str] = []
+    shipped = shipped_patterns()
+    patterns = StructuralPattern.objects.filter(shipped=True, slug__in=list(shipped))
+    if pattern_slugs is not None:
+        patterns = patterns.filter(slug__in=pattern_slugs)
+    for pattern in patterns:
+        stored = _stored_mechanisms(pattern)
+        position = {m.get("slug"): i for i, m in enumerate(stored)}
+        changed = False
+        for mechanism in shipped[pattern.slug].get(MECHANISMS_KEY, []):
+            index = position.get(mechanism["slug"])
+            current = None if index is None else stored[index]
+            if _mechanism_status(current, mechanism) not in statuses:
+                continue
+            text = _mechanism_text(mechanism)
+            record = {**text, _MECHANISM_DIGEST: digest(text)}
+            if index is None:
+                stored.append(record)
+            else:
+                stored[index] = record
+            written.append(f"{pattern.slug}/{mechanism['slug']}")
+            changed = True
+        if changed:
+            entry = pattern.entry if isinstance(pattern.entry, dict) else {}
+            # Only `entry` is written, and mechanisms are outside the pattern's digest, so a
+            # local edit of the pattern stays exactly as it was and still reads as one.
+            pattern.entry = {**entry, MECHANISMS_KEY: stored}
+            pattern.save(update_fields=["entry"])
+    return written
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], slug: str) -> str:
@@ -256,7 +442,7 @@ def apply(slugs: list[str] | None = None) -> list[str]:
         by_slug = {p.slug: p for p in StructuralPattern.objects.all()}
         for slug in applied:
             _write_relations(slug, shipped_patterns()[slug], by_slug)
-    return applied
+    return applied + _sync_mechanisms(slugs, _APPLICABLE)
 
 
 def is_locally_edited(pattern: StructuralPattern) -> bool:
@@ -279,4 +465,9 @@ def catalogue_version() -> str:
         StructuralPattern.objects.order_by("slug").values_list("slug", "name", "shipped_digest")
     )
     local = [digest(stored_content(p)) for p in StructuralPattern.objects.filter(shipped=False)]
-    return hashlib.sha256(json.dumps([rows, sorted(local)]).encode()).hexdigest()[:16]
+    # Mechanisms sit outside the patterns' digests but are vocabulary the matching reads.
+    mechanisms = [
+        [p.slug, [digest(_mechanism_text(m)) for m in _stored_mechanisms(p)]]
+        for p in StructuralPattern.objects.order_by("slug")
+    ]
+    return hashlib.sha256(json.dumps([rows, sorted(local), mechanisms]).encode()).hexdigest()[:16]

@@ -1,8 +1,9 @@
-"""Reading the catalogue: search, grouping by shape. Plain functions, no HTTP."""
+"""Reading the catalogue: search, grouping by shape, mechanisms. Plain functions, no HTTP."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
@@ -55,3 +56,46 @@ def group_by_shape(
     if unshaped:
         groups.append((None, unshaped))
     return groups
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """A named, finer-grained way a structural pattern happens (e.g. certificate expiry under
+    expiry no one owns), with the phrases that show it in a review's text."""
+
+    pattern_slug: str
+    pattern_name: str
+    slug: str
+    name: str
+    summary: str
+    match_terms: tuple[str, ...]
+
+
+def mechanisms() -> list[Mechanism]:
+    """Every mechanism in the catalogue as the database holds it now (shipped ones as synced,
+    with any local edits, and an organisation's own), ordered by pattern then as listed.
+
+    A malformed stored mechanism (edited by hand into something without a slug or name) is
+    skipped rather than failing the whole list: matching should lose one entry, not all.
+    """
+    found = []
+    for pattern in StructuralPattern.objects.order_by("slug").only("slug", "name", "entry"):
+        entry = pattern.entry if isinstance(pattern.entry, dict) else {}
+        stored = entry.get("mechanisms", [])
+        for item in stored if isinstance(stored, list) else []:
+            if not isinstance(item, dict) or not item.get("slug") or not item.get("name"):
+                continue
+            terms = item.get("match_terms", [])
+            found.append(
+                Mechanism(
+                    pattern_slug=pattern.slug,
+                    pattern_name=pattern.name,
+                    slug=str(item["slug"]),
+                    name=str(item["name"]),
+                    summary=str(item.get("summary", "")),
+                    match_terms=tuple(
+                        str(t) for t in (terms if isinstance(terms, list) else []) if str(t).strip()
+                    ),
+                )
+            )
+    return found

@@ -24,21 +24,26 @@ class Command(BaseCommand):
         for slug in added:
             self.stdout.write(f"added      {slug}")
         changes = [c for c in catalogue.compare() if not slugs or c.slug in slugs]
-        for change in changes:
+        # A mechanism is reported as "pattern/mechanism" and follows the same rule as a pattern.
+        mechanism_changes = [
+            c for c in catalogue.mechanism_changes() if not slugs or c.pattern_slug in slugs
+        ]
+        labelled = [(c, c.slug) for c in changes] + [(c, c.label) for c in mechanism_changes]
+        for change, label in labelled:
             if change.status == "unchanged":
                 continue
-            self.stdout.write(f"{change.status:<18} {change.slug}")
+            self.stdout.write(f"{change.status:<18} {label}")
             if diff and change.diff:
                 self.stdout.write(change.diff)
         if apply:
             applied = catalogue.apply(slugs or None)
             for slug in applied:
                 self.stdout.write(self.style.SUCCESS(f"applied    {slug}"))
-            kept = [c.slug for c in changes if c.status == "edited locally"]
+            kept = [label for change, label in labelled if change.status == "edited locally"]
             for slug in kept:
                 self.stdout.write(f"kept local edit of {slug}")
         else:
-            pending = [c for c in changes if c.applicable]
+            pending = [c for c, _ in labelled if c.applicable]
             if pending:
                 self.stdout.write(f"{len(pending)} shipped change(s) not applied; run with --apply")
         self.stdout.write(self.style.SUCCESS("catalogue checked"))
