@@ -17,6 +17,7 @@ handler500 = "incidents.api.errors.server_error"
 urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("taxonomy.urls")),
+    path("", include("duplicates.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

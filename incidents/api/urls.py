@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from duplicates.api import DuplicateViewSet
 from taxonomy.api import views as taxonomy_views
 
 from . import views
@@ -14,6 +15,7 @@ router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("components", views.ComponentViewSet, basename="component")
 router.register("recurrences", views.RecurrenceViewSet, basename="recurrence")
 router.register("reports", views.ReportViewSet, basename="report")
+router.register("duplicates", DuplicateViewSet, basename="duplicate")
 router.register("patterns", taxonomy_views.PatternViewSet, basename="pattern")
 router.register("shapes", taxonomy_views.ShapeViewSet, basename="shape")
 router.register("leverage-levels", taxonomy_views.LeverageLevelViewSet, basename="leverage-level")
