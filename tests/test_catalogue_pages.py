@@ -184,3 +184,14 @@ def test_catalogue_endpoints_have_constant_query_counts(
 
 def test_the_openapi_schema_generates_without_warnings():
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=StringIO())
+
+
+def test_pattern_page_lists_its_mechanisms_with_their_summaries(logged_in):
+    pattern = StructuralPattern.objects.get(slug="unowned-expiry")
+    html = logged_in.get(pattern.get_absolute_url()).content.decode()
+    assert "Mechanisms" in html
+    for mechanism in pattern.entry["mechanisms"]:
+        assert mechanism["name"] in html
+        assert mechanism["summary"].replace("'", "&#x27;") in html
+    other = StructuralPattern.objects.get(slug="alert-fatigue")
+    assert "mechanisms-heading" not in logged_in.get(other.get_absolute_url()).content.decode()
