@@ -19,6 +19,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from duplicates.models import PossibleDuplicate
 from incidents import services
 from incidents.models import Incident, RecurringStructure, Report
 from incidents.reporting import report_generate
@@ -88,6 +89,10 @@ def world(django_capture_on_commit_callbacks) -> World:
         # A second version, so history and diff have something to show.
         services.incident_patch(incident=secret, by=member, fields={"summary": f"{MARK}v2"})
     services.comment_add(incident=secret, by=member, body=f"{MARK}comment")
+    # A possible duplicate pairing the open review with the restricted one.
+    PossibleDuplicate.objects.create(
+        first=public, second=secret, similarity=0.9, reasons=[f"text similarity 0.90 {MARK}"]
+    )
     structure = RecurringStructure.objects.get(signature="pattern:alert-fatigue")
     params = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
     reports = [
@@ -108,9 +113,13 @@ NOT_ABOUT_REVIEWS = {
 }  # fmt: skip
 
 
+def _pair(w: World) -> int:
+    return PossibleDuplicate.objects.get(second=w.secret).pk
+
+
 def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
     """GET requests per route name: (url, whether a member sees the marker there)."""
-    x, s = w.secret.pk, w.structure.pk
+    x, s, d = w.secret.pk, w.structure.pk, _pair(w)
     return {
         "incidents:list": [("/", True), ("/?q=breach", True)],
         "incidents:create": [("/incidents/new/", False)],
@@ -162,12 +171,15 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
         "api:pattern-detail": [("/api/v1/patterns/alert-fatigue/", False)],
         "api:shape-list": [("/api/v1/shapes/", False)],
         "api:shape-detail": [("/api/v1/shapes/cascade/", False)],
+        "api:duplicate-list": [("/api/v1/duplicates/", True),
+                               ("/api/v1/duplicates/?status=open", True)],
+        "api:duplicate-detail": [(f"/api/v1/duplicates/{d}/", True)],
     }  # fmt: skip
 
 
 def writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
     """Requests that change or ask about one review: an outsider gets nothing back but 404."""
-    x = w.secret.pk
+    x, d = w.secret.pk, _pair(w)
     return {
         "incidents:comment": [("post", f"/incidents/{x}/comments/", {"body": "hi"})],
         "incidents:decide": [("post", f"/incidents/{x}/suggestions/",
@@ -181,6 +193,10 @@ def writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
         "api:incident-action-items": [
             ("post", f"/api/v1/incidents/{x}/action-items/", {"action_items": []})
         ],
+        "duplicates:merge": [("post", f"/duplicates/{d}/merge/", {"keep": x})],
+        "duplicates:dismiss": [("post", f"/duplicates/{d}/dismiss/", {})],
+        "api:duplicate-merge": [("post", f"/api/v1/duplicates/{d}/merge/", {"keep": x})],
+        "api:duplicate-dismiss": [("post", f"/api/v1/duplicates/{d}/dismiss/", {})],
     }  # fmt: skip
 
 
