@@ -275,51 +275,92 @@ def apply_overrides(match_terms: Path | None, settings: list[str]) -> None:
     similarity._pattern_phrases.cache_clear()
 
 
+# --- more baselines ------------------------------------------------------------------------
+
+
+class Bm25:
+    """Okapi BM25 (k1 1.2, b 0.75) over the same documents, pure Python, no catalogue."""
+
+    def __init__(self, docs: dict[int, str], k1: float = 1.2, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self.tf = {pk: self._counts(tokens(text)) for pk, text in docs.items()}
+        self.length = {pk: sum(c.values()) for pk, c in self.tf.items()}
+        self.avg = sum(self.length.values()) / max(1, len(self.length))
+        df: dict[str, int] = defaultdict(int)
+        for c in self.tf.values():
+            for w in c:
+                df[w] += 1
+        n = len(docs)
+        self.idf = {w: math.log(1 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        for pk, c in self.tf.items():
+            for w in c:
+                self.postings[w].append(pk)
+
+    _counts = staticmethod(TfIdf._counts)
+
+    def rank(self, text: str, exclude: set[int], k: int) -> list[int]:
+        scores: dict[int, float] = defaultdict(float)
+        for w in set(tokens(text)):
+            for pk in self.postings.get(w, ()):
+                tf = self.tf[pk][w]
+                norm = 1 - self.b + self.b * self.length[pk] / self.avg
+                scores[pk] += self.idf[w] * tf * (self.k1 + 1) / (tf + self.k1 * norm)
+        ranked = sorted((-s, pk) for pk, s in scores.items() if pk not in exclude)
+        return [pk for _, pk in ranked[:k]]
+
+
+class Embeddings:
+    """The sentence-embedding model alone (optional: `requirements-embeddings.txt`)."""
+
+    def __init__(self, docs: dict[int, str]):
+        sys.path.insert(0, str(HERE))
+        import embedding_model
+
+        self.model = embedding_model
+        self.ids = list(docs)
+        self.matrix = embedding_model.encode([docs[pk] for pk in self.ids])
+
+    @staticmethod
+    def available() -> bool:
+        sys.path.insert(0, str(HERE))
+        try:
+            import embedding_model
+        except ImportError:
+            return False
+        return embedding_model.available()
+
+    def rank(self, text: str, exclude: set[int], k: int) -> list[int]:
+        query = self.model.encode([text])[0]
+        top = self.model.cosine_top(query, self.matrix, k + len(exclude))
+        return [self.ids[i] for i, _ in top if self.ids[i] not in exclude][:k]
+
+
 # --- scoring ------------------------------------------------------------------------------
 
 
-def score_query(ranked: list[int], query: int, group: set[int], company_of: dict[int, str]):
+def score_query(
+    ranked: list[int], query: int, group: set[int], company_of: dict[int, str]
+) -> dict[str, float | None]:
+    """Figures for one query's top K against its group (see the module docstring)."""
     others = group - {query}
     top = ranked[:K]
     hits = [pk for pk in top if pk in others]
     own = company_of[query]
+    elsewhere = {pk for pk in others if company_of[pk] != own}
     return {
         "recall": len(hits) / len(others),
         "hit": 1.0 if hits else 0.0,
-        "xhit": 1.0 if any(company_of[pk] != own for pk in hits) else 0.0,
+        # Only defined when the group has a member from another company.
+        "xhit": (1.0 if any(pk in elsewhere for pk in hits) else 0.0) if elsewhere else None,
         "precision": len(hits) / K,
         "same_co": sum(1 for pk in top if pk not in others and company_of[pk] == own) / K,
     }
 
 
 def mean(rows: list[dict], key: str) -> float:
-    return sum(r[key] for r in rows) / len(rows) if rows else float("nan")
-
-
-def paired_difference(a: list[dict], b: list[dict], split: str, key: str = "recall") -> dict:
-    """Per-query difference a − b, with a bootstrap interval that resamples whole groups
-    (queries from one group are not independent of each other)."""
-    import random
-
-    diffs: dict[str, list[float]] = defaultdict(list)
-    for x, y in zip(a, b, strict=True):
-        if split in ("all", x["split"]):
-            diffs[x["group"]].append(x[key] - y[key])
-    flat = [d for ds in diffs.values() for d in ds]
-    groups = list(diffs.values())
-    rng = random.Random(0)
-    means = []
-    for _ in range(2000):
-        sample = [d for g in rng.choices(groups, k=len(groups)) for d in g]
-        means.append(sum(sample) / len(sample))
-    means.sort()
-    return {
-        "wins": sum(1 for d in flat if d > 0),
-        "ties": sum(1 for d in flat if d == 0),
-        "losses": sum(1 for d in flat if d < 0),
-        "mean": round(sum(flat) / len(flat), 3),
-        "interval": [round(means[49], 3), round(means[1949], 3)],
-    }
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return sum(values) / len(values) if values else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--match-terms", type=Path, help="JSON slug → phrases, for ablations")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--no-embeddings", action="store_true", help="skip the embedding model baseline"
+    )
+    parser.add_argument("--split", default="all", help="only groups of this split (dev, test…)")
     args = parser.parse_args(argv)
     labels = json.loads(args.labels.read_text())
     with tempfile.TemporaryDirectory(prefix="seams-eval-") as tmp:
@@ -336,13 +381,12 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.corpus.resolve(), labels, args)
 
 
-def run(corpus: Path, labels: dict, args) -> int:
+def prepare(corpus: Path, args) -> dict:
+    """Import the corpus into the throw-away database and analyse it."""
     from django.core.management import call_command
 
     from incidents.analysis.recurrence import recompute_all
-    from incidents.analysis.similarity import similar_to, similar_to_incident
     from incidents.importers import import_folder
-    from incidents.models import Incident
 
     timings = {}
     started = time.perf_counter()
@@ -354,16 +398,27 @@ def run(corpus: Path, labels: dict, args) -> int:
     structures = recompute_all()
     timings["recompute_s"] = round(time.perf_counter() - started, 1)
     print(f"Imported {corpus.name}: {report.summary()}; {structures} recurring structures.")
+    return {"timings": timings, "report": report.summary()}
 
+
+def run(corpus: Path, labels: dict, args) -> int:
+    from incidents.analysis.similarity import suggest_patterns
+    from incidents.models import Incident
+    from similarity.retrieval import ask
+
+    state = prepare(corpus, args)
+    timings = state["timings"]
     meta = front_matter(corpus)
     by_uuid = dict(Incident.objects.exclude(external_id=None).values_list("external_id", "pk"))
     uuid_of = {pk: u for u, pk in by_uuid.items()}
-    rows_ = Incident.objects.values_list("pk", "title", "summary")
-    texts = {pk: f"{title}\n{summary}" for pk, title, summary in rows_}
-    company_of = {pk: f"unknown-{pk}" for pk in texts}
+    rows_ = Incident.objects.values_list("pk", "title", "summary", "narrative")
+    short = {pk: f"{title}\n{summary}" for pk, title, summary, _ in rows_}
+    whole = {pk: f"{title}\n{summary}\n{narrative}" for pk, title, summary, narrative in rows_}
+    company_of = {pk: f"unknown-{pk}" for pk in short}
     company_of.update(
         {pk: canonical_company(meta.get(u, {}).get("company")) for u, pk in by_uuid.items()}
     )
+    organisation_of = dict(Incident.objects.values_list("pk", "organisation"))
     companies = sorted({m["company"] for m in meta.values() if m["company"]})
 
     dup_of: dict[int, set[int]] = defaultdict(set)
@@ -372,160 +427,136 @@ def run(corpus: Path, labels: dict, args) -> int:
             dup_of[by_uuid[a]].add(by_uuid[b])
             dup_of[by_uuid[b]].add(by_uuid[a])
 
-    tfidf = TfIdf(texts)
+    started = time.perf_counter()
+    baselines = {"tfidf": TfIdf(whole), "bm25": Bm25(whole)}
+    if not args.no_embeddings and Embeddings.available():
+        baselines["embedding"] = Embeddings(whole)
+    timings["baselines_s"] = round(time.perf_counter() - started, 1)
     visible = Incident.objects.all()
     query_times: list[float] = []
 
     def query_text(pk: int, mode: str) -> str:
-        if mode == "normal":
-            return texts[pk]
         source = meta.get(uuid_of.get(pk, ""), {})
-        return blind(texts[pk], source.get("company", ""), source.get("product", ""), companies)
+        text = short[pk] if mode == "short" else whole[pk]
+        return blind(text, source.get("company", ""), source.get("product", ""), companies)
 
     def ranked(method: str, pk: int, text: str) -> list[int]:
         exclude = {pk} | dup_of[pk]
-        if method == "tfidf":
-            return tfidf.rank(text, exclude, K)
-        if method == "stored":
-            _, similar = similar_to_incident(
-                incident=Incident.objects.get(pk=pk), visible=visible, limit=K + len(exclude)
-            )
-            return [r.incident.pk for r in similar if r.incident.pk not in exclude][:K]
+        if method in baselines:
+            return baselines[method].rank(text, exclude, K)
+        scope = "organisation" if method == "seams-us" else "anywhere"
         t0 = time.perf_counter()
-        found = similar_to(text=text, visible=visible, exclude=frozenset(exclude), limit=K)
+        answer = ask(
+            text=text,
+            visible=visible,
+            reader_groups=None,
+            scope=scope,
+            organisation=organisation_of[pk],
+            exclude=frozenset(exclude),
+            limit=K,
+        )
         query_times.append(time.perf_counter() - t0)
-        return [r.incident.pk for r in found]
+        confidences.append((answer.results, pk))
+        return [r.incident.pk for r in answer.results]
 
-    methods = [
-        ("seams", "normal"),
-        ("tfidf", "normal"),
-        ("seams", "blind"),
-        ("tfidf", "blind"),
-        ("stored", "normal"),
-    ]
+    methods = ["seams", *baselines, "seams-us"]
+    modes = ["short", "whole"]
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    missing = []
+    confidences: list = []
+    calibration: list[tuple[float, str, bool]] = []
+    pattern_rows: dict[str, list[float]] = defaultdict(list)
+    groups = [g for g in labels["groups"] if args.split in ("all", g.get("split"))]
+    same_org_groups = labels.get("same_organisation", [])
     started = time.perf_counter()
-    for group in labels["groups"]:
+    for group in groups + same_org_groups:
         members = {by_uuid[m["uuid"]] for m in group["members"] if m["uuid"] in by_uuid}
-        missing += [m["uuid"] for m in group["members"] if m["uuid"] not in by_uuid]
         if len(members) < 2:
             continue
+        kind = "same-organisation" if group in same_org_groups else "group"
         for pk in sorted(members):
-            for method, mode in methods:
-                top = ranked(method, pk, query_text(pk, mode))
-                row = score_query(top, pk, members, company_of)
-                row.update(group=group["id"], split=group.get("split", "dev"), uuid=uuid_of[pk])
-                row["top"] = [uuid_of.get(r, str(r)) for r in top]
-                rows[(method, mode)].append(row)
+            for mode in modes:
+                text = query_text(pk, mode)
+                if kind == "group":
+                    truth = set(group.get("patterns", []))
+                    top3 = [p.slug for p in suggest_patterns(text=text, limit=3)]
+                    pattern_rows[mode].append(1.0 if truth & set(top3) else 0.0)
+                for method in methods:
+                    confidences.clear()
+                    top = ranked(method, pk, text)
+                    row = score_query(top, pk, members, company_of)
+                    own = company_of[pk]
+                    same = {m for m in members - {pk} if company_of[m] == own}
+                    row["same_org_hit"] = (1.0 if same & set(top) else 0.0) if same else None
+                    row.update(group=group["id"], kind=kind, split=group.get("split", "dev"))
+                    row["uuid"] = uuid_of[pk]
+                    row["top"] = [uuid_of.get(r, str(r)) for r in top]
+                    rows[(method, mode)].append(row)
+                    if method == "seams" and kind == "group":
+                        for result, _ in confidences[:1]:
+                            for r in result:
+                                calibration.append(
+                                    (r.score, r.confidence, r.incident.pk in members)
+                                )
     timings["queries_s"] = round(time.perf_counter() - started, 1)
     query_times.sort()
     timings["seams_query_p50_ms"] = round(1000 * query_times[len(query_times) // 2], 1)
 
-    distractors: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for pair in labels.get("distractors", []):
-        a, b = by_uuid.get(pair["a"]), by_uuid.get(pair["b"])
-        if a is None or b is None:
-            continue
-        for q, other in ((a, b), (b, a)):
-            for method, mode in methods:
-                found = ranked(method, q, query_text(q, mode))
-                distractors[(method, mode)].append(1.0 if other in found else 0.0)
-
-    results = {
-        "k": K,
-        "timings": timings,
-        "import": report.summary(),
-        "overrides": {"match_terms": str(args.match_terms or ""), "set": args.set},
-        "missing": missing,
-        "table": [],
-        "per_group": {},
-        "queries": {},
-    }
-    names = {"seams": "Seams", "tfidf": "TF-IDF", "stored": "Seams (stored)"}
-    n_dev = sum(1 for g in labels["groups"] if g.get("split") == "dev")
+    names = {
+        "seams": "Seams", "seams-us": "Seams, scope organisation", "tfidf": "TF-IDF",
+        "bm25": "BM25", "embedding": "MiniLM-L6 embedding",
+    }  # fmt: skip
     lines = [
-        f"Groups: {len(labels['groups'])} ({n_dev} dev), "
-        f"queries per method: {len(rows[('seams', 'normal')])}, "
-        f"distractor pairs: {len(labels.get('distractors', []))}."
-        + (f" Overrides: {results['overrides']}." if args.match_terms or args.set else ""),
+        f"Corpus {corpus.name}: {len(groups)} groups ({args.split}), "
+        f"{len(same_org_groups)} same-organisation groups; queries company-blind.",
         "",
-        "| Method | Query | Split | n | recall@5 | hit@5 | xhit@5 | precision@5 | same-co@5 "
-        "| distractor@5 |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| Method | Query | n | xhit@5 | recall@5 | hit@5 | same-org hit@5 | precision@5 "
+        "| same-co@5 |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for method, mode in methods:
-        data = rows[(method, mode)]
-        dis = distractors[(method, mode)]
-        for split in ["all", "dev", "test"]:
-            subset = [r for r in data if split == "all" or r["split"] == split]
-            figures = {m: round(mean(subset, m), 3) for m in METRICS}
-            d = round(sum(dis) / len(dis), 3) if (dis and split == "all") else None
-            results["table"].append(
-                {"method": method, "query": mode, "split": split, "n": len(subset)}
-                | figures
-                | {"distractor": d}
-            )
-            query = "company-blind" if mode == "blind" else "title+summary"
+    results = {"timings": timings, "import": state["report"], "table": [], "queries": {}}
+    for method in methods:
+        for mode in modes:
+            data = rows[(method, mode)]
+            grouped = [r for r in data if r["kind"] == "group"]
+            figures = {
+                "xhit": mean(grouped, "xhit"),
+                "recall": mean(grouped, "recall"),
+                "hit": mean(grouped, "hit"),
+                "same_org_hit": mean(data, "same_org_hit"),
+                "precision": mean(grouped, "precision"),
+                "same_co": mean(grouped, "same_co"),
+            }
+            n = len(grouped)
+            results["table"].append({"method": method, "query": mode, "n": n} | figures)
+            results["queries"][f"{method}/{mode}"] = data
+            label = "title+summary" if mode == "short" else "whole review"
             lines.append(
-                f"| {names[method]} | {query} | {split} | {len(subset)} | "
-                + " | ".join(f"{figures[m]:.2f}" for m in METRICS)
-                + f" | {'' if d is None else f'{d:.2f}'} |"
+                f"| {names[method]} | {label} | {n} | "
+                + " | ".join("–" if math.isnan(v) else f"{v:.2f}" for v in figures.values())
+                + " |"
             )
-        per_group: dict[str, list[dict]] = defaultdict(list)
-        for r in data:
-            per_group[r["group"]].append(r)
-        results["per_group"][f"{method}/{mode}"] = {
-            g: {m: round(mean(rs, m), 3) for m in METRICS} for g, rs in per_group.items()
-        }
-        results["queries"][f"{method}/{mode}"] = data
-
+    lines += ["", "A true pattern among Seams' top 3 suggested patterns:"]
+    for mode in modes:
+        values = pattern_rows[mode]
+        label = "title+summary" if mode == "short" else "whole review"
+        if values:
+            lines.append(f"- {label}: {sum(values) / len(values):.2f} (n={len(values)})")
+    lines += ["", "Confidence levels (Seams, every result in the top 5, both query kinds):", ""]
+    lines += ["| Level | results | in the query's group (precision) |", "|---|--:|--:|"]
+    results["calibration"] = calibration
+    for name in ("strong", "possible", "weak"):
+        subset = [hit for _, lvl, hit in calibration if lvl == name]
+        precision = f"{sum(subset) / len(subset):.2f}" if subset else "–"
+        lines.append(f"| {name} | {len(subset)} | {precision} |")
     lines += [
         "",
-        "Seams minus TF-IDF, recall@5 per query (wins/ties/losses; 95% interval of the mean "
-        "difference from 2,000 resamplings of whole groups):",
-        "",
-        "| Query | Split | wins | ties | losses | mean difference | 95% interval |",
-        "|---|---|--:|--:|--:|--:|--:|",
+        f"Import {timings['import_s']} s, recompute {timings['recompute_s']} s, baselines "
+        f"{timings['baselines_s']} s, queries {timings['queries_s']} s (Seams median "
+        f"{timings['seams_query_p50_ms']} ms per query, SQLite).",
     ]
-    for mode in ["normal", "blind"]:
-        for split in ["all", "dev", "test"]:
-            paired = paired_difference(rows[("seams", mode)], rows[("tfidf", mode)], split)
-            results.setdefault("paired", {})[f"{mode}/{split}"] = paired
-            query = "company-blind" if mode == "blind" else "title+summary"
-            lo, hi = paired["interval"]
-            lines.append(
-                f"| {query} | {split} | {paired['wins']} | {paired['ties']} | "
-                f"{paired['losses']} | {paired['mean']:+.2f} | {lo:+.2f} to {hi:+.2f} |"
-            )
-    lines += [
-        "",
-        "Recall@5 per group:",
-        "",
-        "| Group | split | n | Seams | TF-IDF | Seams blind | TF-IDF blind |",
-        "|---|---|--:|--:|--:|--:|--:|",
-    ]
-    for group in labels["groups"]:
-        cells = [
-            results["per_group"][f"{m}/{mode}"].get(group["id"], {}).get("recall", math.nan)
-            for m, mode in methods[:4]
-        ]
-        lines.append(
-            f"| {group['id']} | {group.get('split')} | {len(group['members'])} | "
-            + " | ".join(f"{c:.2f}" for c in cells)
-            + " |"
-        )
-    lines += [
-        "",
-        f"Import {timings['import_s']} s, recompute {timings['recompute_s']} s, "
-        f"queries {timings['queries_s']} s (Seams median {timings['seams_query_p50_ms']} ms "
-        "per query, SQLite).",
-    ]
-    if missing:
-        lines.append(f"Labelled incidents not found in the corpus: {len(missing)}.")
     print("\n".join(lines))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps(results, indent=2, default=str))
         print(f"Wrote {args.json}")
     return 0
 

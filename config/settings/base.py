@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "csp",
     "taxonomy",
     "incidents",
+    "similarity",
     "duplicates",
     "idempotency",
 ]

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -39,6 +40,15 @@ from taxonomy.models import StructuralPattern
 from .similarity import catalogue_pinned, suggest_patterns
 
 logger = logging.getLogger(__name__)
+
+
+# Sent inside the analysis transaction with the analysed incident (its factors and timeline
+# prefetched), and once per chunk of a full recompute with the chunk's incidents. Capabilities
+# built on the analysis (the similarity index, duplicate detection) listen here, so this
+# module never has to import them.
+incident_analysed = Signal()  # sender=Incident, incident=…
+incidents_rescored = Signal()  # sender=Incident, incidents=[…]
+recompute_started = Signal()  # sender=Incident, before the first chunk
 
 
 def text_threshold() -> float:
@@ -338,6 +348,7 @@ def analyse_incident(*, incident_id: int) -> AnalysisResult:
             else:
                 _refresh_structure(structure)
 
+        incident_analysed.send(sender=Incident, incident=incident)
         Incident.objects.filter(pk=incident_id, analysis_requested_at=requested).update(
             analysed_at=timezone.now()
         )
@@ -379,6 +390,7 @@ def _score_all(
                     by_signature[signature].append((incident.pk, basis))
             PatternScore.objects.filter(incident_id__in=batch).delete()
             PatternScore.objects.bulk_create(rows, batch_size=2000)
+            incidents_rescored.send(sender=Incident, incidents=list(incidents))
 
 
 def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
@@ -391,6 +403,7 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
     ids = list(Incident.objects.order_by("pk").values_list("pk", flat=True))
 
     by_signature: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    recompute_started.send(sender=Incident)
     with catalogue_pinned():
         _score_all(ids, chunk, progress, slug_to_id, slug_of, by_signature)
 
