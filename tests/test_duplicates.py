@@ -162,9 +162,11 @@ def test_a_failure_in_flagging_never_fails_the_analysis(save_review, monkeypatch
         raise RuntimeError("flagging broke")
 
     monkeypatch.setattr(duplicates.detection, "flag_duplicates", broken)
-    incident = save_review(title="Storage down", summary=SUMMARY)
+    save_review(title="Storage down", started_at=START, summary=SUMMARY)
+    incident = save_review(title="Storage outage", started_at=START, summary=SUMMARY)
     incident.refresh_from_db()
     assert incident.analysed_at is not None
+    assert not PossibleDuplicate.objects.exists()  # the broken flagging did run
 
 
 # --- import -------------------------------------------------------------------------------
