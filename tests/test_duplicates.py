@@ -365,3 +365,25 @@ def test_the_list_query_count_does_not_grow_with_pairs(editor, django_assert_max
     with django_assert_max_num_queries(6):
         response = api.get("/api/v1/duplicates/")
     assert len(response.json()["results"]) == 12
+
+
+def test_an_outsider_never_sees_a_pair_with_a_restricted_review(client, editor, pair):
+    group = GroupFactory(name="security")
+    Incident.objects.filter(pk=pair.second_id).update(restricted_to=group)
+    client.force_login(editor)
+    page = client.get(f"/incidents/{pair.first_id}/").content.decode()
+    assert "Possible duplicate of" not in page
+    assert "Storage interruption: our update" not in page
+    editor.groups.add(group)
+    page = client.get(f"/incidents/{pair.first_id}/").content.decode()
+    assert "Possible duplicate of" in page
+
+
+def test_a_retried_merge_with_the_same_idempotency_key_answers_the_same(editor, pair):
+    api = token_client(editor, "write")
+    url, body = f"/api/v1/duplicates/{pair.pk}/merge/", {"keep": pair.first_id}
+    first = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="merge-1")
+    again = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="merge-1")
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
