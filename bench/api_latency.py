@@ -163,7 +163,7 @@ def most_linked_pattern() -> tuple[str, int]:
 
 def text_matches(q: str) -> int:
     from incidents.models import Incident
-    from incidents.search import text_search
+    from similarity.search import text_search
 
     return text_search(Incident.objects.all(), q).count()
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -192,6 +193,11 @@ def _write_parts(incident: Incident, content: ReviewContent, by: AbstractBaseUse
             link.save(update_fields=["rationale"])
 
 
+# Sent inside the transaction of every write to a review, once its parts are written, so what
+# is derived from the text at once (the search index) never lags behind what was saved.
+review_written = Signal()  # sender=Incident, incident_id=…
+
+
 def _request_analysis(incident: Incident) -> None:
     """Mark the incident as needing analysis and queue the job once the write is committed.
 
@@ -203,6 +209,7 @@ def _request_analysis(incident: Incident) -> None:
     now = timezone.now()
     Incident.objects.filter(pk=incident.pk).update(analysis_requested_at=now)
     incident.analysis_requested_at = now
+    review_written.send(sender=Incident, incident_id=incident.pk)
     transaction.on_commit(lambda: enqueue_analysis(incident.pk))
 
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from similarity.search import text_search
 from taxonomy.models import StructuralPattern
 
 from . import permissions
@@ -20,7 +21,6 @@ from .forms import ReviewForms
 from .lint import lint_sections
 from .models import ActionItem, Comment, Incident, PatternLink
 from .revisions import changes_since
-from .search import text_search
 from .selectors import recurring_structures_for
 from .services import (
     ConcurrentEditError,

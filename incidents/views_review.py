@@ -13,10 +13,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from similarity.questions import similar_to_text
 from taxonomy.models import StructuralPattern
 
 from . import permissions, services
-from .analysis.similarity import similar_to, suggest_patterns
+from .analysis.similarity import suggest_patterns
 from .api.parsers import JsonDocumentError, load_json
 from .bounds import CONTROL_CHARACTERS, InvalidInput, bounded_int
 from .lint import lint_sections
@@ -97,9 +98,10 @@ def assist(request: HttpRequest) -> JsonResponse:
     text = "\n".join(sections.values())
     patterns = suggest_patterns(text=text, exclude=frozenset(rejected | linked))
     exclude = {incident.pk} if incident else set()
-    incidents = similar_to(
+    answer = similar_to_text(
+        user=request.user,
         text=text,
-        visible=_visible(request),
+        organisation=incident.organisation if incident else "",
         query_patterns=patterns,
         exclude=frozenset(exclude | rejected_incidents),
     )
@@ -116,9 +118,10 @@ def assist(request: HttpRequest) -> JsonResponse:
                     "title": s.incident.title,
                     "url": s.incident.get_absolute_url(),
                     "score": s.score,
+                    "confidence": s.confidence,
                     "why": s.why,
                 }
-                for s in incidents
+                for s in answer.results
             ],
         }
     )

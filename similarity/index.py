@@ -125,42 +125,55 @@ def fts_phrase(text: str) -> str:
 
 def term_stats(terms: list[str]) -> dict[str, TermStats]:
     """Document frequency and organisation concentration of each term (or phrase), cached
-    for STATS_SECONDS; each uncached term costs one bounded query."""
+    for STATS_SECONDS; the uncached ones are counted in one bounded query."""
     now = time.monotonic()
     cache = _stats.setdefault("terms", {})
     out: dict[str, TermStats] = {}
-    for term in terms:
+    missing = []
+    for term in dict.fromkeys(terms):
         hit = cache.get(term)
         if hit and now - hit[0] < STATS_SECONDS:
             out[term] = hit[1]
-            continue
-        rows = _organisation_counts(term)
+        else:
+            missing.append(term)
+    counts: dict[str, list[tuple[str, int]]] = {t: [] for t in missing}
+    for start in range(0, len(missing), 50):
+        for term, organisation, n in _organisation_counts(missing[start : start + 50]):
+            counts[term].append((organisation, n))
+    if len(cache) > 50_000:
+        cache.clear()
+    for term, rows in counts.items():
         total = sum(n for _, n in rows)
         top_org, top_n = max(rows, key=lambda r: r[1]) if rows else ("", 0)
         stats = TermStats(total, top_org, top_n / total if total else 0.0)
-        if len(cache) > 50_000:
-            cache.clear()
         cache[term] = (now, stats)
         out[term] = stats
     return out
 
 
-def _organisation_counts(term: str) -> list[tuple[str, int]]:
-    with connection.cursor() as cursor:
+def _organisation_counts(terms: list[str]) -> list[tuple[str, str, int]]:
+    """(term, organisation, documents) for each term, each term counted up to DF_CAP + 1
+    documents: one statement, one bounded index look-up per term."""
+    if not terms:
+        return []
+    parts, params = [], []
+    for i, term in enumerate(terms):
         if _vendor() == "postgresql":
-            cursor.execute(
-                "SELECT organisation, count(*) FROM (SELECT organisation FROM "
-                "similarity_indexeddocument WHERE document @@ phraseto_tsquery('english', %s) "
-                "LIMIT %s) m GROUP BY organisation",
-                [term, DF_CAP + 1],
+            parts.append(
+                f"SELECT %s AS term, organisation, count(*) FROM (SELECT organisation FROM "
+                f"similarity_indexeddocument WHERE document @@ phraseto_tsquery('english', %s) "
+                f"LIMIT %s) m{i} GROUP BY organisation"
             )
+            params += [term, term, DF_CAP + 1]
         else:
-            cursor.execute(
-                "SELECT d.organisation, count(*) FROM (SELECT rowid AS id FROM similarity_fts "
-                "WHERE similarity_fts MATCH %s LIMIT %s) m JOIN similarity_indexeddocument d "
-                "ON d.incident_id = m.id GROUP BY d.organisation",
-                ["{title body} : " + fts_phrase(term), DF_CAP + 1],
+            parts.append(
+                f"SELECT * FROM (SELECT %s AS term, d.organisation, count(*) FROM (SELECT rowid "
+                f"AS id FROM similarity_fts WHERE similarity_fts MATCH %s LIMIT %s) m{i} JOIN "
+                f"similarity_indexeddocument d ON d.incident_id = m{i}.id GROUP BY d.organisation)"
             )
+            params += [term, "{title body} : " + fts_phrase(term), DF_CAP + 1]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
         return list(cursor.fetchall())
 
 

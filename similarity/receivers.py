@@ -6,9 +6,23 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from incidents.analysis.recurrence import incident_analysed, incidents_rescored, recompute_started
+from incidents.models import Incident
+from incidents.services import review_written
 
 from . import boilerplate
 from .index import index_incident, index_many
+
+
+@receiver(review_written)
+def _index_written(sender, incident_id, **kwargs) -> None:
+    # Read back with its parts: the caller's copy may hold parts from before the write.
+    incident = (
+        Incident.objects.filter(pk=incident_id)
+        .prefetch_related("contributing_factors", "timeline")
+        .first()
+    )
+    if incident is not None:
+        index_incident(incident)
 
 
 @receiver(incident_analysed)

@@ -28,8 +28,8 @@ from django.db.models import QuerySet
 
 from incidents.analysis.similarity import (
     PatternSuggestion,
-    _candidate_ids,
-    _pattern_weights,
+    incidents_showing_patterns,
+    pattern_rarity,
     suggest_patterns,
 )
 from incidents.models import Incident, PatternScore
@@ -166,8 +166,7 @@ def _weighted_terms(
 ) -> tuple[list[str], dict[str, float], dict[str, float]]:
     """The question's informative terms, their weights, and their idf."""
     counts = Counter(content_words(text))
-    # Longer words first among equals: they are usually the more specific.
-    ordered = sorted(counts, key=lambda w: (-counts[w], -len(w), w))[: MAX_TERMS * 3]
+    ordered = _question_words(counts)
     stats = index.term_stats(ordered)
     total, _, per_org = index.archive()
     weights: dict[str, float] = {}
@@ -191,6 +190,12 @@ def _weighted_terms(
         :MAX_TERMS
     ]
     return chosen, {t: weights[t] for t in chosen}, {t: idfs[t] for t in chosen}
+
+
+def _question_words(counts: Counter) -> list[str]:
+    """The words worth counting: the most frequent, longer first among equals (usually the
+    more specific)."""
+    return sorted(counts, key=lambda w: (-counts[w], -len(w), w))[: MAX_TERMS * 3]
 
 
 def _budgeted(terms: list[str], weights: dict[str, float]) -> list[str]:
@@ -233,6 +238,13 @@ def ask(
     across = scope != "organisation"
     where = _scope_for(visible, reader_groups, exclude, None if across else organisation)
 
+    # Every count the answer needs, in one statement: the question's words, its mechanism
+    # phrases and its pattern evidence (the later look-ups find them cached).
+    index.term_stats(
+        _question_words(Counter(content_words(text)))
+        + [p for phrases in query_mechanisms.values() for p in phrases]
+        + [m for p in query_patterns for m in p.matched]
+    )
     terms, weights, idfs = _weighted_terms(text, across_organisations=across)
     selecting = _budgeted(terms, weights)
     candidates: list[int] = []
@@ -288,7 +300,7 @@ def ask(
 
 
 def _structural_candidates(query_patterns, query_mechanisms, visible, where) -> list[int]:
-    ids = list(_candidate_ids(query_patterns, visible, frozenset(where.exclude)))
+    ids = list(incidents_showing_patterns(query_patterns, visible, frozenset(where.exclude)))
     if where.organisation is not None:
         allowed = set(
             index.IndexedDocument.objects.filter(
@@ -326,7 +338,7 @@ def _structure(
     is (a pattern suggested by one common word is weak evidence of anything)."""
     if not query_patterns:
         return {}
-    rarity = _pattern_weights()
+    rarity = pattern_rarity()
     phrase_idf = _phrase_idf({m for p in query_patterns for m in p.matched})
     total, _, _ = index.archive()
     strength = {}

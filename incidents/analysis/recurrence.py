@@ -22,8 +22,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.dispatch import Signal
 from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.dispatch import Signal
 from django.utils import timezone
 
 from incidents.models import (

@@ -9,7 +9,7 @@ from django_filters.fields import IsoDateTimeField
 from incidents.bounds import InvalidInput, bounded_datetime
 from incidents.models import Incident
 from incidents.permissions import visible_components
-from incidents.search import text_search
+from similarity.search import text_search
 from taxonomy.api.serializers import slug_enum_schema
 from taxonomy.models import EmergentShape, StructuralPattern
 

@@ -500,11 +500,28 @@ class RecurringStructureSerializer(serializers.ModelSerializer):
 # --- similarity -----------------------------------------------------------------------------
 
 
+SCOPE_HELP = (
+    "`anywhere` (default): has this structure happened anywhere, at any organisation? "
+    "`organisation`: has this happened to us before? Only reviews of `organisation` "
+    "(blank: the organisation running Seams)."
+)
+
+
 class SimilarRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     """A bot's question: "have we seen this before?"."""
 
     text = serializers.CharField(max_length=MAX_SECTION, trim_whitespace=True)
     limit = serializers.IntegerField(min_value=1, max_value=50, default=5)
+    scope = serializers.ChoiceField(
+        choices=["anywhere", "organisation"], default="anywhere", help_text=SCOPE_HELP
+    )
+    organisation = serializers.CharField(
+        max_length=200,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Whose incident this is (blank: yours). Used by `scope=organisation`.",
+    )
 
 
 class SuggestedPatternSerializer(serializers.Serializer):
@@ -522,15 +539,40 @@ class SharedPatternSerializer(serializers.Serializer):
     candidate_evidence = serializers.ListField(child=serializers.CharField())
 
 
+class SharedMechanismSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    pattern_name = serializers.CharField()
+    query_evidence = serializers.ListField(child=serializers.CharField())
+    candidate_evidence = serializers.ListField(child=serializers.CharField())
+
+
+CONFIDENCE_HELP = (
+    "`strong`, `possible` or `weak`, from the score; docs/similarity.md gives the precision "
+    "measured at each level on public post-mortems Seams was not tuned on."
+)
+
+
 class SimilarIncidentSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="incident.id")
     title = serializers.CharField(source="incident.title")
     url = serializers.SerializerMethodField()
+    organisation = serializers.CharField(source="incident.organisation")
     score = serializers.FloatField()
-    structure = serializers.FloatField(help_text="Part of the score from shared patterns.")
-    lexical = serializers.FloatField(help_text="Part of the score from shared words.")
+    confidence = serializers.ChoiceField(
+        choices=["strong", "possible", "weak"], help_text=CONFIDENCE_HELP
+    )
+    lexical = serializers.FloatField(help_text="Part of the score from shared words (BM25).")
+    cause = serializers.FloatField(help_text="Part from the words of the causes.")
+    structure = serializers.FloatField(help_text="Part from shared patterns.")
+    shared_mechanisms = SharedMechanismSerializer(many=True)
     shared_patterns = SharedPatternSerializer(many=True)
     matched_terms = serializers.ListField(child=serializers.CharField())
+    same_organisation = serializers.BooleanField()
+    possible_duplicate = serializers.BooleanField(
+        help_text="Flagged as possibly the same incident (from another source)."
+    )
+    duplicate_reasons = serializers.ListField(child=serializers.CharField())
     why = serializers.CharField()
 
     def get_url(self, obj) -> str:
@@ -539,8 +581,21 @@ class SimilarIncidentSerializer(serializers.Serializer):
         return request.build_absolute_uri(path) if request else path
 
 
+class ConfidenceSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(
+        choices=["strong", "possible", "weak"], help_text=CONFIDENCE_HELP
+    )
+    score = serializers.FloatField(help_text="The best result's score (0 when none).")
+
+
 class SimilarResultSerializer(serializers.Serializer):
     """Similar past incidents and likely patterns, each with a score and an explanation."""
 
     incidents = SimilarIncidentSerializer(many=True)
     patterns = SuggestedPatternSerializer(many=True)
+    scope = serializers.ChoiceField(choices=["anywhere", "organisation"], help_text=SCOPE_HELP)
+    confidence = ConfidenceSerializer()
+    confident_match = serializers.BooleanField(
+        help_text="False when no result clears the `possible` level: nothing found is "
+        "likely to be the same structure, whatever the list shows."
+    )

@@ -16,7 +16,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from idempotency.api import idempotent
-from incidents.analysis.similarity import similar_to, similar_to_incident, suggest_patterns
 from incidents.bounds import InvalidInput, bounded_int
 from incidents.models import ActionItem, Incident, PatternLink, Report
 from incidents.permissions import visible_components
@@ -29,6 +28,7 @@ from incidents.services import (
     incident_create,
     incident_patch,
 )
+from similarity.questions import similar_to_review, similar_to_text
 from taxonomy.api.serializers import CatalogueSlugs
 from taxonomy.models import StructuralPattern
 
@@ -140,7 +140,13 @@ class PreconditionFailed(APIException):
                 "limit",
                 {"type": "integer", "minimum": 1, "maximum": 50},
                 description="1–50, default 5.",
-            )
+            ),
+            OpenApiParameter(
+                "scope",
+                {"type": "string", "enum": ["anywhere", "organisation"]},
+                description="`anywhere` (default), or `organisation`: only this review's "
+                "own organisation (has this happened to us before?).",
+            ),
         ],
         responses={200: SimilarResultSerializer, **READ_ERRORS, 404: ERRORS[404]},
     ),
@@ -306,11 +312,9 @@ class IncidentViewSet(
     def similar(self, request, pk=None):
         incident = self.get_object()
         limit = _limit(request.query_params.get("limit"))
-        patterns, incidents = similar_to_incident(
-            incident=incident, visible=Incident.objects.visible_to(request.user), limit=limit
-        )
-        data = {"incidents": incidents, "patterns": [_pattern(p) for p in patterns]}
-        return Response(SimilarResultSerializer(data, context={"request": request}).data)
+        scope = _scope(request.query_params.get("scope"))
+        answer = similar_to_review(user=request.user, incident=incident, scope=scope, limit=limit)
+        return Response(_answer(answer, scope, request))
 
 
 def request_if_match(request) -> str | None:
@@ -359,6 +363,26 @@ def _limit(raw: str | None) -> int:
         raise ValidationError({"limit": [str(exc)]}) from exc
 
 
+def _scope(raw: str | None) -> str:
+    """The `scope` query parameter: `anywhere` (default) or `organisation`; else 400."""
+    if raw is None:
+        return "anywhere"
+    if raw not in ("anywhere", "organisation"):
+        raise ValidationError({"scope": ["Use `anywhere` or `organisation`."]})
+    return raw
+
+
+def _answer(answer, scope: str, request) -> dict:
+    data = {
+        "incidents": answer.results,
+        "patterns": [_pattern(p) for p in answer.patterns],
+        "scope": scope,
+        "confidence": {"level": answer.confidence, "score": answer.score},
+        "confident_match": answer.confident_match,
+    }
+    return SimilarResultSerializer(data, context={"request": request}).data
+
+
 def _pattern(p) -> dict:
     return {"slug": p.slug, "name": p.name, "score": p.score, "matched": p.matched, "why": p.why}
 
@@ -377,16 +401,15 @@ class SimilarView(APIView):
     def post(self, request):
         question = SimilarRequestSerializer(data=request.data)
         question.is_valid(raise_exception=True)
-        text, limit = question.validated_data["text"], question.validated_data["limit"]
-        patterns = suggest_patterns(text=text, limit=limit)
-        incidents = similar_to(
-            text=text,
-            visible=Incident.objects.visible_to(request.user),
-            query_patterns=patterns,
-            limit=limit,
+        asked = question.validated_data
+        answer = similar_to_text(
+            user=request.user,
+            text=asked["text"],
+            scope=asked["scope"],
+            organisation=asked["organisation"],
+            limit=asked["limit"],
         )
-        data = {"incidents": incidents, "patterns": [_pattern(p) for p in patterns]}
-        return Response(SimilarResultSerializer(data, context={"request": request}).data)
+        return Response(_answer(answer, asked["scope"], request))
 
 
 @extend_schema_view(**read_only_schema("Recurring structures", RecurringStructureSerializer))
