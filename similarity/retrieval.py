@@ -42,8 +42,8 @@ from .text import content_words, words
 # The weights of the score's parts (tuned on the dev groups of bench/similarity/labels.json
 # only; see docs/similarity.md).
 LEXICAL_WEIGHT = 1.0
-CAUSE_WEIGHT = 0.35
-STRUCTURE_WEIGHT = 0.25
+CAUSE_WEIGHT = 0.5
+STRUCTURE_WEIGHT = 0.35
 MECHANISM_WEIGHT = 0.35
 # Terms the question is reduced to: enough for a whole review, few enough to stay fast.
 MAX_TERMS = 24
