@@ -85,8 +85,26 @@ test-integration: install  ## Tests against the real PostgreSQL, Redis and a Cel
 
 CORPUS ?= ../shared/corpora/icco-postmortems/data
 
-eval-similarity: install  ## Measure similar-incident recall@5 and precision on the labelled corpus
+# The held-out set (bench/similarity/heldout/README.md): built from local clones of its
+# source repositories in HELDOUT_SOURCES; skipped when they are not there.
+HELDOUT_SOURCES ?= ../sources
+HELDOUT := $(VENV)/heldout
+
+# The sentence-embedding baseline is an optional extra (about 1.4 GB with a CPU build of torch).
+$(VENV)/.embeddings: $(VENV)/.installed requirements-embeddings.txt
+	$(BIN)/pip install --quiet -r requirements-embeddings.txt
+	touch $@
+
+eval-similarity: $(VENV)/.embeddings  ## Seams against TF-IDF, BM25 and an embedding model, on the tuning corpus and the held-out set
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python bench/similarity/evaluate.py --corpus $(CORPUS)
+	@if [ -d "$(HELDOUT_SOURCES)" ]; then \
+		$(BIN)/python bench/similarity/heldout/build.py --sources $(HELDOUT_SOURCES) --out $(HELDOUT)/plain && \
+		$(BIN)/python bench/similarity/heldout/build.py --sources $(HELDOUT_SOURCES) --out $(HELDOUT)/templated --inject-template && \
+		for variant in plain templated; do \
+			env -u DATABASE_URL -u REDIS_URL $(BIN)/python bench/similarity/evaluate.py \
+				--corpus $(HELDOUT)/$$variant --labels bench/similarity/heldout/labels.json || exit 1; \
+		done; \
+	else echo "Held-out set skipped: no clones in HELDOUT_SOURCES=$(HELDOUT_SOURCES) (see bench/similarity/heldout/README.md)"; fi
 
 vendor:  ## Refresh the vendored Chart.js from the npm registry (version pinned in package.json)
 	cd $$(mktemp -d) && npm pack chart.js@$$(python3 -c "import json;print(json.load(open('$(CURDIR)/package.json'))['dependencies']['chart.js'])") >/dev/null && \
