@@ -5,6 +5,8 @@ with the Porter stemmer. PostgreSQL: two stored tsvector columns (the title weig
 review; the cause view on its own), each with a GIN index.
 """
 
+import string
+
 from django.db import migrations
 
 SQLITE = [
@@ -29,12 +31,27 @@ SQLITE_REVERSE = [
     "DROP TRIGGER IF EXISTS similarity_fts_insert",
     "DROP TABLE IF EXISTS similarity_fts",
 ]
+
+
+def _words_of(column: str) -> str:
+    """`column` with ASCII punctuation read as spaces, before PostgreSQL's parser sees it.
+
+    The parser keeps "api.example.com", "/var/log/app" or "10.0.0.1" as single tokens, but
+    questions and searches are split into words (as FTS5 splits the stored text), so
+    "example.com" would never match. (`%` is doubled: the statement goes through the
+    driver's parameter formatting.)
+    """
+    punctuation = string.punctuation.replace("'", "''").replace("%", "%%")
+    spaces = " " * len(string.punctuation)
+    return f"translate(coalesce({column}, ''), '{punctuation}', '{spaces}')"
+
+
 POSTGRESQL = [
     "ALTER TABLE similarity_indexeddocument ADD COLUMN document tsvector GENERATED ALWAYS AS ("
-    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(body, '')), 'B')) STORED",
+    f"setweight(to_tsvector('english'::regconfig, {_words_of('title')}), 'A') || "
+    f"setweight(to_tsvector('english'::regconfig, {_words_of('body')}), 'B')) STORED",
     "ALTER TABLE similarity_indexeddocument ADD COLUMN cause_document tsvector GENERATED ALWAYS "
-    "AS (to_tsvector('english'::regconfig, coalesce(cause, ''))) STORED",
+    f"AS (to_tsvector('english'::regconfig, {_words_of('cause')})) STORED",
     "CREATE INDEX similarity_document_gin ON similarity_indexeddocument USING gin (document)",
     "CREATE INDEX similarity_cause_gin ON similarity_indexeddocument USING gin (cause_document)",
 ]

@@ -56,7 +56,10 @@ def archive(save_review):
         "queue": save_review(
             title="Queue backlog",
             summary="Client retries saturated the queue after a slow deploy.",
-            narrative="Failover to us-east-1 stalled while the zeppelin batch job held locks.",
+            narrative=(
+                "Failover to us-east-1 stalled while the zeppelin batch job held locks; "
+                "calls to api.example.com timed out and /var/log/queue filled."
+            ),
         ),
         "east": save_review(
             title="Office network outage",
@@ -92,6 +95,17 @@ def test_migrations_add_the_generated_columns_and_their_gin_indexes():
         ("cause_document", "tsvector", "ALWAYS"),
         ("document", "tsvector", "ALWAYS"),
     ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generation_expression FROM information_schema.columns "
+            "WHERE table_name = 'similarity_indexeddocument' AND column_name = 'cause_document'"
+        )
+        expression = cursor.fetchone()[0]
+    # Punctuation, "%" included once (not the doubled form the driver unescapes), is read
+    # as spaces before the parser tokenises.
+    assert "translate(" in expression
+    assert "%%" not in expression
+    assert "%" in expression
     assert "USING gin (document)" in indexes["similarity_document_gin"]
     assert "USING gin (cause_document)" in indexes["similarity_cause_gin"]
 
@@ -186,3 +200,17 @@ def test_the_similar_api_answers_with_confidence_and_scope(archive, user):
     data = response.json()
     assert data["scope"] == "organisation"
     assert [i["id"] for i in data["incidents"]][:1] == [archive["acme_tls"].pk]
+
+
+def test_search_finds_dotted_and_slashed_terms_as_phrases(archive):
+    # PostgreSQL's parser keeps "api.example.com" and "/var/log/queue" as single tokens,
+    # while the search (like the embedded mode) reads them as the words they contain.
+    for text in ("example.com", "api.example.com", "var/log", "/var/log/queue"):
+        found = list(text_search(Incident.objects.all(), text).values_list("pk", flat=True))
+        assert found == [archive["queue"].pk], text
+
+
+def test_a_question_naming_a_host_finds_the_review_naming_it(archive, superuser):
+    answer = similar_to_text(user=superuser, text="Nothing could reach api.example.com.")
+    assert answer.results[0].incident.pk == archive["queue"].pk
+    assert answer.results[0].lexical > 0
