@@ -1,0 +1,142 @@
+""" "Have we seen this before?" — what the similarity engine promises its readers."""
+
+import pytest
+
+from similarity import boilerplate, index
+from similarity.mechanisms import match_mechanisms
+from similarity.questions import similar_to_text
+
+from .factories import GroupFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    # Counts are cached per process for minutes; each test builds its own archive.
+    index._stats.clear()
+    boilerplate._cache.clear()
+    yield
+    index._stats.clear()
+    boilerplate._cache.clear()
+
+
+@pytest.fixture
+def admin():
+    return UserFactory(is_superuser=True, is_staff=True)
+
+
+def _ids(answer):
+    return [m.incident.pk for m in answer.results]
+
+
+def test_the_catalogue_names_finer_mechanisms_than_patterns():
+    found = match_mechanisms("Our TLS certificate expired at midnight and nobody renewed it.")
+    assert "certificate-expiry" in found
+
+
+def test_an_expired_certificate_finds_the_other_certificate_expiries(save_review, admin):
+    cert = save_review(
+        title="Gateway refused every connection",
+        summary="The gateway's TLS certificate expired on Sunday; renewal was manual.",
+        organisation="Northwind",
+    )
+    save_review(title="Memory leak in the parser", summary="A memory leak grew the heap.")
+    save_review(title="Data leak review", summary="A bucket was public and data leaked.")
+    answer = similar_to_text(
+        user=admin, text="Clients failed because an expired certificate was still served."
+    )
+    assert _ids(answer)[0] == cert.pk
+    top = answer.results[0]
+    assert [m.slug for m in top.shared_mechanisms] == ["certificate-expiry"]
+    assert top.confidence in ("strong", "possible")
+    assert answer.confident_match
+
+
+def test_nothing_alike_is_said_to_be_weak(save_review, admin):
+    save_review(title="Gateway certificate expired", summary="The TLS certificate expired.")
+    answer = similar_to_text(user=admin, text="The office coffee machine ran out of beans.")
+    assert not answer.confident_match
+    assert answer.confidence == "weak"
+    assert all(m.confidence == "weak" for m in answer.results)
+
+
+def test_an_organisations_own_vocabulary_does_not_decide_a_match(save_review, admin):
+    # Acme's write-ups share Acme's product name with the question but not its mechanism;
+    # another organisation's write-up shares the mechanism but not the name.
+    for n in range(3):
+        save_review(
+            title=f"Frobnicator outage {n}",
+            summary=f"Frobnicator nodes crashed during deploy {n}; the certificate was fine.",
+            organisation="Acme",
+        )
+    for n in range(8):
+        save_review(title=f"Unrelated {n}", summary=f"Queue {n} was slow.", organisation=f"O{n}")
+    same_mechanism = save_review(
+        title="Login failures", summary="An expired certificate was served.", organisation="Globex"
+    )
+    answer = similar_to_text(
+        user=admin,
+        text="Frobnicator outage: the Frobnicator nodes crashed, the certificate expired.",
+    )
+    assert _ids(answer)[0] == same_mechanism.pk
+
+
+def test_scope_organisation_answers_has_this_happened_to_us(save_review, admin):
+    ours = save_review(title="Our certificate expired", summary="Our TLS certificate expired.")
+    save_review(
+        title="Their certificate expired",
+        summary="The TLS certificate expired.",
+        organisation="Globex",
+    )
+    anywhere = similar_to_text(user=admin, text="TLS certificate expired")
+    ours_only = similar_to_text(user=admin, text="TLS certificate expired", scope="organisation")
+    assert len(anywhere.results) == 2
+    assert _ids(ours_only) == [ours.pk]
+    assert ours_only.results[0].same_organisation
+
+
+def test_at_most_two_of_one_organisation_among_the_first_five(save_review, admin):
+    for n in range(5):
+        save_review(
+            title=f"TLS certificate expired {n}",
+            summary="The TLS certificate expired again.",
+            organisation="Acme",
+        )
+    for n in range(3):
+        save_review(
+            title=f"Login failures {n}",
+            summary="An expired certificate broke logins.",
+            organisation=f"Other {n}",
+        )
+    answer = similar_to_text(user=admin, text="TLS certificate expired", limit=5)
+    organisations = [m.incident.organisation for m in answer.results]
+    assert len(organisations) == 5
+    assert organisations[:2] == ["Acme", "Acme"]  # the best matches still come first
+    assert organisations.count("Acme") == 2
+
+
+def test_restricted_reviews_are_answered_only_to_their_group(save_review):
+    group = GroupFactory()
+    member, outsider = UserFactory(), UserFactory()
+    member.groups.add(group)
+    secret = save_review(
+        title="Signing key expired", summary="The signing key expired.", restricted_to=group
+    )
+    text = "The signing key expired and tokens were refused."
+    assert secret.pk in _ids(similar_to_text(user=member, text=text))
+    assert secret.pk not in _ids(similar_to_text(user=outsider, text=text))
+
+
+def test_template_sentences_learned_from_the_archive_are_ignored():
+    template = "We apologise for the inconvenience this caused to everyone who relies on us."
+    texts = [f"{template} The {thing} failed because of a bug." for thing in "abcde"]
+    boilerplate.store(boilerplate.learn(texts))
+    kept = boilerplate.strip(f"{template} The disk filled up overnight.")
+    assert "apologise" not in kept
+    assert "disk filled up" in kept
+
+
+def test_a_review_is_searchable_and_answerable_as_soon_as_it_is_saved(save_review, admin):
+    review = save_review(title="Queue stalled", summary="", narrative="A rare zeppelin word.")
+    assert review.pk in _ids(similar_to_text(user=admin, text="zeppelin"))
