@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from similarity.questions import similar_to_review
 from similarity.search import text_search
 from taxonomy.models import StructuralPattern
 
@@ -108,6 +109,12 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     unpublished = incident.status != Incident.Status.PUBLISHED
     seen_before = list(earlier_in_same_structure(incident=incident, visible=_visible(request)))
+    # "Have we seen this before?": anywhere, then at this review's own organisation. Both
+    # answers are for this reader, so a restricted review they may not read never shows.
+    similar = similar_to_review(user=request.user, incident=incident, limit=5)
+    ours_before = similar_to_review(
+        user=request.user, incident=incident, scope="organisation", limit=3
+    )
     sections = {name: getattr(incident, name) for name in LINTED_FIELDS}
     context = {
         "incident": incident,
@@ -123,6 +130,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": incident.action_items.all(),
         "pattern_links": incident.pattern_links.all(),
         "seen_before": seen_before,
+        "similar": similar,
+        "ours_before": ours_before.results,
         # A review that repeats an earlier structure should say so in its shapes.
         "suggest_recurrence_shape": bool(seen_before)
         and not any(shape.slug == "recurrence" for shape in incident.shapes.all()),
