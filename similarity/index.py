@@ -313,12 +313,17 @@ def _pg_bm25(
             [ids, lexemes],
         )
         rows = cursor.fetchall()
-    term_of = {lex: t for t, lex in lexeme_of.items() if lex}
+    # Several terms can share a lexeme ("retry", "retries"): each scores, as each is its own
+    # phrase in the FTS5 query of the embedded mode.
+    terms_of: dict[str, list[str]] = {}
+    for t, lex in lexeme_of.items():
+        if lex:
+            terms_of.setdefault(lex, []).append(t)
     scores: dict[int, float] = {}
     for pk, length, lexeme, position_weights in rows:
-        term = term_of[lexeme]
         tf = sum(TITLE_WEIGHT if w == "A" else 1.0 for w in position_weights or [])
         norm = 1 - B + B * (length or 1) / avg_length
-        part = idf(stats[term].documents, total) * tf * (K1 + 1) / (tf + K1 * norm)
-        scores[pk] = scores.get(pk, 0.0) + weights.get(term, 1.0) * part
+        for term in terms_of[lexeme]:
+            part = idf(stats[term].documents, total) * tf * (K1 + 1) / (tf + K1 * norm)
+            scores[pk] = scores.get(pk, 0.0) + weights.get(term, 1.0) * part
     return scores

@@ -214,3 +214,16 @@ def test_a_question_naming_a_host_finds_the_review_naming_it(archive, superuser)
     answer = similar_to_text(user=superuser, text="Nothing could reach api.example.com.")
     assert answer.results[0].incident.pk == archive["queue"].pk
     assert answer.results[0].lexical > 0
+
+
+def test_words_sharing_a_stem_each_count_as_on_the_embedded_index(archive, superuser):
+    # "retry" and "retries" are two terms of the question but one lexeme in the stored
+    # vector; each must score, or a perfect match reads as a weaker one than on SQLite.
+    def lexical(text: str) -> float:
+        index._stats.clear()
+        answer = similar_to_text(user=superuser, text=text)
+        return next(m.lexical for m in answer.results if m.incident.pk == archive["queue"].pk)
+
+    once = lexical("Client retries.")
+    twice = lexical("Client retries: every retry.")
+    assert twice == pytest.approx(once, rel=0.01)
