@@ -64,6 +64,7 @@ def archive(save_review):
         "east": save_review(
             title="Office network outage",
             summary="The east wing lost its uplink for an afternoon.",
+            narrative="A small backlog of tickets built up.",
         ),
     }
     for _ in range(4):
@@ -227,3 +228,8 @@ def test_words_sharing_a_stem_each_count_as_on_the_embedded_index(archive, super
     once = lexical("Client retries.")
     twice = lexical("Client retries: every retry.")
     assert twice == pytest.approx(once, rel=0.01)
+
+
+def test_search_ranks_a_title_match_above_a_narrative_match(archive):
+    found = list(text_search(Incident.objects.all(), "backlog").values_list("pk", flat=True))
+    assert found == [archive["queue"].pk, archive["east"].pk]
