@@ -224,8 +224,10 @@ def test_detail_page_query_count(logged_in, save_review, django_assert_max_num_q
         title="Latest", patterns=["alert-fatigue", "slack-erosion"], components=["X"]
     )
     # session, user, incident, eight prefetched parts, structures seen before (+ components),
-    # and the reader's permissions (user and group permissions: may they edit or publish?)
-    with django_assert_max_num_queries(18):
+    # and the reader's permissions (user and group permissions: may they edit or publish?),
+    # plus "Have we seen this before?": two similarity answers of about 17 each (48 to 52 measured;
+    # tests/test_similar_page.py itemises them)
+    with django_assert_max_num_queries(60):
         response = logged_in.get(incident.get_absolute_url())
     assert response.status_code == 200
 
