@@ -146,7 +146,10 @@ def term_stats(terms: list[str]) -> dict[str, TermStats]:
         total = sum(n for _, n in rows)
         top_org, top_n = max(rows, key=lambda r: r[1]) if rows else ("", 0)
         stats = TermStats(total, top_org, top_n / total if total else 0.0)
-        cache[term] = (now, stats)
+        # A term in no review yet is not remembered: the next review saved may bring it,
+        # and a question about it must find that review at once.
+        if total:
+            cache[term] = (now, stats)
         out[term] = stats
     return out
 

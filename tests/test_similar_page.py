@@ -136,3 +136,23 @@ def test_review_page_query_count_is_bounded(
     with django_assert_max_num_queries(60):
         response = logged_in.get(later.get_absolute_url())
     assert response.status_code == 200
+
+
+def test_a_flagged_duplicate_is_badged(logged_in, save_review):
+    first = save_review(
+        title="Checkout down: TLS certificate expired",
+        summary=EXPIRED.format(where="payment gateway"),
+    )
+    second = save_review(
+        title="Checkout down after the TLS certificate expired",
+        summary=EXPIRED.format(where="payment gateway"),
+    )
+    section = _similar_section(logged_in.get(second.get_absolute_url()).content.decode())
+    card = section[section.index(f'data-similar-incident="{first.pk}"') :]
+    card = card[
+        : card.index("</li>\n        \n      \n        <li")
+        if '<li class="card' in card[5:]
+        else None
+    ]
+    assert "possible duplicate" in card
+    assert "flagged as a possible duplicate of this review" in card
