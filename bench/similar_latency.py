@@ -102,22 +102,14 @@ def in_process(queries: list[dict], *, warmup: int, budget: float, show_sql: boo
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from incidents.analysis.similarity import similar_to, suggest_patterns
-    from incidents.models import Incident
+    from similarity.questions import similar_to_text
 
     user = get_user_model().objects.get(username=BOT_USER)
     counter = QueryCounter(keep_sql=show_sql)
     rows = []
 
     def ask(text: str) -> int:
-        patterns = suggest_patterns(text=text, limit=5)
-        found = similar_to(
-            text=text,
-            visible=Incident.objects.visible_to(user),
-            query_patterns=patterns,
-            limit=5,
-        )
-        return len(found)
+        return len(similar_to_text(user=user, text=text, limit=5).results)
 
     for _ in range(warmup):
         ask(WARMUP_TEXT)
