@@ -356,6 +356,8 @@ SPECTACULAR_SETTINGS = {
         "ActionItemStatusEnum": "incidents.models.ActionItem.Status",
         "ActionItemKindEnum": "incidents.models.ActionItem.Kind",
         "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
+        "ConfidenceEnum": ["strong", "possible", "weak"],
+        "SimilarScopeEnum": ["anywhere", "organisation"],
     },
 }
 
