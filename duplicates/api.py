@@ -58,7 +58,12 @@ class PossibleDuplicateSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The review merged into `primary` (it stays readable), once merged.",
     )
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who decided, once decided.",
+    )
 
     class Meta:
         model = PossibleDuplicate
