@@ -22,6 +22,7 @@ from incidents.models import Incident
 from .documents import Document, document_for
 from .mechanisms import match_mechanisms
 from .models import IndexedDocument
+from .text import words
 
 # BM25's constants (the usual ones; FTS5 uses the same).
 K1, B = 1.2, 0.75
@@ -118,8 +119,6 @@ def archive() -> tuple[int, float, dict[str, int]]:
 
 def fts_phrase(text: str) -> str:
     """An FTS5 phrase for these words (only letters and digits reach the query)."""
-    from .text import words
-
     return '"' + " ".join(words(text)) + '"'
 
 
@@ -250,8 +249,6 @@ def ranked(terms: list[str], scope: Scope, *, view: str = "review", limit: int =
 
 
 def _pg_phrase(term: str) -> str:
-    from .text import words
-
     parts = [w for w in words(term) if w]
     # Each word goes through to_tsquery's own parser as a quoted literal: no operator can be
     # smuggled in, and the English stemmer applies as it does to the stored vectors.

@@ -10,6 +10,7 @@ from incidents.analysis.similarity import PatternSuggestion
 from incidents.models import Incident, PatternScore
 
 from .documents import document_for
+from .models import IndexedDocument
 from .retrieval import Answer, Match, ask
 
 
@@ -66,10 +67,15 @@ def similar_to_review(
         PatternSuggestion(s.pattern.slug, s.pattern.name, round(s.score, 3), tuple(s.evidence))
         for s in scores[:8]
     ]
-    document = document_for(incident)
+    # The indexed text is the review as last saved; building it again would read the
+    # review's factors and timeline on every page view.
+    stored = IndexedDocument.objects.filter(incident=incident).values_list("title", "body").first()
+    if stored is None:
+        document = document_for(incident)
+        stored = (document.title, document.body)
     answer = similar_to_text(
         user=user,
-        text=f"{document.title}\n{document.body}",
+        text=f"{stored[0]}\n{stored[1]}",
         scope=scope,
         organisation=incident.organisation,
         exclude=frozenset({incident.pk}),

@@ -153,14 +153,6 @@ def _stem(word: str) -> str:
     return word
 
 
-def _scope_for(visible: QuerySet[Incident], reader_groups, exclude, organisation) -> index.Scope:
-    return index.Scope(
-        restricted_groups=reader_groups,
-        exclude=tuple(sorted(exclude)),
-        organisation=organisation,
-    )
-
-
 def _weighted_terms(
     text: str, *, across_organisations: bool
 ) -> tuple[list[str], dict[str, float], dict[str, float]]:
@@ -236,7 +228,11 @@ def ask(
         query_patterns = suggest_patterns(text=text, limit=8)
     query_mechanisms = match_mechanisms(text)
     across = scope != "organisation"
-    where = _scope_for(visible, reader_groups, exclude, None if across else organisation)
+    where = index.Scope(
+        restricted_groups=reader_groups,
+        exclude=tuple(sorted(exclude)),
+        organisation=None if across else organisation,
+    )
 
     # Every count the answer needs, in one statement: the question's words, its mechanism
     # phrases and its pattern evidence (the later look-ups find them cached).
