@@ -1,4 +1,4 @@
-"""How fast "have we seen this before?" is answered at 100,000 incidents.
+"""How fast "have we seen this before?" is answered at 100,000 incidents, against a floor.
 
     .venv/bin/python bench/similar_latency.py [--database-url postgres://…/seams_bench_100k]
 
@@ -6,23 +6,30 @@ Queries: 150 generated reviews (title and ~3 KB summary, as an author's draft wo
 50 short free-text bot questions, from the generator with a seed of their own (so they are
 new text, not stored incidents), in a fixed shuffled order.
 
-1. In-process: exactly what `SimilarView.post` calls — `suggest_patterns(text, limit=5)` then
-   `similar_to(text, visible=Incident.objects.visible_to(user), query_patterns=…, limit=5)` —
-   for a plain user (no groups, so restricted incidents are hidden, as for a bot), timed with
-   its query count and the time spent in SQL.
+The floor (`bench/floor_wsgi.py`) runs, through psycopg and without Django or DRF, the same
+statements and the same scoring as the PostgreSQL path of `similarity.retrieval.ask`, and
+answers with the same JSON. Before anything is timed, its constants are checked against
+Seams' own.
+
+1. In-process: what `SimilarView.post` calls — `similar_to_text(user, text, limit=5)` — for a
+   plain user (no groups, so restricted incidents are hidden, as for a bot), and the floor's
+   `answer()` for the same user, query by query in alternating order, each timed with its
+   number of statements and the time spent in them (the rest is Python).
 2. Over HTTP: gunicorn with 2 workers serves Seams (`config.wsgi`, DEBUG=0) and, on another
-   port, the floor (`bench/floor_wsgi.py`: the same SQL through psycopg, no framework). A
-   second process (`--client`, http.client on keep-alive connections) POSTs every query to
-   `/api/v1/similar/` with a read token, first one at a time (latency), then from 4
-   concurrent connections (throughput; skipped when one-at-a-time answers already take more
-   than 5 s). The floor is also asked on `/sql-only/` (its SQL, no ranking). Each process
-   first gets cheap warm-up requests (words that match nothing) that are not counted.
+   port, the floor. A second process (`--client`, http.client on keep-alive connections)
+   POSTs every query to `/api/v1/similar/` with a read token, first one at a time
+   (latency), then from 4 concurrent connections (throughput; skipped when one-at-a-time
+   answers already take more than 5 s). Each server first gets cheap warm-up requests (words
+   that match nothing) that are not counted.
+3. Agreement: after the timing, every query (or `--agree N` of them) is asked of both
+   servers once more; the run reports how many answers name the same incidents in the same
+   order, and how many are identical in every field (the `url`s aside, which name the port).
 
 A measurement stops after `--budget` seconds (default 600) even if not every query was
 asked; the table says how many were.
 
-Prints a Markdown table and writes bench/results/similar-latency-<db>.json. Aim (issues 5
-and 7): p99 ≤ 150 ms.
+Prints a Markdown table and writes bench/results/similar-latency-<db>.json (`--tag` adds a
+suffix). Aims: p99 ≤ 150 ms (issues 5 and 7), and within 2× the floor's (issue 12).
 """
 
 from __future__ import annotations
@@ -98,7 +105,70 @@ def stats(values: list[float]) -> dict:
 # --- in-process ------------------------------------------------------------------------------
 
 
-def in_process(queries: list[dict], *, warmup: int, budget: float, show_sql: bool) -> dict:
+def check_constants() -> list[str]:
+    """Names of the floor's constants that differ from Seams' own (the floor is written
+    out by hand, so a change to Seams' tuning would otherwise go unnoticed)."""
+    import floor_wsgi
+
+    import incidents.analysis.similarity as patterns
+    from similarity import boilerplate, index, mechanisms, retrieval
+
+    expected = {
+        **{n: getattr(index, n) for n in ("K1", "B", "TITLE_WEIGHT", "DF_CAP", "MATCH_BUDGET",
+                                          "STATS_SECONDS")},
+        **{n: getattr(retrieval, n) for n in (
+            "LEXICAL_WEIGHT", "CAUSE_WEIGHT", "STRUCTURE_WEIGHT", "MECHANISM_WEIGHT", "MAX_TERMS",
+            "CONCENTRATED_SHARE", "CONCENTRATED_WEIGHT", "PER_ORGANISATION_IN_TOP5",
+            "STRONG_SCORE", "POSSIBLE_SCORE")},
+        **{n: getattr(patterns, n) for n in (
+            "PHRASE_WORDS_CAP", "PHRASE_SATURATION", "CANDIDATES_PER_PATTERN",
+            "CANDIDATE_PATTERNS", "PATTERN_WEIGHTS_TTL")},
+        "SHINGLE": boilerplate.SHINGLE,
+        "SENTENCE_SHARE": boilerplate.SENTENCE_SHARE,
+        "BOILERPLATE_SECONDS": boilerplate.CACHE_SECONDS,
+        "MECHANISM_SECONDS": mechanisms.CACHE_SECONDS,
+    }  # fmt: skip
+    return [name for name, value in expected.items() if getattr(floor_wsgi, name) != value]
+
+
+class TimedConnection:
+    """A psycopg connection whose statements are counted and timed (the floor only calls
+    `execute`)."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.count = 0
+        self.seconds = 0.0
+
+    def execute(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.conn.execute(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.count += 1
+
+
+def _summary(rows: list[dict], of: int) -> dict:
+    return {
+        "all": stats([r["ms"] for r in rows]),
+        "summary": stats([r["ms"] for r in rows if r["kind"] == "summary"]),
+        "question": stats([r["ms"] for r in rows if r["kind"] == "question"]),
+        "sql_ms": stats([r["sql_ms"] for r in rows]),
+        "python_ms": stats([r["ms"] - r["sql_ms"] for r in rows]),
+        "queries_median": statistics.median(r["queries"] for r in rows) if rows else None,
+        "queries_max": max((r["queries"] for r in rows), default=None),
+        "empty_answers": sum(1 for r in rows if not r["found"]),
+        "asked": len(rows),
+        "of": of,
+    }
+
+
+def in_process(queries: list[dict], *, url: str, warmup: int, budget: float, show_sql: bool):
+    """Seams and the floor in this process, query by query, alternating which goes first
+    (each query's statements leave PostgreSQL's buffers warm for the second one)."""
+    import floor_wsgi
+    import psycopg
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -106,47 +176,55 @@ def in_process(queries: list[dict], *, warmup: int, budget: float, show_sql: boo
 
     user = get_user_model().objects.get(username=BOT_USER)
     counter = QueryCounter(keep_sql=show_sql)
-    rows = []
+    floor_conn = TimedConnection(
+        psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
+    )
 
-    def ask(text: str) -> int:
+    def seams(text: str) -> int:
         return len(similar_to_text(user=user, text=text, limit=5).results)
 
+    def floor(text: str) -> int:
+        payload = {"text": text.strip(), "limit": 5, "scope": "anywhere", "organisation": ""}
+        body = floor_wsgi.answer(
+            floor_conn, user=user.pk, superuser=user.is_superuser, payload=payload,
+            host="127.0.0.1",
+        )  # fmt: skip
+        return len(body["incidents"])
+
     for _ in range(warmup):
-        ask(WARMUP_TEXT)
+        seams(WARMUP_TEXT)
+        floor(WARMUP_TEXT)
+    rows: dict[str, list[dict]] = {"seams": [], "floor": []}
     slowest: list[tuple[float, str, list]] = []
     started = time.perf_counter()
-    for q in queries:
+    for i, q in enumerate(queries):
         if time.perf_counter() - started > budget:
             break
-        counter.reset()
-        with connection.execute_wrapper(counter):
-            t0 = time.perf_counter()
-            found = ask(q["text"])
-            elapsed = (time.perf_counter() - t0) * 1000
-        rows.append(
-            {
-                "kind": q["kind"],
-                "ms": elapsed,
-                "queries": counter.count,
-                "sql_ms": counter.seconds * 1000,
-                "found": found,
-            }
-        )
-        if show_sql:
-            slowest.append((elapsed, q["kind"], sorted(counter.sql, reverse=True)[:3]))
-    out = {
-        "all": stats([r["ms"] for r in rows]),
-        "summary": stats([r["ms"] for r in rows if r["kind"] == "summary"]),
-        "question": stats([r["ms"] for r in rows if r["kind"] == "question"]),
-        "sql_ms": stats([r["sql_ms"] for r in rows]),
-        "queries_median": statistics.median(r["queries"] for r in rows) if rows else None,
-        "empty_answers": sum(1 for r in rows if not r["found"]),
-        "asked": len(rows),
-        "of": len(queries),
-    }
+        for side in ("seams", "floor") if i % 2 == 0 else ("floor", "seams"):
+            if side == "seams":
+                counter.reset()
+                with connection.execute_wrapper(counter):
+                    t0 = time.perf_counter()
+                    found = seams(q["text"])
+                    elapsed = (time.perf_counter() - t0) * 1000
+                count, sql_s = counter.count, counter.seconds
+                if show_sql:
+                    slowest.append((elapsed, q["kind"], sorted(counter.sql, reverse=True)[:3]))
+            else:
+                floor_conn.count, floor_conn.seconds = 0, 0.0
+                t0 = time.perf_counter()
+                found = floor(q["text"])
+                elapsed = (time.perf_counter() - t0) * 1000
+                count, sql_s = floor_conn.count, floor_conn.seconds
+            rows[side].append(
+                {"kind": q["kind"], "ms": elapsed, "queries": count, "sql_ms": sql_s * 1000,
+                 "found": found}
+            )  # fmt: skip
+    floor_conn.conn.close()
+    out = {side: _summary(r, len(queries)) for side, r in rows.items()}
     if show_sql:
         slowest.sort(key=lambda s: -s[0])
-        out["slowest"] = [
+        out["seams"]["slowest"] = [
             {
                 "ms": round(ms, 1),
                 "kind": kind,
@@ -337,6 +415,38 @@ def run_client(
     return json.loads(done.stdout)
 
 
+def agreement(token: str, queries: list[dict], ports: dict[str, int]) -> dict:
+    """Ask both servers each query once; compare the incidents they name (in order) and
+    the whole answers (each result's `url` aside: it names the server's port)."""
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    conns = {n: http.client.HTTPConnection("127.0.0.1", p, timeout=180) for n, p in ports.items()}
+    same_ids, identical, differing = 0, 0, []
+    try:
+        for i, q in enumerate(queries):
+            body = json.dumps({"text": q["text"], "limit": 5})
+            answers = {}
+            for name, conn in conns.items():
+                conn.request("POST", "/api/v1/similar/", body=body, headers=headers)
+                response = conn.getresponse()
+                answers[name] = json.loads(response.read())
+                for row in answers[name].get("incidents", []):
+                    row.pop("url", None)
+            ids = {n: [r["id"] for r in a.get("incidents", [])] for n, a in answers.items()}
+            same_ids += ids["seams"] == ids["floor"]
+            identical += answers["seams"] == answers["floor"]
+            if answers["seams"] != answers["floor"] and len(differing) < 5:
+                differing.append({"query": i, "kind": q["kind"], **ids})
+    finally:
+        for conn in conns.values():
+            conn.close()
+    return {
+        "asked": len(queries),
+        "same_top5_ids": same_ids,
+        "identical_answers": identical,
+        "first_differences": differing,
+    }
+
+
 def over_http(
     url: str,
     token: str,
@@ -346,28 +456,25 @@ def over_http(
     warmup: int,
     budget: float,
     concurrency: list[int],
+    agree: int,
 ) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(queries, fh)
         queries_file = Path(fh.name)
     targets = {
-        "seams": ("config.wsgi", port, None, "/api/v1/similar/"),
-        "floor": ("floor_wsgi:application", port + 1, BENCH, "/api/v1/similar/"),
+        "seams": ("config.wsgi", port, None),
+        "floor": ("floor_wsgi:application", port + 1, BENCH),
     }
     servers = {}
     out: dict = {}
     try:
-        for name, (app, p, chdir, _) in targets.items():
+        for name, (app, p, chdir) in targets.items():
             servers[name] = Server(app, p, url, chdir=chdir)
         for server in servers.values():
             server.wait_ready()
-        plan = []
-        for c in concurrency:
-            plan += [("seams", "/api/v1/similar/", c), ("floor", "/api/v1/similar/", c)]
-            if c == concurrency[0]:
-                plan.append(("floor", "/sql-only/", c))
-        for name, path, c in plan:
-            label = f"{name}{'-sql-only' if path == '/sql-only/' else ''} c={c}"
+        plan = [(name, c) for c in concurrency for name in ("seams", "floor")]
+        for name, c in plan:
+            label = f"{name} c={c}"
             first = out.get(f"{name} c={concurrency[0]}", {}).get("all", {})
             if c != concurrency[0] and first.get("p50", 0) > SKIP_CONCURRENT_ABOVE_MS:
                 print(
@@ -380,9 +487,14 @@ def over_http(
                 }
                 continue
             print(f"HTTP: {label} …", file=sys.stderr, flush=True)
-            target = f"http://127.0.0.1:{targets[name][1]}{path}"
+            target = f"http://127.0.0.1:{targets[name][1]}/api/v1/similar/"
             out[label] = run_client(
                 target, token, queries_file, concurrency=c, warmup=warmup, budget=budget
+            )
+        if agree:
+            print(f"HTTP: agreement over {agree} queries …", file=sys.stderr, flush=True)
+            out["agreement"] = agreement(
+                token, queries[:agree], {n: t[1] for n, t in targets.items()}
             )
     finally:
         for server in servers.values():
@@ -397,6 +509,14 @@ def _row(label: str, s: dict, extra: str = "") -> str:
     return f"| {label} | {s['p50']:.1f} | {s['p99']:.1f} | {s['max']:.1f} | {extra} |"
 
 
+def _ratio(seams: dict, floor: dict) -> str:
+    if not seams.get("n") or not floor.get("n"):
+        return ""
+    return (
+        f"p50 {seams['p50'] / floor['p50']:.2f}×, p99 {seams['p99'] / floor['p99']:.2f}× the floor"
+    )
+
+
 def print_table(result: dict) -> None:
     print(
         f"\nsimilar-incident lookup, {result['stored_incidents']:,} incidents "
@@ -404,29 +524,42 @@ def print_table(result: dict) -> None:
     )
     print("| where | p50 ms | p99 ms | max ms | notes |")
     print("|---|---:|---:|---:|---|")
-    for key, label in (
-        ("in_process", "in-process"),
-        ("diagnostic_without_full_text", "diagnostic: in-process without the full-text leg"),
-    ):
-        ip = result.get(key)
-        if not ip:
+    ip = result.get("in_process")
+    if ip:
+        for side in ("seams", "floor"):
+            r = ip[side]
+            note = (
+                f"{r['asked']}/{r['of']} asked; {r['queries_median']:.0f} statements (median); "
+                f"SQL p50 {r['sql_ms']['p50']:.1f} ms, Python p50 {r['python_ms']['p50']:.1f} ms"
+            )
+            if side == "seams":
+                note += "; " + _ratio(r["all"], ip["floor"]["all"])
+            print(_row(f"in-process {side}", r["all"], note))
+            print(_row(f"in-process {side}, reviews", r["summary"]))
+            print(_row(f"in-process {side}, bot questions", r["question"]))
+    http = result.get("http", {})
+    for label, r in http.items():
+        if label == "agreement":
             continue
-        note = (
-            f"{ip['asked']}/{ip['of']} asked; {ip['queries_median']:.0f} SQL queries each; "
-            f"SQL p50 {ip['sql_ms']['p50']:.1f} ms"
-        )
-        print(_row(label, ip["all"], note))
-        print(_row(f"{label}, reviews", ip["summary"]))
-        print(_row(f"{label}, bot questions", ip["question"]))
-    for label, r in result.get("http", {}).items():
         if "skipped" in r:
             print(f"| HTTP {label} | – | – | – | skipped: {r['skipped']} |")
             continue
         extra = (
             f"{r['asked']}/{r['of']} asked; {r['throughput_rps']:.2f} req/s; errors {r['errors']}"
         )
+        floor = http.get(label.replace("seams", "floor"), {})
+        if label.startswith("seams") and "all" in floor:
+            extra += "; " + _ratio(r["all"], floor["all"])
         print(_row(f"HTTP {label}", r["all"], extra))
+        print(_row(f"HTTP {label}, reviews", r["summary"]))
         print(_row(f"HTTP {label}, bot questions", r["question"]))
+    agree = http.get("agreement")
+    if agree:
+        print(
+            f"\nagreement: {agree['same_top5_ids']}/{agree['asked']} answers name the same "
+            f"incidents in the same order; {agree['identical_answers']}/{agree['asked']} "
+            "identical in every field"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -439,15 +572,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=6)
     parser.add_argument("--budget", type=float, default=600, help="Seconds per measurement.")
     parser.add_argument("--concurrency", default="1,4", help="HTTP: comma-separated.")
+    parser.add_argument(
+        "--agree", type=int, default=None, help="Queries checked for agreement (default: all)."
+    )
+    parser.add_argument("--tag", default="", help="Suffix of the result file's name.")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-in-process", action="store_true")
     parser.add_argument("--sql", action="store_true", help="Show the slowest queries' SQL.")
-    parser.add_argument(
-        "--diagnose-without-full-text",
-        action="store_true",
-        help="Diagnostic only: also time similar_to in-process with its full-text candidate "
-        "lookup switched off (not what Seams does; shows what the rest costs).",
-    )
     # The client half, run in a second process.
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -471,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_django(url)
     from incidents.models import Incident
 
+    drifted = check_constants()
+    if drifted:
+        raise SystemExit(f"bench/floor_wsgi.py no longer matches Seams: {', '.join(drifted)}")
     token = make_token(url)
     queries = build_queries(args.summaries, args.questions, args.seed)
     result: dict = {
@@ -483,20 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_in_process:
         print("in-process …", file=sys.stderr, flush=True)
         result["in_process"] = in_process(
-            queries, warmup=args.warmup, budget=args.budget, show_sql=args.sql
+            queries, url=url, warmup=args.warmup, budget=args.budget, show_sql=args.sql
         )
-    if args.diagnose_without_full_text:
-        import incidents.analysis.similarity as similarity
-
-        print("in-process, diagnostic: without the full-text leg …", file=sys.stderr, flush=True)
-        original = similarity._lexical_candidate_ids
-        similarity._lexical_candidate_ids = lambda *args, **kwargs: set()
-        try:
-            result["diagnostic_without_full_text"] = in_process(
-                queries, warmup=args.warmup, budget=args.budget, show_sql=False
-            )
-        finally:
-            similarity._lexical_candidate_ids = original
     if not args.no_http:
         from django.db import connections
 
@@ -510,13 +632,14 @@ def main(argv: list[str] | None = None) -> int:
             warmup=args.warmup,
             budget=args.budget,
             concurrency=levels,
+            agree=len(queries) if args.agree is None else args.agree,
         )
     result["machine_after"] = machine()
-    partial = "-diagnostic" if args.no_in_process and args.no_http else ""
-    path = save_result(f"similar-latency-{result['database']}{partial}", result)
+    tag = f"-{args.tag}" if args.tag else ""
+    path = save_result(f"similar-latency-{result['database']}{tag}", result)
     print_table(result)
     if args.sql and "in_process" in result:
-        print(json.dumps(result["in_process"].get("slowest"), indent=2))
+        print(json.dumps(result["in_process"]["seams"].get("slowest"), indent=2))
     print(f"\nwritten to {path}", file=sys.stderr)
     return 0
 
