@@ -96,21 +96,23 @@ def assist(request: HttpRequest) -> JsonResponse:
         rejected_incidents = {d.other_incident_id for d in decisions if d.other_incident_id}
         linked = set(incident.pattern_links.values_list("pattern__slug", flat=True))
     text = "\n".join(sections.values())
-    patterns = suggest_patterns(text=text, exclude=frozenset(rejected | linked))
+    not_offered = frozenset(rejected | linked)
     exclude = {incident.pk} if incident else set()
     answer = similar_to_text(
         user=request.user,
         text=text,
         organisation=incident.organisation if incident else "",
-        query_patterns=patterns,
+        query_patterns=suggest_patterns(text=text, exclude=not_offered),
         exclude=frozenset(exclude | rejected_incidents),
+        exclude_patterns=not_offered,
     )
     hints = lint_sections({k: v for k, v in sections.items() if k != "title"})
     return JsonResponse(
         {
             "hints": {name: [h.to_dict() for h in found] for name, found in hints.items()},
             "patterns": [
-                {"slug": p.slug, "name": p.name, "score": p.score, "why": p.why} for p in patterns
+                {"slug": p.slug, "name": p.name, "score": p.score, "why": p.why}
+                for p in answer.patterns
             ],
             "incidents": [
                 {

@@ -39,8 +39,9 @@ def similar_to_text(
     exclude: frozenset[int] = frozenset(),
     query_patterns: list[PatternSuggestion] | None = None,
     limit: int = 5,
+    exclude_patterns: frozenset[str] = frozenset(),
 ) -> Answer:
-    """Past incidents like `text`, for this reader."""
+    """Past incidents like `text`, for this reader, and the patterns it likely shows."""
     return ask(
         text=text,
         visible=Incident.objects.visible_to(user),
@@ -50,6 +51,7 @@ def similar_to_text(
         exclude=exclude | _merged_away(),
         query_patterns=query_patterns,
         limit=limit,
+        exclude_patterns=exclude_patterns,
     )
 
 

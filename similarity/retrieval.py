@@ -37,6 +37,7 @@ from incidents.models import Incident, PatternScore
 from . import boilerplate, index
 from .mechanisms import by_slug as mechanisms_by_slug
 from .mechanisms import match_mechanisms
+from .patterns import completed
 from .text import content_words, words
 
 # The weights of the score's parts (tuned on the dev groups of bench/similarity/labels.json
@@ -216,12 +217,15 @@ def ask(
     query_patterns: list[PatternSuggestion] | None = None,
     limit: int = 5,
     window: tuple[datetime | None, datetime | None] = (None, None),
+    exclude_patterns: frozenset[str] = frozenset(),
 ) -> Answer:
     """Past incidents most like `text`, best first, each explained and rated.
 
     `reader_groups` is None for a reader who sees every review, else the groups whose
     restricted reviews they may see. `scope` "organisation" asks "has this happened to us?":
-    only reviews of `organisation` ("" is the organisation running Seams).
+    only reviews of `organisation` ("" is the organisation running Seams). The answer's
+    patterns are the text's own, completed by those its results show
+    (`similarity.patterns.completed`), never one of `exclude_patterns`.
     """
     text = boilerplate.strip(text)
     if query_patterns is None:
@@ -288,11 +292,12 @@ def ask(
     if across:
         scored = _diversified(scored, {pk: d["organisation"] for pk, d in documents.items()})
     top = scored[:limit]
-    return Answer(
-        _describe(top, documents, structure, query_patterns, query_mechanisms, terms, organisation),
-        query_patterns,
-        query_mechanisms,
+    results = _describe(
+        top, documents, structure, query_patterns, query_mechanisms, terms, organisation
     )
+    neighbours = [(m.incident.pk, m.incident.title, m.score) for m in results]
+    patterns = completed(query_patterns, neighbours, exclude=exclude_patterns)
+    return Answer(results, patterns, query_mechanisms)
 
 
 def _structural_candidates(query_patterns, query_mechanisms, visible, where) -> list[int]:

@@ -140,3 +140,36 @@ def test_template_sentences_learned_from_the_archive_are_ignored():
 def test_a_review_is_searchable_and_answerable_as_soon_as_it_is_saved(save_review, admin):
     review = save_review(title="Queue stalled", summary="", narrative="A rare zeppelin word.")
     assert review.pk in _ids(similar_to_text(user=admin, text="zeppelin"))
+
+
+PAST_RETRY_STORM = {
+    "title": "Checkout outage after the payment processor slowed",
+    "summary": "Clients retried without backoff; the retry storm overwhelmed the processor.",
+}
+SHORT_QUESTION = "Checkout outage: the payment processor slowed down."
+
+
+def test_a_short_question_gets_the_patterns_its_similar_reviews_show(save_review, admin):
+    past = save_review(**PAST_RETRY_STORM)
+    answer = similar_to_text(user=admin, text=SHORT_QUESTION)
+    assert _ids(answer)[0] == past.pk
+    offered = {p.slug: p for p in answer.patterns}
+    retry = offered["retry-amplification"]
+    # The question itself names no retry phrase: the evidence is the similar review.
+    assert retry.matched == ()
+    assert retry.shown_by == (past.title,)
+    assert retry.why == f"Similar past reviews show it: “{past.title}”."
+
+
+def test_patterns_a_review_rejected_or_a_reader_may_not_see_are_not_offered(save_review):
+    group = GroupFactory()
+    member, outsider = UserFactory(), UserFactory()
+    member.groups.add(group)
+    save_review(**PAST_RETRY_STORM, restricted_to=group)
+    slugs = lambda answer: {p.slug for p in answer.patterns}  # noqa: E731
+    assert "retry-amplification" in slugs(similar_to_text(user=member, text=SHORT_QUESTION))
+    assert "retry-amplification" not in slugs(similar_to_text(user=outsider, text=SHORT_QUESTION))
+    rejected = similar_to_text(
+        user=member, text=SHORT_QUESTION, exclude_patterns=frozenset({"retry-amplification"})
+    )
+    assert "retry-amplification" not in slugs(rejected)

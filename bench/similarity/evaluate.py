@@ -402,7 +402,6 @@ def prepare(corpus: Path, args) -> dict:
 
 
 def run(corpus: Path, labels: dict, args) -> int:
-    from incidents.analysis.similarity import suggest_patterns
     from incidents.models import Incident
     from similarity.retrieval import ask
 
@@ -457,12 +456,15 @@ def run(corpus: Path, labels: dict, args) -> int:
         )
         query_times.append(time.perf_counter() - t0)
         confidences.append((answer.results, pk))
+        if method == "seams":
+            offered[0] = [p.slug for p in answer.patterns]
         return [r.incident.pk for r in answer.results]
 
     methods = ["seams", *baselines, "seams-us"]
     modes = ["short", "whole"]
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
     confidences: list = []
+    offered: list[list[str]] = [[]]  # the patterns of the last "seams" answer
     calibration: list[tuple[float, str, bool]] = []
     pattern_rows: dict[str, list[float]] = defaultdict(list)
     groups = [g for g in labels["groups"] if args.split in ("all", g.get("split"))]
@@ -476,10 +478,6 @@ def run(corpus: Path, labels: dict, args) -> int:
         for pk in sorted(members):
             for mode in modes:
                 text = query_text(pk, mode)
-                if kind == "group":
-                    truth = set(group.get("patterns", []))
-                    top3 = [p.slug for p in suggest_patterns(text=text, limit=3)]
-                    pattern_rows[mode].append(1.0 if truth & set(top3) else 0.0)
                 for method in methods:
                     confidences.clear()
                     top = ranked(method, pk, text)
@@ -491,6 +489,11 @@ def run(corpus: Path, labels: dict, args) -> int:
                     row["uuid"] = uuid_of[pk]
                     row["top"] = [uuid_of.get(r, str(r)) for r in top]
                     rows[(method, mode)].append(row)
+                    if method == "seams" and kind == "group":
+                        # The patterns the answer offers (what `POST /similar/` returns).
+                        truth = set(group.get("patterns", []))
+                        hit = truth & set(offered[0][:3])
+                        pattern_rows[mode].append(1.0 if hit else 0.0)
                     if method == "seams" and kind == "group":
                         for result, _ in confidences[:1]:
                             for r in result:

@@ -41,9 +41,15 @@ class PatternSuggestion:
     name: str
     score: float
     matched: tuple[str, ...]
+    # Titles of the similar past reviews that show the pattern, when the text itself does not
+    # name it (see `similarity.patterns.completed`).
+    shown_by: tuple[str, ...] = ()
 
     @property
     def why(self) -> str:
+        if not self.matched and self.shown_by:
+            titles = ", ".join(f"“{t}”" for t in self.shown_by)
+            return f"Similar past reviews show it: {titles}."
         return "The text mentions " + ", ".join(f"“{m}”" for m in self.matched) + "."
 
 

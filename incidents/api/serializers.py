@@ -529,6 +529,11 @@ class SuggestedPatternSerializer(serializers.Serializer):
     name = serializers.CharField()
     score = serializers.FloatField()
     matched = serializers.ListField(child=serializers.CharField(), help_text="Phrases found.")
+    shown_by = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="When the text names none of the pattern's phrases: titles of the similar "
+        "past reviews (among the results) that show it.",
+    )
     why = serializers.CharField()
 
 

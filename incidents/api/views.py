@@ -384,7 +384,14 @@ def _answer(answer, scope: str, request) -> dict:
 
 
 def _pattern(p) -> dict:
-    return {"slug": p.slug, "name": p.name, "score": p.score, "matched": p.matched, "why": p.why}
+    return {
+        "slug": p.slug,
+        "name": p.name,
+        "score": p.score,
+        "matched": p.matched,
+        "shown_by": p.shown_by,
+        "why": p.why,
+    }
 
 
 class SimilarView(APIView):
