@@ -168,8 +168,8 @@ def time_generation(params, viewer, runs: int) -> dict:
 def store_report(params, admin) -> dict:
     from django.db import connection
 
-    from incidents.models import Report
     from incidents.reporting import report_generate
+    from reports.models import Report
 
     report = Report.objects.create(created_by=admin, params=params.to_json())
     t0 = time.perf_counter()
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.profile:
         collectstatic(url, shim_env)
-        from incidents.models import Report
+        from reports.models import Report
 
         latest = Report.objects.filter(created_by=admin, status="done").latest("created_at")
         report_id = args.report or str(latest.pk)

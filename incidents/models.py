@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
@@ -74,6 +73,9 @@ class Incident(models.Model):
         SEV2 = "sev2", "SEV2 — major"
         SEV3 = "sev3", "SEV3 — minor"
         SEV4 = "sev4", "SEV4 — low"
+        # Imported write-ups that do not say how severe they were. Kept out of every
+        # severity-weighted figure rather than guessed.
+        UNKNOWN = "unknown", "Unknown"
 
     title = models.CharField(max_length=250)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -88,6 +90,11 @@ class Incident(models.Model):
     summary = models.TextField(blank=True)
     impact = models.TextField(blank=True)
     users_affected = models.CharField(max_length=250, blank=True)
+    # How many users were affected, when someone knows: the only figure reports add up.
+    # Empty means unknown; it is never read out of the prose above.
+    users_affected_count = models.PositiveIntegerField(
+        "number of users affected", null=True, blank=True
+    )
     narrative = models.TextField(blank=True)
     went_well = models.TextField("what went well", blank=True)
     where_lucky = models.TextField("where we got lucky", blank=True)
@@ -499,59 +506,3 @@ class ApiToken(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == self.Scope.WRITE
-
-
-class ReportQuerySet(models.QuerySet):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ReportQuerySet:
-        """Reports whose listed restricted incidents all belong to groups the user is in."""
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_superuser:
-            return self
-        return self.exclude(scope_groups__in=Group.objects.exclude(user=user))
-
-
-class Report(models.Model):
-    """A recurrence report: the parameters asked for, and — once the job has run — an
-    immutable snapshot of what the data said then, under the asker's visibility."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        RUNNING = "running", "Being generated"
-        DONE = "done", "Ready"
-        FAILED = "failed", "Failed"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reports"
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    params = models.JSONField()
-    # What the snapshot may show: restricted groups whose incidents it lists by name. A
-    # viewer outside any of them cannot open it.
-    scope_groups = models.ManyToManyField(Group, blank=True, related_name="+")
-    catalogue_version = models.CharField(max_length=64, blank=True)
-    snapshot = models.JSONField(null=True, blank=True)
-    # The snapshot trimmed for the web page (see analysis.reports.page_view), written with
-    # it: the page then never loads a multi-megabyte snapshot.
-    page = models.JSONField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ReportQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"Report {self.params.get('since')}–{self.params.get('until')}"
-
-    def save(self, *args, **kwargs) -> None:
-        # A finished snapshot is a record of what the data said then: never rewrite it.
-        if not self._state.adding and Report.objects.filter(pk=self.pk, status="done").exists():
-            raise ValueError("A finished report is immutable; generate a new one.")
-        super().save(*args, **kwargs)
-
-    def get_absolute_url(self) -> str:
-        return reverse("incidents:report", args=[self.pk])

@@ -11,8 +11,9 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from reports.models import Report
+
 from .analysis.reports import ReportParams, build_snapshot, page_view, scope_group_ids
-from .models import Report
 
 logger = logging.getLogger(__name__)
 

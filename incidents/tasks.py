@@ -107,7 +107,7 @@ def sweep_stale_analyses(*, grace_seconds: int | None = None, limit: int = 1000)
     if ids:
         logger.info("sweep: %d incidents needed analysis, %d queued", len(ids), queued)
     # Reports whose job was lost (broker down when asked, worker died mid-run).
-    from .models import Report
+    from reports.models import Report
 
     for report_id in Report.objects.filter(
         status__in=[Report.Status.PENDING, Report.Status.RUNNING], created_at__lte=cutoff

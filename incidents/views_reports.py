@@ -13,10 +13,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from reports.models import Report
+
 from .analysis.reports import ReportParams, page_view, to_markdown, to_zip
 from .forms import date_widget
 from .links import incident_path_prefix
-from .models import Incident, Report
+from .models import Incident
 from .permissions import visible_components
 from .reporting import report_request
 

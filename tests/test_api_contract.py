@@ -8,8 +8,9 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from incidents.models import ApiToken, Incident, Report
+from incidents.models import ApiToken, Incident
 from incidents.reporting import report_generate
+from reports.models import Report
 
 from .conftest import token_client
 from .factories import GroupFactory, UserFactory

@@ -10,7 +10,8 @@ from django.utils import timezone
 from idempotency import keys
 from idempotency.models import IdempotencyKey
 from idempotency.tasks import forget_expired_keys
-from incidents.models import Incident, Report
+from incidents.models import Incident
+from reports.models import Report
 
 from .conftest import token_client
 from .test_api import assert_error

@@ -21,8 +21,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from duplicates.models import PossibleDuplicate
 from incidents import services
-from incidents.models import Incident, RecurringStructure, Report
+from incidents.models import Incident, RecurringStructure
 from incidents.reporting import report_generate
+from reports.models import Report
 from taxonomy.models import EmergentShape, StructuralPattern
 
 from .conftest import token_client

@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.analysis.reports import ReportParams, build_snapshot, to_markdown, to_zip
-from incidents.models import Component, Incident, Report
+from incidents.models import Component, Incident
 from incidents.reporting import report_generate
+from reports.models import Report
 from taxonomy.models import LeverageLevel, StructuralPattern
 
 from .factories import GroupFactory, UserFactory

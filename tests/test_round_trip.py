@@ -29,8 +29,9 @@ from incidents.forms import (
     PatternLinkForm,
     TimelineEventForm,
 )
-from incidents.models import Incident, Report, Revision
+from incidents.models import Incident, Revision
 from incidents.revisions import diff_snapshots, snapshot
+from reports.models import Report
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 from .factories import GroupFactory, UserFactory, review

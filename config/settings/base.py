@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "incidents",
     "similarity",
     "duplicates",
+    "reports",
     "idempotency",
 ]
 

@@ -11,8 +11,9 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from incidents.analysis.reports import ReportParams
-from incidents.models import Incident, Report
+from incidents.models import Incident
 from incidents.permissions import visible_components
+from reports.models import Report
 from taxonomy.api.serializers import slug_enum_schema
 from taxonomy.models import EmergentShape, StructuralPattern
 

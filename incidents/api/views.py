@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from idempotency.api import idempotent
 from incidents.bounds import InvalidInput, bounded_int
-from incidents.models import ActionItem, Incident, PatternLink, Report
+from incidents.models import ActionItem, Incident, PatternLink
 from incidents.permissions import visible_components
 from incidents.reporting import report_request
 from incidents.selectors import recurring_structures_for
@@ -28,6 +28,7 @@ from incidents.services import (
     incident_create,
     incident_patch,
 )
+from reports.models import Report
 from similarity.questions import similar_to_review, similar_to_text
 from taxonomy.api.serializers import CatalogueSlugs
 from taxonomy.models import StructuralPattern

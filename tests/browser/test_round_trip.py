@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from incidents.models import Report
+from reports.models import Report
 
 from ..test_round_trip import make_awkward_review, make_member, stored_review
 

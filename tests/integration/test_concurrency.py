@@ -15,7 +15,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from incidents.models import ApiToken, Incident, Report
+from incidents.models import ApiToken, Incident
+from reports.models import Report
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
