@@ -9,19 +9,19 @@ What it does, in a throw-away SQLite database (the project's own database is nev
 1. migrates (which loads the shipped catalogue), imports the corpus folder with
    `incidents.importers.import_folder`, and runs `incidents.analysis.recurrence.recompute_all`,
    exactly as `import_postmortems` and the nightly job would;
-2. for every incident in a labelled group of `labels.json`, uses its title and summary as the
-   query (the incident itself and known duplicate copies of it are excluded from the results)
-   and ranks the archive with
-   - **Seams**: `incidents.analysis.similarity.similar_to` (structural bridge through the
-     catalogue, re-ranked with lexical similarity);
-   - **TF-IDF**: a plain baseline computed here — cosine of TF-IDF vectors of title+summary over
-     the whole archive, English stop words removed, no catalogue;
-   - **Seams (stored)**: `similar_to_incident`, what `GET /api/v1/incidents/{id}/similar/`
-     returns — it starts from the pattern scores stored for the incident (from its whole text),
-     so it is reported for reference and has no company-blind variant;
-3. repeats the first two "company-blind": the query's own company and product names (and
-   obvious variants: AWS for Amazon, us-east-1, amazonaws.com), and every other company name
-   of the corpus, are removed from the query text, so no method can lean on them;
+2. for every incident in a labelled group of `labels.json`, asks with its title and summary,
+   then with its whole review (the incident itself and known duplicate copies of it are
+   excluded from the results), ranking the archive with
+   - **Seams**: `similarity.retrieval.ask`, what `POST /api/v1/similar/` answers, across
+     organisations and again with `scope=organisation` ("has this happened to us?");
+   - **TF-IDF** and **BM25**: plain baselines computed here over the whole reviews, English
+     stop words removed, no catalogue;
+   - **MiniLM-L6** sentence embeddings (`embedding_model.py`), when the optional extra
+     `requirements-embeddings.txt` is installed;
+   and records the first three patterns of Seams' answer against the group's labelled ones;
+3. every query is company-blind: the query's own company and product names (and obvious
+   variants: AWS for Amazon, us-east-1, amazonaws.com), and every other company name of the
+   corpus, are removed from the query text, so no method can lean on them;
 4. scores the top 5 against the labels:
    - recall@5: share of the other members of the query's group found in the top 5;
    - hit@5: at least one other member in the top 5;
