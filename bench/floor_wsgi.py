@@ -23,7 +23,9 @@ and the scoring of the PostgreSQL path of `similarity.retrieval.ask` as
    stored vectors (`unnest`), the pattern scores of the candidates, the rarity of each
    pattern; the score (lexical + cause + structure + mechanisms, weighted), at most two
    results per organisation in the first five when asking across organisations;
-6. the titles and bodies of the results returned, to pair their evidence.
+6. the titles and bodies of the results returned, to pair their evidence, and — when the
+   text names fewer than five patterns — the patterns those results show
+   (`similarity.patterns.completed`).
 
 Per process, as Seams does, it keeps term statistics, the archive's figures, pattern rarity
 and the learned boilerplate for 300 s and the mechanisms for 60 s. Unlike Seams it reads
@@ -91,6 +93,9 @@ CANDIDATES_PER_PATTERN = 50
 CANDIDATE_PATTERNS = 5
 PATTERN_WEIGHTS_TTL = 300.0
 SUGGESTED_PATTERNS = 8
+# similarity.patterns
+PATTERNS_OFFERED = 5
+NAMED_NEIGHBOURS = 3
 
 SQL_TOKEN = """
 SELECT t.id, t.revoked_at IS NULL AND u.is_active, u.id, u.is_superuser
@@ -159,6 +164,11 @@ SQL_PATTERN_SCORES = (
     "SELECT ps.incident_id, p.slug, p.name, ps.score, ps.evidence FROM incidents_patternscore ps "
     "JOIN taxonomy_structuralpattern p ON ps.pattern_id = p.id "
     "WHERE ps.incident_id IN ({ids}) AND p.slug IN ({slugs})"
+)
+SQL_NEIGHBOUR_PATTERNS = (
+    "SELECT ps.incident_id, p.slug, p.name, ps.score FROM incidents_patternscore ps "
+    "JOIN taxonomy_structuralpattern p ON ps.pattern_id = p.id "
+    "WHERE ps.incident_id IN ({ids}){own}"
 )
 SQL_INCIDENTS = "SELECT id, title, organisation FROM incidents_incident WHERE id IN ({ids})"
 SQL_BODIES = "SELECT incident_id, body FROM similarity_indexeddocument WHERE incident_id IN ({ids})"
@@ -585,7 +595,50 @@ def ask(conn, *, user, groups, text, scope, organisation, exclude, limit):
     results = describe(
         conn, top, documents, structure, query_patterns, query_mechanisms, terms, organisation
     )
-    return results, query_patterns, terms
+    neighbours = [(r["id"], r["title"], r["score"]) for r in results]
+    return results, completed(conn, query_patterns, neighbours), terms
+
+
+def completed(conn, text_patterns: list[dict], neighbours: list[tuple]) -> list[dict]:
+    """The text's own patterns, then, up to PATTERNS_OFFERED, those its results show
+    (`similarity.patterns.completed`)."""
+    if len(text_patterns) >= PATTERNS_OFFERED or not neighbours:
+        return text_patterns
+    total = sum(score for _, _, score in neighbours) or 1.0
+    share = {pk: score / total for pk, _, score in neighbours}
+    title = {pk: t for pk, t, _ in neighbours}
+    own = list({p["slug"] for p in text_patterns})
+    ids = list(share)
+    own_sql = f" AND NOT (p.slug IN ({_in(own)}))" if own else ""
+    sql = SQL_NEIGHBOUR_PATTERNS.format(ids=_in(ids), own=own_sql)
+    votes: dict[str, float] = {}
+    names: dict[str, str] = {}
+    shown_by: dict[str, list[int]] = {}
+    for pk, slug, name, score in conn.execute(sql, [*ids, *own]):
+        votes[slug] = votes.get(slug, 0.0) + share[pk] * score
+        names[slug] = name
+        shown_by.setdefault(slug, []).append(pk)
+    order = [pk for pk, _, _ in neighbours]
+    extra = [
+        {
+            "slug": slug,
+            "name": names[slug],
+            "score": round(vote, 3),
+            "matched": [],
+            "shown_by": [
+                title[pk] for pk in sorted(shown_by[slug], key=order.index)[:NAMED_NEIGHBOURS]
+            ],
+        }
+        for slug, vote in sorted(votes.items(), key=lambda kv: (-kv[1], names[kv[0]]))
+    ]
+    return text_patterns + extra[: PATTERNS_OFFERED - len(text_patterns)]
+
+
+def why_pattern(p: dict) -> str:
+    if not p["matched"] and p.get("shown_by"):
+        titles = ", ".join(f"“{t}”" for t in p["shown_by"])
+        return f"Similar past reviews show it: {titles}."
+    return "The text mentions " + ", ".join(f"“{m}”" for m in p["matched"]) + "."
 
 
 def describe(conn, top, documents, structure, query_patterns, query_mechanisms, terms, org):
@@ -692,7 +745,8 @@ def answer(conn, *, user: int, superuser: bool, payload: dict, host: str) -> dic
                 "name": p["name"],
                 "score": p["score"],
                 "matched": p["matched"],
-                "why": "The text mentions " + ", ".join(f"“{m}”" for m in p["matched"]) + ".",
+                "shown_by": p.get("shown_by", []),
+                "why": why_pattern(p),
             }
             for p in query_patterns
         ],

@@ -112,6 +112,7 @@ def check_constants() -> list[str]:
 
     import incidents.analysis.similarity as patterns
     from similarity import boilerplate, index, mechanisms, retrieval
+    from similarity import patterns as completion
 
     expected = {
         **{n: getattr(index, n) for n in ("K1", "B", "TITLE_WEIGHT", "DF_CAP", "MATCH_BUDGET",
@@ -127,6 +128,8 @@ def check_constants() -> list[str]:
         "SENTENCE_SHARE": boilerplate.SENTENCE_SHARE,
         "BOILERPLATE_SECONDS": boilerplate.CACHE_SECONDS,
         "MECHANISM_SECONDS": mechanisms.CACHE_SECONDS,
+        "PATTERNS_OFFERED": completion.PATTERNS_OFFERED,
+        "NAMED_NEIGHBOURS": completion.NAMED_NEIGHBOURS,
     }  # fmt: skip
     return [name for name, value in expected.items() if getattr(floor_wsgi, name) != value]
 
