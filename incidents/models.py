@@ -404,14 +404,26 @@ class PatternScore(models.Model):
 
 
 class RecurringStructure(models.Model):
-    """Derived: a structure (a pattern, or two that co-occur) seen in two or more incidents.
+    """Derived: a structure seen in two or more incidents — one pattern, one known mechanism
+    of a pattern, or two patterns that occur together well beyond chance.
 
     Written only by `incidents.analysis.recurrence`; `signature` makes the analysis idempotent.
-    The stored counts and flags include restricted incidents; readers are shown only figures
-    computed from what they may see (`incidents.selectors.recurring_structures_for`).
+    What "recurs" means is in docs/recurrence.md. The stored counts, costs and flags include
+    restricted incidents; readers are shown only figures computed from what they may see
+    (`incidents.selectors.recurring_structures_for`).
     """
 
+    class Kind(models.TextChoices):
+        PATTERN = "pattern", "Pattern"
+        MECHANISM = "mechanism", "Mechanism"
+        PAIR = "pair", "Two patterns together"
+
     signature = models.CharField(max_length=300, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PATTERN)
+    # The catalogue mechanism's slug when kind is "mechanism"; blank otherwise.
+    mechanism = models.CharField(max_length=200, blank=True)
+    # What a lead reads: "Expiry no one owns: certificate expiry", "A + B".
+    name = models.CharField(max_length=300, blank=True)
     pattern = models.ForeignKey(
         StructuralPattern, on_delete=models.CASCADE, related_name="recurring_structures"
     )
@@ -425,15 +437,32 @@ class RecurringStructure(models.Model):
     first_seen = models.DateTimeField(null=True)
     last_seen = models.DateTimeField(null=True)
     incident_count = models.PositiveIntegerField(default=0)
-    # True once an incident joined after every action item of the one before it was done.
+    # How many members recurred (see RecurrenceMembership.recurred), and when the last began.
+    recurrence_count = models.PositiveIntegerField(default=0)
+    last_recurred_at = models.DateTimeField(null=True, blank=True)
+    # True once a member recurred after the earlier member's action items aimed at this
+    # structure were all done.
     recurred_despite_remediation = models.BooleanField(default=False)
+    # Cost over all members (incidents.analysis.cost): severity-weighted incident-hours, and
+    # how many members could not be weighed; users affected (None: no member's count known)
+    # and how many members' counts are unknown.
+    weighted_hours = models.FloatField(default=0.0)
+    weighted_hours_unknown = models.PositiveIntegerField(default=0)
+    users_affected = models.PositiveIntegerField(null=True, blank=True)
+    users_affected_unknown = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["-last_seen", "id"]
+        ordering = ["-recurred_despite_remediation", "-weighted_hours", "id"]
+        indexes = [
+            models.Index(
+                fields=["-recurred_despite_remediation", "-weighted_hours", "id"],
+                name="structure_rank_idx",
+            )
+        ]
 
     def __str__(self) -> str:
-        return self.signature
+        return self.name or self.signature
 
 
 class RecurrenceMembership(models.Model):
@@ -445,13 +474,19 @@ class RecurrenceMembership(models.Model):
     incident = models.ForeignKey(
         Incident, on_delete=models.CASCADE, related_name="recurrence_memberships"
     )
-    occurred_at = models.DateTimeField()
+    # When the incident began; None when nobody knows (it cannot be placed in time).
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    # When its review came to exist in Seams: from then on the organisation could learn.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     basis = models.CharField(max_length=10, default="linked")
-    # The member just before this one, and whether all its action items were done by the
-    # time this incident began; which kinds of action those were (patch / structural).
+    # The latest earlier member of the same organisation whose review existed before this
+    # incident began (None: none did), so this one *recurred*; whether that member's action
+    # items aimed at the structure were all done before this one began; which kinds of
+    # action those were (patch / structural).
     previous = models.ForeignKey(
         Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    recurred = models.BooleanField(default=False)
     after_remediation = models.BooleanField(default=False)
     remediation_kinds = models.JSONField(default=list, blank=True)
 
@@ -460,7 +495,10 @@ class RecurrenceMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["structure", "incident"], name="unique_membership")
         ]
-        indexes = [models.Index(fields=["structure", "occurred_at"], name="membership_time_idx")]
+        indexes = [
+            models.Index(fields=["structure", "occurred_at"], name="membership_time_idx"),
+            models.Index(fields=["structure", "reviewed_at"], name="membership_reviewed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.incident_id} in {self.structure_id}"

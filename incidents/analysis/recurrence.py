@@ -37,6 +37,7 @@ from incidents.models import (
 from incidents.selectors import memberships_as_seen
 from taxonomy.models import StructuralPattern
 
+from .cost import total_cost
 from .similarity import catalogue_pinned, suggest_patterns
 
 logger = logging.getLogger(__name__)
@@ -214,10 +215,29 @@ def _refresh_structure(structure: RecurringStructure) -> None:
     structure.recurred_despite_remediation = structure.memberships.filter(
         after_remediation=True
     ).exists()
+    recurred = structure.memberships.filter(recurred=True).aggregate(
+        n=Count("id"), last=Max("occurred_at")
+    )
+    structure.recurrence_count = recurred["n"]
+    structure.last_recurred_at = recurred["last"]
+    cost = total_cost(
+        Incident.objects.filter(recurrence_memberships__structure=structure).values_list(
+            "severity", "started_at", "resolved_at", "users_affected_count"
+        )
+    )
+    structure.weighted_hours = cost.weighted_hours
+    structure.weighted_hours_unknown = cost.weighted_hours_unknown
+    structure.users_affected = cost.users_affected
+    structure.users_affected_unknown = cost.users_affected_unknown
+    slugs = structure.signature.split(":", 1)[1].split("+")
+    structure.kind = "pair" if len(slugs) > 1 else "pattern"
+    names = dict(StructuralPattern.objects.filter(slug__in=slugs).values_list("slug", "name"))
+    structure.name = " + ".join(names.get(s, s) for s in slugs)
     structure.save(
         update_fields=[
             "incident_count", "first_seen", "last_seen", "recurred_despite_remediation",
-            "updated_at",
+            "recurrence_count", "last_recurred_at", "weighted_hours", "weighted_hours_unknown",
+            "users_affected", "users_affected_unknown", "kind", "name", "updated_at",
         ]
     )  # fmt: skip
 
@@ -266,8 +286,10 @@ def _write_memberships(structure: RecurringStructure, members: list[Incident]) -
                 structure=structure,
                 incident_id=member.pk,
                 occurred_at=member.occurred_at,
+                reviewed_at=member.created_at,
                 basis=getattr(member, "basis", "linked"),
                 previous_id=previous.pk if previous else None,
+                recurred=previous is not None,
                 after_remediation=done,
                 remediation_kinds=kinds,
             )
