@@ -22,6 +22,7 @@ SECTIONS = [
     ("summary", "Summary"),
     ("impact", "Impact"),
     ("users_affected", "Users affected"),
+    ("users_affected_count", "Number of users affected"),
     ("narrative", "Narrative"),
     ("timeline", "Timeline"),
     ("factors", "Contributing factors"),
@@ -50,6 +51,7 @@ def snapshot(incident: Incident) -> dict[str, Any]:
         **{name: _iso(getattr(incident, name)) for name in TIME_FIELDS},
         "complexity": incident.complexity,
         "coupling": incident.coupling,
+        "users_affected_count": incident.users_affected_count,
         "restricted_to": incident.restricted_to_id,
         "shapes": sorted(s.slug for s in incident.shapes.all()),
         "components": sorted(c.name for c in incident.components.all()),
@@ -101,6 +103,9 @@ def _section_lines(snap: dict[str, Any], section: str) -> list[str]:
         return (snap.get(section) or "").splitlines()
     if section == "times":
         return [f"{name}: {snap.get(name) or '—'}" for name in TIME_FIELDS]
+    if section == "users_affected_count":
+        count = snap.get("users_affected_count")
+        return ["unknown" if count is None else str(count)]
     if section == "perrow":
         return [f"complexity: {snap.get('complexity')}", f"coupling: {snap.get('coupling')}"]
     if section == "timeline":

@@ -45,6 +45,7 @@ EDITABLE_FIELDS = (
     "summary",
     "impact",
     "users_affected",
+    "users_affected_count",
     "narrative",
     "went_well",
     "where_lucky",
@@ -321,6 +322,7 @@ def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
         fields[name] = parse_datetime(snap[name]) if snap.get(name) else None
     fields["complexity"] = snap.get("complexity")
     fields["coupling"] = snap.get("coupling")
+    fields["users_affected_count"] = snap.get("users_affected_count")
     return ReviewContent(
         fields=fields,
         shapes=list(EmergentShape.objects.filter(slug__in=snap.get("shapes", []))),

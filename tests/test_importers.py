@@ -1,5 +1,6 @@
 """Importing a messy folder of Markdown post-mortems."""
 
+import datetime as dt
 from io import StringIO
 from pathlib import Path
 
@@ -198,3 +199,214 @@ def test_the_command_names_every_bad_file_and_exits_non_zero(hostile):
     for name in ("b-folder.md", "f-nul.md", "h-undecodable.md", "k-huge.md"):
         assert f"skipped {name}: " in out.getvalue()
     assert "7 created" in out.getvalue()
+
+
+# --- Fidelity: what a source says is kept, what it does not say stays unknown -----------------
+
+
+def fm(uuid: str, lines: str = "", url: str = "https://example.org/pm") -> str:
+    """A write-up's front matter with `lines` added (url empty: no url at all)."""
+    url_line = f"url: {url}\n" if url else ""
+    return (
+        f"---\nuuid: {uuid}\n{url_line}title: Review {uuid}\n{lines}"
+        "summary: Something broke.\n---\n\nThe body.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "stored"),
+    [
+        ("SEV1", "sev1"), ("sev-2", "sev2"), ("Sev 3", "sev3"), ("S4", "sev4"),
+        ("P1", "sev1"), ("priority 2", "sev2"), ("1", "sev1"), ("4", "sev4"),
+        ("SEV0", "sev1"), ("P5", "sev4"), ("critical", "sev1"), ("Major", "sev2"),
+        ("high", "sev2"), ("minor", "sev3"), ("medium", "sev3"), ("low", "sev4"),
+        ("sev2", "sev2"), ("SEV2 — major", "sev2"), ("P1 - critical", "sev1"),
+    ],
+)  # fmt: skip
+def test_a_severity_the_source_gives_is_mapped_to_seams_levels(tmp_path, said, stored):
+    write(tmp_path, "a.md", fm("sev", f"severity: {said}\n"))
+    report = import_folder(tmp_path)
+    assert Incident.objects.get(external_id="sev").severity == stored
+    assert report.fields["severity"]["from the source"] == 1
+    assert not [w for _, w in report.warnings if "severity" in w]
+
+
+@pytest.mark.parametrize("said", ["", "unknown", "n/a", "null"])
+def test_a_severity_that_is_absent_or_says_unknown_stays_unknown_without_a_warning(tmp_path, said):
+    write(tmp_path, "a.md", fm("none", f"severity: {said}\n" if said else ""))
+    report = import_folder(tmp_path)
+    assert Incident.objects.get(external_id="none").severity == Incident.Severity.UNKNOWN
+    assert report.fields["severity"]["left unknown"] == 1
+    assert report.warnings == []
+
+
+@pytest.mark.parametrize("said", ["SEV9", "catastrophic", "yes", "[1, 2]", "1.5", "38%"])
+def test_an_odd_severity_is_left_unknown_with_a_note(tmp_path, said):
+    write(tmp_path, "a.md", fm("odd", f"severity: {said}\n"))
+    report = import_folder(tmp_path)
+    assert Incident.objects.get(external_id="odd").severity == Incident.Severity.UNKNOWN
+    assert [w for _, w in report.warnings if w.startswith("severity")], report.warnings
+
+
+def test_no_start_time_means_no_date_never_the_import_date(tmp_path):
+    write(tmp_path, "a.md", fm("undated"))
+    write(tmp_path, "b.md", fm("empty-date", 'start_time: ""\n'))
+    write(tmp_path, "c.md", fm("end-only", "end_time: 2021-05-01T10:00:00Z\n"))
+    write(tmp_path, "d.md", fm("published-only", "source_published_at: 2021-05-01T10:00:00Z\n"))
+    report = import_folder(tmp_path)
+    for external_id in ("undated", "empty-date", "end-only", "published-only"):
+        incident = Incident.objects.get(external_id=external_id)
+        assert incident.started_at is None, external_id
+        assert incident.detected_at is incident.mitigated_at is None
+    assert Incident.objects.get(external_id="end-only").resolved_at.year == 2021
+    assert Incident.objects.get(external_id="undated").resolved_at is None
+    assert report.fields["start date"]["left unknown"] == 4
+    assert report.fields["end date"] == {"from the source": 1, "left unknown": 3}
+
+
+def test_an_end_before_the_start_is_left_empty_with_a_note(tmp_path):
+    times = "start_time: 2021-05-01T10:00:00Z\nend_time: 2021-04-30T10:00:00Z\n"
+    write(tmp_path, "a.md", fm("backwards", times))
+    report = import_folder(tmp_path)
+    incident = Incident.objects.get(external_id="backwards")
+    assert incident.started_at.isoformat() == "2021-05-01T10:00:00+00:00"
+    assert incident.resolved_at is None
+    assert ("a.md", "end_time is before start_time; end left empty") in report.warnings
+
+
+@pytest.mark.parametrize(
+    ("lines", "url", "stored", "provenance"),
+    [
+        ("status: draft\n", "https://example.org/1", "draft", "from the source"),
+        ("status: In Review\n", "https://example.org/1", "in_review", "from the source"),
+        ("status: final\n", "", "published", "from the source"),
+        ("", "https://example.org/1", "published", 'inferred "Published"'),
+        ("status: resolved\n", "https://example.org/1", "published", 'inferred "Published"'),
+        ("", "", "draft", 'inferred "Draft"'),
+    ],
+)
+def test_the_review_status_comes_from_the_source_else_is_inferred_and_named(
+    tmp_path, lines, url, stored, provenance
+):
+    write(tmp_path, "a.md", fm("status", lines, url=url))
+    report = import_folder(tmp_path)
+    assert Incident.objects.get(external_id="status").status == stored
+    (outcome,) = report.fields["review status"]
+    assert outcome.startswith(provenance)
+    # An incident's state is not a review's: said, but not used.
+    assert any("not a review status" in w for _, w in report.warnings) == ("resolved" in lines)
+
+
+@pytest.mark.parametrize(
+    ("company", "product", "components", "provenance"),
+    [
+        ("Slack", "Slack", [], "none: the product named the organisation itself"),
+        ("GitHub", "GitHub.com", [], "none: the product named the organisation itself"),
+        ("Sentry", "Sentry (hosted)", [], "none: the product named the organisation itself"),
+        ("Google", "Gmail, Google+, Calendar", ["Calendar", "Gmail", "Google+"], "from the source"),
+        ("Amazon", "Amazon S3", ["Amazon S3"], "from the source"),
+        ("Acme", "RDS (MySQL, replica), EC2", ["EC2", "RDS (MySQL, replica)"], "from the source"),
+        ("Acme", '""', [], "left unknown"),
+    ],
+)
+def test_the_company_is_the_organisation_and_never_a_component(
+    tmp_path, company, product, components, provenance
+):
+    write(tmp_path, "a.md", fm("org", f"company: {company}\nproduct: {product}\n"))
+    report = import_folder(tmp_path)
+    incident = Incident.objects.get(external_id="org")
+    assert incident.organisation == company
+    assert sorted(c.name for c in incident.components.all()) == components
+    assert dict(report.fields["components"]) == {provenance: 1}
+    assert report.fields["organisation"]["from the source"] == 1
+
+
+@pytest.mark.parametrize(
+    ("said", "count", "prose"),
+    [
+        ("12000", 12000, ""), ("'12,000'", 12000, ""), ("0", 0, ""),
+        ("~38%", None, "~38%"), ("15 stages, 40 min", None, "15 stages, 40 min"),
+        ("-5", None, "-5"), ("1.5", None, "1.5"), ("true", None, ""),
+    ],
+)  # fmt: skip
+def test_a_number_of_users_affected_is_read_only_from_a_number(tmp_path, said, count, prose):
+    write(tmp_path, "a.md", fm("users", f"users_affected: {said}\n"))
+    report = import_folder(tmp_path)
+    incident = Incident.objects.get(external_id="users")
+    assert incident.users_affected_count == count
+    # Words stay words: kept as the review's prose, never read for a figure.
+    assert incident.users_affected == prose
+    outcome = "from the source" if count is not None else "left unknown"
+    assert report.fields["users affected (number)"] == {outcome: 1}
+
+
+def test_a_number_in_the_body_is_never_a_number_of_users(tmp_path):
+    write(tmp_path, "a.md", fm("prose").replace("The body.", "About 40,000 users were affected."))
+    import_folder(tmp_path)
+    assert Incident.objects.get(external_id="prose").users_affected_count is None
+
+
+def test_the_summary_says_per_field_what_came_from_the_source_and_what_was_inferred(tmp_path):
+    said = "severity: SEV2\nstatus: published\ncompany: Acme\nstart_time: 2021-01-01\n"
+    write(tmp_path, "a.md", fm("a", said + "users_affected: 40\n"))
+    write(tmp_path, "b.md", fm("b", "company: Acme\nproduct: Queue\n"))
+    write(tmp_path, "c.md", fm("c", "", url=""))
+    report = import_folder(tmp_path)
+    lines = report.summary().splitlines()
+    assert lines[0] == "3 files: 3 created, 0 updated, 0 unchanged, 0 skipped, 0 warnings"
+    assert lines[1] == "Per field, of the 3 files imported:"
+    assert "  severity: 1 from the source, 2 left unknown" in lines
+    assert (
+        '  review status: 1 from the source, 1 inferred "Published" (public at its URL; no '
+        'status given), 1 inferred "Draft" (no status and no public URL)'
+    ) in lines
+    assert "  start date: 1 from the source, 2 left unknown" in lines
+    assert "  organisation: 2 from the source, 1 left unknown" in lines
+    assert "  components: 1 from the source, 2 left unknown" in lines
+    assert "  users affected (number): 1 from the source, 2 left unknown" in lines
+    assert lines[-1] == "Inferred, not read from the source: review status (2)"
+
+
+def test_a_summary_with_nothing_inferred_says_so(tmp_path):
+    write(tmp_path, "a.md", fm("a", "status: draft\n"))
+    assert (
+        import_folder(tmp_path)
+        .summary()
+        .endswith("Nothing was inferred: every value came from a source or was left unknown.")
+    )
+
+
+def test_the_command_prints_what_was_inferred(tmp_path):
+    write(tmp_path, "a.md", fm("a"))
+    out = StringIO()
+    call_command("import_postmortems", str(tmp_path), "--no-progress", stdout=out)
+    assert "severity: 0 from the source, 1 left unknown" in out.getvalue()
+    assert "Inferred, not read from the source: review status (1)" in out.getvalue()
+
+
+def test_reimporting_puts_an_old_import_right_but_keeps_what_a_person_set(tmp_path, user):
+    from incidents import services
+    from incidents.revisions import snapshot
+
+    write(tmp_path, "a.md", fm("untouched"))
+    write(tmp_path, "b.md", fm("edited"))
+    import_folder(tmp_path)
+    # As imports before unknowns existed stored them: SEV3, dated the day of the import.
+    now = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+    Incident.objects.filter(external_id="untouched").update(severity="sev3", started_at=now)
+    edited = Incident.objects.get(external_id="edited")
+    content = services.content_from_snapshot(snapshot(edited))
+    content.fields.update(severity="sev2", started_at=now, users_affected_count=300)
+    services.incident_update(incident=edited, by=user, content=content, note="Assessed")
+
+    report = import_folder(tmp_path)
+    assert (report.updated, report.unchanged) == (1, 1)
+    untouched = Incident.objects.get(external_id="untouched")
+    assert (untouched.severity, untouched.started_at) == ("unknown", None)
+    edited.refresh_from_db()
+    assert (edited.severity, edited.started_at, edited.users_affected_count) == ("sev2", now, 300)
+    # Said by the source, a value replaces a person's, as every imported field does.
+    write(tmp_path, "b.md", fm("edited", "severity: SEV1\n"))
+    import_folder(tmp_path)
+    edited.refresh_from_db()
+    assert (edited.severity, edited.started_at) == ("sev1", now)
