@@ -152,6 +152,22 @@ class TimedConnection:
             self.count += 1
 
 
+STATEMENT_KINDS = (
+    ("term statistics", "phraseto_tsquery"),
+    ("ranked candidates (review, cause, mechanisms)", "ts_rank("),
+    ("BM25 term weights of the candidates", "unnest(d."),
+    ("stemmed forms of the terms", "unnest(to_tsvector"),
+    (
+        "candidates by pattern",
+        'FROM "incidents_patternscore" WHERE ("incidents_patternscore"."pattern_id"',
+    ),
+)
+
+
+def statement_kind(sql: str) -> str:
+    return next((kind for kind, mark in STATEMENT_KINDS if mark in sql), "other")
+
+
 def _summary(rows: list[dict], of: int) -> dict:
     return {
         "all": stats([r["ms"] for r in rows]),
@@ -199,6 +215,7 @@ def in_process(queries: list[dict], *, url: str, warmup: int, budget: float, sho
         floor(WARMUP_TEXT)
     rows: dict[str, list[dict]] = {"seams": [], "floor": []}
     slowest: list[tuple[float, str, list]] = []
+    by_kind: dict[str, list[float]] = {}
     started = time.perf_counter()
     for i, q in enumerate(queries):
         if time.perf_counter() - started > budget:
@@ -213,6 +230,8 @@ def in_process(queries: list[dict], *, url: str, warmup: int, budget: float, sho
                 count, sql_s = counter.count, counter.seconds
                 if show_sql:
                     slowest.append((elapsed, q["kind"], sorted(counter.sql, reverse=True)[:3]))
+                    for seconds, sql in counter.sql:
+                        by_kind.setdefault(statement_kind(sql), []).append(seconds * 1000)
             else:
                 floor_conn.count, floor_conn.seconds = 0, 0.0
                 t0 = time.perf_counter()
@@ -226,6 +245,11 @@ def in_process(queries: list[dict], *, url: str, warmup: int, budget: float, sho
     floor_conn.conn.close()
     out = {side: _summary(r, len(queries)) for side, r in rows.items()}
     if show_sql:
+        asked = len(rows["seams"]) or 1
+        out["seams"]["sql_by_kind"] = {
+            kind: {"statements": len(ms), "ms_per_question": sum(ms) / asked, "max_ms": max(ms)}
+            for kind, ms in sorted(by_kind.items(), key=lambda kv: -sum(kv[1]))
+        }
         slowest.sort(key=lambda s: -s[0])
         out["seams"]["slowest"] = [
             {
@@ -642,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     path = save_result(f"similar-latency-{result['database']}{tag}", result)
     print_table(result)
     if args.sql and "in_process" in result:
+        print(json.dumps(result["in_process"]["seams"].get("sql_by_kind"), indent=2))
         print(json.dumps(result["in_process"]["seams"].get("slowest"), indent=2))
     print(f"\nwritten to {path}", file=sys.stderr)
     return 0
