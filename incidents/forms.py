@@ -120,6 +120,15 @@ class IncidentForm(KeepsUnchangedValues, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["shapes"].queryset = EmergentShape.objects.order_by("position")
+        # "Unknown" is what an import records when a write-up does not say how severe it
+        # was. Whoever writes a review knows, so it is offered only to a review that has it
+        # already: kept when saved untouched, replaced by a real level when someone decides.
+        if self.instance.severity != Incident.Severity.UNKNOWN or not self.instance.pk:
+            self.fields["severity"].choices = [
+                choice
+                for choice in self.fields["severity"].choices
+                if choice[0] != Incident.Severity.UNKNOWN
+            ]
         # Perrow scores carry their meaning in the choice labels, so authors score alike.
         for name, axis in (("complexity", "interactive-complexity"), ("coupling", "coupling")):
             self.fields[name].widget = forms.Select(choices=perrow_choices(axis))
