@@ -388,6 +388,9 @@ class PatternScore(models.Model):
     score = models.FloatField()
     basis = models.CharField(max_length=10, choices=Basis.choices)
     evidence = models.JSONField(default=list, blank=True)
+    # Slugs of the pattern's catalogue mechanisms the review's text names ("certificate
+    # expiry" under expiry no one owns): where one is known, recurrence works at that level.
+    mechanisms = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -489,6 +492,10 @@ class RecurrenceMembership(models.Model):
     recurred = models.BooleanField(default=False)
     after_remediation = models.BooleanField(default=False)
     remediation_kinds = models.JSONField(default=list, blank=True)
+    # The incident's cost (incidents.analysis.cost), so a reader's sums over the members
+    # they may see are plain SQL: None when unknown.
+    weighted_hours = models.FloatField(null=True, blank=True)
+    users_affected = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "incident_id"]

@@ -27,17 +27,35 @@ pytestmark = pytest.mark.django_db
 T0 = timezone.now() - dt.timedelta(days=900)
 
 
-def _with_actions(save_review, *, title, patterns, when, actions, components=()):
+def _reviewed_a_week_later(*incidents):
+    """Reviews written in Seams a week after each incident began (the factory writes them
+    now), then analysed again in the order they were written, as they would have been."""
+    for incident in incidents:
+        Incident.objects.filter(pk=incident.pk).update(
+            created_at=incident.started_at + dt.timedelta(days=7)
+        )
+    for incident in incidents:
+        analyse_incident(incident_id=incident.pk)
+
+
+def _with_actions(save_review, *, title, patterns, when, actions, components=(), **fields):
     content = services.ReviewContent(
-        fields={"title": title, "started_at": when},
+        fields={"title": title, "started_at": when, **fields},
         components=list(components),
         patterns=[
             services.PatternClaim(pattern=StructuralPattern.objects.get(slug=s), rationale="r")
             for s in patterns
         ],
         actions=[
-            services.ActionEntry(title=t, status=status, kind=kind, completed_at=done)
-            for t, status, kind, done in actions
+            services.ActionEntry(
+                title=t,
+                status=status,
+                kind=kind,
+                completed_at=done,
+                pattern=StructuralPattern.objects.get(slug=aim) if aim else None,
+            )
+            for t, status, kind, done, *rest in actions
+            for aim in [rest[0] if rest else None]
         ],
     )
     return services.incident_create(by=None, content=content)
@@ -45,8 +63,9 @@ def _with_actions(save_review, *, title, patterns, when, actions, components=())
 
 @pytest.fixture
 def history(django_capture_on_commit_callbacks):
-    """2019: a regex outage whose component patches were all done by mid-2020.
-    2025: the same structure through other components. 2023: a new structure, once."""
+    """2019: a regex outage whose component patches were all done by mid-2020, one of them
+    aimed at fast global propagation. 2025: the same structure through other components.
+    2023: a new structure, once. Each reviewed a week after it began."""
     with django_capture_on_commit_callbacks(execute=True):
         waf = _with_actions(
             None,
@@ -57,6 +76,13 @@ def history(django_capture_on_commit_callbacks):
             actions=[
                 ("Restore CPU limit", "done", "component_patch", T0 + dt.timedelta(days=30)),
                 ("Linear-time regex engine", "done", "component_patch", T0 + dt.timedelta(days=90)),
+                (
+                    "Stage managed-rule rollout",
+                    "done",
+                    "component_patch",
+                    T0 + dt.timedelta(days=120),
+                    "fast-global-propagation",
+                ),
             ],
         )
         other = _with_actions(
@@ -75,6 +101,7 @@ def history(django_capture_on_commit_callbacks):
             components=["Feature pipeline", "Proxy"],
             actions=[("Fallback to last good file", "open", "structural_fix", None)],
         )
+        _reviewed_a_week_later(waf, other, bots)
     return waf, other, bots
 
 
@@ -93,15 +120,17 @@ def test_a_structure_that_came_back_after_its_patches_were_done_is_flagged(histo
 
 def test_not_flagged_when_the_earlier_actions_were_still_open(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        _with_actions(
+        a = _with_actions(
             None, title="A", patterns=["retry-amplification"], when=T0,
-            actions=[("Jitter", "in_progress", "component_patch", None)],
+            actions=[("Jitter", "in_progress", "component_patch", None, "retry-amplification")],
         )  # fmt: skip
-        _with_actions(
+        b = _with_actions(
             None, title="B", patterns=["retry-amplification"], when=T0 + dt.timedelta(days=9),
             actions=[],
         )  # fmt: skip
+        _reviewed_a_week_later(a, b)
     structure = RecurringStructure.objects.get()
+    assert structure.recurrence_count == 1
     assert not structure.recurred_despite_remediation
 
 
@@ -110,9 +139,10 @@ def test_an_old_review_imported_later_becomes_the_predecessor(
 ):
     waf, _, bots = history
     with django_capture_on_commit_callbacks(execute=True):
+        # Imported: its review existed outside Seams, a month after the incident ended.
         older = _with_actions(
             None, title="2015 config push", patterns=["fast-global-propagation"],
-            when=T0 - dt.timedelta(days=1500), actions=[],
+            when=T0 - dt.timedelta(days=1500), actions=[], external_id="elsewhere:2015",
         )  # fmt: skip
     structure = RecurringStructure.objects.get(signature="pattern:fast-global-propagation")
     assert structure.incident_count == 3
@@ -166,20 +196,30 @@ def test_text_that_shows_a_pattern_strongly_joins_its_structure(save_review, set
     settings.SEAMS_TEXT_PATTERN_THRESHOLD = 0.3
     pattern = StructuralPattern.objects.get(slug="retry-amplification")
     phrases = ". ".join(pattern.entry["match_terms"][:4])
-    tagged = save_review(title="Tagged", patterns=["retry-amplification"])
+    tagged = save_review(
+        title="Tagged", patterns=["retry-amplification"], summary=f"What happened: {phrases}."
+    )
     untagged = save_review(title="Imported", summary=f"What happened: {phrases}.")
     score = PatternScore.objects.get(incident=untagged, pattern=pattern)
     assert score.basis == "text"
     assert score.evidence
-    membership = RecurrenceMembership.objects.get(
-        structure__signature="pattern:retry-amplification", incident=untagged
-    )
-    assert membership.basis == "text"
-    assert (
-        RecurringStructure.objects.get(signature="pattern:retry-amplification").incidents.count()
-        == 2
-    )
-    assert tagged in RecurringStructure.objects.get().incidents.all()
+    # Where the text names one of the pattern's mechanisms, the structure is the mechanism.
+    memberships = list(RecurrenceMembership.objects.filter(incident=untagged))
+    assert memberships
+    assert {m.structure.mechanism for m in memberships} == set(score.mechanisms)
+    for membership in memberships:
+        assert membership.basis == "text"
+        assert membership.recurred
+        structure = membership.structure
+        assert structure.kind == "mechanism"
+        assert set(structure.incidents.all()) == {tagged, untagged}
+        assert structure.name.startswith("Retry amplification: ")
+
+
+def test_a_weak_phrase_match_joins_no_structure(save_review):
+    save_review(title="Tagged", patterns=["retry-amplification"])
+    weak = save_review(title="Imported", summary="A retry happened.")
+    assert not RecurrenceMembership.objects.filter(incident=weak).exists()
 
 
 def test_analysing_one_incident_costs_the_same_queries_with_more_history(save_review):
@@ -245,5 +285,5 @@ def test_detail_page_says_it_came_back_despite_remediation_and_suggests_the_shap
 ):
     _, _, bots = history
     html = logged_in.get(bots.get_absolute_url()).content.decode()
-    assert "came back after every action item" in html
+    assert "came back after the action items an earlier review aimed at it" in html
     assert "suggests adding the shape" in html

@@ -1,28 +1,41 @@
-"""Recurring structures: incidents that share a structural signature, whatever their
-components — one pattern, or two patterns that occur together.
+"""Recurring structures: the same structure coming back in a later incident after the earlier
+one was reviewed, whatever the components. The definition, and its thresholds with the
+measurements behind them, are in docs/recurrence.md; in short:
 
-An incident's structural patterns are the ones its authors linked, plus the ones its text
-shows strongly (how imported reviews, which nobody has tagged yet, join structures). For each
-member Seams records the member before it and whether that one's action items were all done
-before this incident began — "recurred despite remediation" — and what kind they were.
+- An incident *shows* a pattern when an author linked it, or its text shows it confidently
+  (score ≥ `text_threshold()`). Where the text names one of the pattern's catalogue
+  mechanisms (certificate expiry under expiry no one owns) the incident shows that mechanism
+  too; a pattern found only in the text then counts at the mechanism level alone, while a
+  linked pattern also counts as itself (the author's claim, which action items aim at). A
+  mechanism structure with exactly its pattern's incidents is left out. Two patterns
+  together form a structure only when they co-occur well beyond chance
+  (`pair_is_meaningful`) and their incidents are not simply those of one of the two.
+- A member *recurred* when an earlier incident of the same organisation with the same
+  structure had been reviewed (its review existed) before this one began. An undated
+  incident cannot be placed, so it never recurs (it can still be the earlier one: its review
+  existed). Only structures that recurred at least once are stored.
+- It recurred *despite remediation* when such an earlier incident's action items aimed at
+  the structure (see `aimed_at`) were all done before this one began.
 
-Analysing one incident touches only the structures of its own patterns, through indexed
-lookups, so its cost does not grow with the number of stored incidents. `recompute_all`
-rebuilds everything from scratch in bulk, for the nightly job and after catalogue changes.
+Analysing one incident touches only the structures of its own signatures, through indexed
+lookups; a pair becomes or stops being meaningful at the full recompute (`recompute_all`,
+nightly and after catalogue changes), which rebuilds everything in bulk.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -36,9 +49,10 @@ from incidents.models import (
 )
 from incidents.selectors import memberships_as_seen
 from taxonomy.models import StructuralPattern
+from taxonomy.selectors import mechanisms as catalogue_mechanisms
 
-from .cost import total_cost
-from .similarity import catalogue_pinned, suggest_patterns
+from .cost import total_cost, weighted_hours
+from .similarity import catalogue_pinned, normalise, suggest_patterns
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +65,33 @@ incident_analysed = Signal()  # sender=Incident, incident=…
 incidents_rescored = Signal()  # sender=Incident, incidents=[…]
 recompute_started = Signal()  # sender=Incident, before the first chunk
 
+# A pair of patterns is a structure of its own only if at least this many incidents show both,
+# they co-occur at least PAIR_MIN_LIFT times as often as chance would have them, and the
+# chance of seeing that many together by accident (hypergeometric tail) is at most PAIR_MAX_P.
+PAIR_MIN_SUPPORT = 3
+PAIR_MIN_LIFT = 2.0
+PAIR_MAX_P = 0.01
+# A review recorded elsewhere first (imported, or loaded from a file) existed before Seams
+# saw it; when exactly is unknown, so it is taken to exist this long after the incident
+# ended — or when Seams received it, if that is earlier.
+OUTSIDE_REVIEW_LAG = timedelta(days=30)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
 
 def text_threshold() -> float:
-    """How strongly a review's text must show a pattern for it to count structurally."""
+    """How strongly a review's text must show a pattern for it to count structurally: a
+    confident suggestion (two precise phrases or more), not a single word."""
     return getattr(settings, "SEAMS_TEXT_PATTERN_THRESHOLD", 0.6)
 
 
 def signature_for(slugs: Iterable[str]) -> str:
-    """The signature of a structure: one pattern, or a co-occurring pair, sorted."""
+    """The signature of a pattern or a pair of patterns, sorted."""
     ordered = sorted(slugs)
     return ("pattern:" if len(ordered) == 1 else "pair:") + "+".join(ordered)
+
+
+def mechanism_signature(slug: str) -> str:
+    return f"mechanism:{slug}"
 
 
 @dataclass(frozen=True)
@@ -80,15 +111,60 @@ def review_text(incident: Incident) -> str:
     return "\n".join(p for p in parts if p)
 
 
+# --- mechanisms -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What the analysis needs of the catalogue, read once per analysis or recompute."""
+
+    slug_to_id: dict[str, int]
+    names: dict[str, str]  # pattern slug → name
+    # pattern slug → [(mechanism slug, mechanism name, normalised phrases)]
+    mechanisms: dict[str, list[tuple[str, str, tuple[str, ...]]]] = field(default_factory=dict)
+
+    @property
+    def slug_of(self) -> dict[int, str]:
+        return {v: k for k, v in self.slug_to_id.items()}
+
+    def mechanism(self, slug: str) -> tuple[str, str] | None:
+        """(pattern slug, mechanism name) of a mechanism."""
+        for pattern, found in self.mechanisms.items():
+            for mech, name, _ in found:
+                if mech == slug:
+                    return pattern, name
+        return None
+
+
+def read_catalogue() -> Catalogue:
+    rows = list(StructuralPattern.objects.values_list("slug", "id", "name"))
+    mechs: dict[str, list[tuple[str, str, tuple[str, ...]]]] = defaultdict(list)
+    for m in catalogue_mechanisms():
+        phrases = tuple(
+            sorted({normalise(p).strip() for p in (m.name, *m.match_terms) if p.strip()})
+        )
+        mechs[m.pattern_slug].append((m.slug, m.name, phrases))
+    return Catalogue({s: i for s, i, _ in rows}, {s: n for s, _, n in rows}, dict(mechs))
+
+
+def mechanisms_named(haystack: str, pattern_slug: str, catalogue: Catalogue) -> list[str]:
+    """The pattern's mechanisms whose name or phrases the (normalised) text contains."""
+    return [
+        slug
+        for slug, _, phrases in catalogue.mechanisms.get(pattern_slug, ())
+        if any(f" {p} " in haystack for p in phrases)
+    ]
+
+
 def score_incident(
     incident: Incident,
     *,
-    by_slug: dict[str, int] | None = None,
+    catalogue: Catalogue | None = None,
     rejected: set[str] | None = None,
 ) -> list[PatternScore]:
     """Unsaved PatternScore rows: linked patterns at 1.0, and patterns the text shows,
-    except those the authors rejected. Bulk callers pass `by_slug` and `rejected` to save
-    two queries per incident."""
+    except those the authors rejected, each with the mechanisms the text names. Bulk
+    callers pass `catalogue` and `rejected` to save queries per incident."""
     links = {link.pattern_id: link for link in incident.pattern_links.all()}
     if rejected is None:
         rejected = set(
@@ -96,6 +172,11 @@ def score_incident(
                 incident=incident, kind="pattern", decision="rejected"
             ).values_list("pattern__slug", flat=True)
         )
+    if catalogue is None:
+        catalogue = read_catalogue()
+    text = review_text(incident)
+    haystack = normalise(text)
+    slug_of = catalogue.slug_of
     rows = [
         PatternScore(
             incident=incident,
@@ -103,15 +184,12 @@ def score_incident(
             score=1.0,
             basis=PatternScore.Basis.LINKED,
             evidence=[link.rationale[:300]],
+            mechanisms=mechanisms_named(haystack, slug_of.get(pattern_id, ""), catalogue),
         )
         for pattern_id, link in links.items()
     ]
-    if by_slug is None:
-        by_slug = dict(StructuralPattern.objects.values_list("slug", "id"))
-    for suggestion in suggest_patterns(
-        text=review_text(incident), limit=50, exclude=frozenset(rejected)
-    ):
-        pattern_id = by_slug.get(suggestion.slug)
+    for suggestion in suggest_patterns(text=text, limit=50, exclude=frozenset(rejected)):
+        pattern_id = catalogue.slug_to_id.get(suggestion.slug)
         if pattern_id is None or pattern_id in links:
             continue
         rows.append(
@@ -121,190 +199,419 @@ def score_incident(
                 score=suggestion.score,
                 basis=PatternScore.Basis.TEXT,
                 evidence=list(suggestion.matched),
+                mechanisms=mechanisms_named(haystack, suggestion.slug, catalogue),
             )
         )
     return rows
 
 
-def structural_slugs(scores: Iterable[PatternScore], slug_of: dict[int, str]) -> dict[str, str]:
-    """slug → basis for the patterns that count structurally (linked or strong text)."""
-    threshold = text_threshold()
-    return {
-        slug_of[s.pattern_id]: s.basis
-        for s in scores
-        if s.basis == PatternScore.Basis.LINKED or s.score >= threshold
-    }
+def confident(score: PatternScore) -> bool:
+    return score.basis == PatternScore.Basis.LINKED or score.score >= text_threshold()
 
 
-def signatures(slugs: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """signature → (basis, primary pattern slug) for single patterns and co-occurring pairs."""
-    out: dict[str, tuple[str, str]] = {}
-    for slug, basis in slugs.items():
-        out[signature_for([slug])] = (basis, slug)
-    for a, b in itertools.combinations(sorted(slugs), 2):
-        basis = "linked" if slugs[a] == slugs[b] == "linked" else "text"
-        out[signature_for([a, b])] = (basis, a)
+def own_signatures(
+    scores: Iterable[PatternScore], slug_of: dict[int, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(signature → basis of its pattern or mechanism structures, confident pattern slug →
+    basis). Pairs are judged over the whole archive (`pair_is_meaningful`)."""
+    mine: dict[str, str] = {}
+    patterns: dict[str, str] = {}
+    for s in scores:
+        if not confident(s) or s.pattern_id not in slug_of:
+            continue
+        slug = slug_of[s.pattern_id]
+        patterns[slug] = s.basis
+        for mech in s.mechanisms:
+            mine[mechanism_signature(mech)] = s.basis
+        if s.basis == PatternScore.Basis.LINKED or not s.mechanisms:
+            mine[signature_for([slug])] = s.basis
+    return mine, patterns
+
+
+def pair_signatures(patterns: dict[str, str]) -> dict[str, str]:
+    """Every pair of the confident patterns, as candidates."""
+    out = {}
+    for a, b in itertools.combinations(sorted(patterns), 2):
+        basis = "linked" if patterns[a] == patterns[b] == "linked" else "text"
+        out[signature_for([a, b])] = basis
     return out
 
 
-def _qualifying(pattern_id: int) -> Q:
-    return Q(pattern_id=pattern_id) & (
-        Q(basis=PatternScore.Basis.LINKED) | Q(score__gte=text_threshold())
+def hypergeometric_tail(total: int, a: int, b: int, both: int) -> float:
+    """P(X ≥ both) when `b` incidents are drawn from `total` of which `a` show the other
+    pattern: how likely this much co-occurrence is by chance alone."""
+    top = min(a, b)
+    if both <= max(0, a + b - total):
+        return 1.0
+    log_denominator = _log_comb(total, b)
+    p = 0.0
+    for k in range(both, top + 1):
+        p += math.exp(_log_comb(a, k) + _log_comb(total - a, b - k) - log_denominator)
+    return min(1.0, p)
+
+
+def _log_comb(n: int, k: int) -> float:
+    if k < 0 or k > n:
+        return -math.inf
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def pair_is_meaningful(total: int, a: int, b: int, both: int) -> bool:
+    """Two patterns form a structure of their own: shown together by at least
+    PAIR_MIN_SUPPORT incidents, PAIR_MIN_LIFT times as often as chance, with a chance
+    probability of at most PAIR_MAX_P — and not simply the incidents of one of them."""
+    if both < PAIR_MIN_SUPPORT or total <= 0 or both in (a, b):
+        return False
+    lift = both * total / (a * b)
+    return lift >= PAIR_MIN_LIFT and hypergeometric_tail(total, a, b, both) <= PAIR_MAX_P
+
+
+# --- the recurrence of one structure ----------------------------------------------------------
+
+
+def reviewed_at(
+    created_at: datetime,
+    external_id: str | None,
+    started_at: datetime | None,
+    mitigated_at: datetime | None,
+    resolved_at: datetime | None,
+) -> datetime:
+    """When the review came to exist, so the organisation could learn from it."""
+    if external_id:
+        end = resolved_at or mitigated_at or started_at
+        if end is not None:
+            return min(created_at, end + OUTSIDE_REVIEW_LAG)
+    return created_at
+
+
+@dataclass
+class Member:
+    """What the recurrence of a structure needs to know of one of its incidents."""
+
+    pk: int
+    organisation: str
+    occurred_at: datetime | None
+    reviewed_at: datetime
+    basis: str = "linked"
+    # severity, started_at, resolved_at, users_affected_count
+    cost: tuple = ()
+
+
+def aimed_at(items, pattern_ids: set[int]) -> list[tuple[str, datetime | None, str]]:
+    """The action items (pattern_id, status, completed_at, kind) aimed at a structure made
+    of `pattern_ids`: those linked to one of its patterns, and structural fixes linked to
+    no pattern (an incident's structural fix is aimed at the structures it shows)."""
+    return [
+        (status, completed, kind)
+        for pattern_id, status, completed, kind in items
+        if pattern_id in pattern_ids
+        or (pattern_id is None and kind == ActionItem.Kind.STRUCTURAL_FIX)
+    ]
+
+
+def remediated_from(items: list[tuple[str, datetime | None, str]]) -> datetime | None:
+    """From when every aimed item was done (None: never — none aimed, or one not done). An
+    item marked done without a date counts as done from the start."""
+    if not items or any(status != ActionItem.Status.DONE for status, _, _ in items):
+        return None
+    return max((c for _, c, _ in items if c is not None), default=EARLIEST)
+
+
+@dataclass
+class Link:
+    previous: int | None = None
+    recurred: bool = False
+    after_remediation: bool = False
+    kinds: list[str] = field(default_factory=list)
+
+
+def link_members(
+    members: list[Member], items: dict[int, list], pattern_ids: set[int]
+) -> dict[int, Link]:
+    """Each member's recurrence: the earlier member it recurred after (the latest one whose
+    aimed action items were all done before it began, else the latest one reviewed before
+    it began), whether it recurred, and whether despite remediation.
+
+    Within one organisation, members sorted by review time; a sweep keeps each incident's
+    cost at O(log n) for the look-up (plus the earlier members scanned for remediation)."""
+    links: dict[int, Link] = {}
+    by_org: dict[str, list[Member]] = defaultdict(list)
+    for m in members:
+        by_org[m.organisation].append(m)
+    for group in by_org.values():
+        group.sort(key=lambda m: (m.reviewed_at, m.pk))
+        reviewed = [m.reviewed_at for m in group]
+        aimed = {m.pk: aimed_at(items.get(m.pk, ()), pattern_ids) for m in group}
+        fixed = {pk: remediated_from(a) for pk, a in aimed.items()}
+        # Only members with all aimed items done can make a later one "despite remediation":
+        # usually few, so scanning them back from the cut stays short.
+        fixable = [(i, m) for i, m in enumerate(group) if fixed[m.pk] is not None]
+        fixable_at = [i for i, _ in fixable]
+        for m in group:
+            link = links.setdefault(m.pk, Link())
+            if m.occurred_at is None:
+                continue  # cannot be placed in time: never a recurrence
+            cut = bisect_left(reviewed, m.occurred_at)
+            latest = next((group[i] for i in range(cut - 1, -1, -1) if group[i].pk != m.pk), None)
+            if latest is None:
+                continue
+            remedied = None
+            for j in range(bisect_left(fixable_at, cut) - 1, -1, -1):
+                e = fixable[j][1]
+                if e.pk != m.pk and fixed[e.pk] <= m.occurred_at:
+                    remedied = e
+                    break
+            chosen = remedied or latest
+            link.recurred = True
+            link.previous = chosen.pk
+            link.after_remediation = remedied is not None
+            link.kinds = sorted({kind for _, _, kind in aimed[chosen.pk]})
+    return links
+
+
+# --- writing structures -----------------------------------------------------------------------
+
+
+def _member_rows(ids: Iterable[int]) -> Iterator[Member]:
+    """Members from incident ids, in chunks (one query per 2,000)."""
+    ids = list(ids)
+    for start in range(0, len(ids), 2000):
+        for row in Incident.objects.filter(pk__in=ids[start : start + 2000]).values_list(
+            "pk", "organisation", "started_at", "created_at", "external_id", "mitigated_at",
+            "resolved_at", "severity", "users_affected_count",
+        ):  # fmt: skip
+            yield _member(row)
+
+
+def _member(row) -> Member:
+    pk, org, started, created, external, mitigated, resolved, severity, users = row
+    return Member(
+        pk=pk,
+        organisation=org or "",
+        occurred_at=started,
+        reviewed_at=reviewed_at(created, external, started, mitigated, resolved),
+        cost=(severity, started, resolved, users),
     )
 
 
-def _members_of(signature: str, slug_to_id: dict[str, int]) -> QuerySet[Incident]:
-    """All incidents whose stored scores carry this signature."""
-    slugs = signature.split(":", 1)[1].split("+")
-    incidents = Incident.objects.all()
-    for slug in slugs:
-        incidents = incidents.filter(
-            pk__in=PatternScore.objects.filter(_qualifying(slug_to_id[slug])).values("incident_id")
+def _items_of(ids: Iterable[int]) -> dict[int, list]:
+    items: dict[int, list] = defaultdict(list)
+    ids = list(ids)
+    for start in range(0, len(ids), 5000):
+        for incident_id, *rest in ActionItem.objects.filter(
+            incident_id__in=ids[start : start + 5000]
+        ).values_list("incident_id", "pattern_id", "status", "completed_at", "kind"):
+            items[incident_id].append(tuple(rest))
+    return items
+
+
+def describe(signature: str, catalogue: Catalogue) -> tuple[str, str, list[str], str]:
+    """(kind, mechanism slug, pattern slugs, human name) of a signature."""
+    kind, rest = signature.split(":", 1)
+    if kind == "mechanism":
+        found = catalogue.mechanism(rest)
+        pattern, mech_name = found if found else ("", rest)
+        pattern_name = catalogue.names.get(pattern, pattern)
+        return "mechanism", rest, [pattern] if pattern else [], f"{pattern_name}: {mech_name}"
+    slugs = rest.split("+")
+    return kind, "", slugs, " + ".join(catalogue.names.get(s, s) for s in slugs)
+
+
+def write_structure(
+    signature: str, members: list[Member], items: dict[int, list], catalogue: Catalogue
+) -> RecurringStructure | None:
+    """Store a structure with all its members if one of them recurred; otherwise remove it.
+    Replaces what was stored (idempotent)."""
+    kind, mechanism, slugs, name = describe(signature, catalogue)
+    pattern_ids = {catalogue.slug_to_id[s] for s in slugs if s in catalogue.slug_to_id}
+    links = link_members(members, items, pattern_ids) if pattern_ids else {}
+    if not any(link.recurred for link in links.values()):
+        RecurringStructure.objects.filter(signature=signature).delete()
+        return None
+    structure, created = RecurringStructure.objects.get_or_create(
+        signature=signature,
+        defaults={"pattern_id": catalogue.slug_to_id[slugs[0]], "kind": kind, "name": name},
+    )
+    if created:
+        structure.patterns.set(sorted(pattern_ids))
+    rows = [
+        RecurrenceMembership(
+            structure=structure,
+            incident_id=m.pk,
+            occurred_at=m.occurred_at,
+            reviewed_at=m.reviewed_at,
+            basis=m.basis,
+            previous_id=links[m.pk].previous,
+            recurred=links[m.pk].recurred,
+            after_remediation=links[m.pk].after_remediation,
+            remediation_kinds=links[m.pk].kinds,
+            weighted_hours=weighted_hours(*m.cost[:3]) if m.cost else None,
+            users_affected=m.cost[3] if m.cost else None,
         )
-    return incidents
+        for m in members
+    ]
+    structure.memberships.all().delete()
+    RecurrenceMembership.objects.bulk_create(rows, batch_size=2000)
+    _fill(structure, kind, mechanism, name, members, links)
+    return structure
 
 
-def remediation_before(incident_id: int | None, when: datetime) -> tuple[bool, list[str]]:
-    """Were all of this incident's action items done before `when`? And of which kinds?"""
-    if incident_id is None:
-        return False, []
-    items = list(
-        ActionItem.objects.filter(incident_id=incident_id).values_list(
-            "status", "completed_at", "kind"
-        )
-    )
-    return _remediated(items, when)
-
-
-def _remediated(
-    items: list[tuple[str, datetime | None, str]], when: datetime
-) -> tuple[bool, list[str]]:
-    if not items:
-        return False, []
-    done = all(
-        status == ActionItem.Status.DONE and (completed is None or completed <= when)
-        for status, completed, _ in items
-    )
-    return done, sorted({kind for _, _, kind in items})
-
-
-def _link_previous(membership: RecurrenceMembership) -> None:
-    """Point a membership at the member just before it, with the remediation facts."""
-    previous = (
-        RecurrenceMembership.objects.filter(
-            structure_id=membership.structure_id, occurred_at__lt=membership.occurred_at
-        )
-        .exclude(incident_id=membership.incident_id)
-        .order_by("-occurred_at", "-incident_id")
-        .values_list("incident_id", flat=True)
-        .first()
-    )
-    done, kinds = remediation_before(previous, membership.occurred_at)
-    RecurrenceMembership.objects.filter(pk=membership.pk).update(
-        previous_id=previous, after_remediation=done, remediation_kinds=kinds
-    )
-
-
-def _refresh_structure(structure: RecurringStructure) -> None:
-    stats = structure.memberships.aggregate(
-        n=Count("id"), first=Min("occurred_at"), last=Max("occurred_at")
-    )
-    structure.incident_count = stats["n"]
-    structure.first_seen = stats["first"]
-    structure.last_seen = stats["last"]
-    structure.recurred_despite_remediation = structure.memberships.filter(
-        after_remediation=True
-    ).exists()
-    recurred = structure.memberships.filter(recurred=True).aggregate(
-        n=Count("id"), last=Max("occurred_at")
-    )
-    structure.recurrence_count = recurred["n"]
-    structure.last_recurred_at = recurred["last"]
-    cost = total_cost(
-        Incident.objects.filter(recurrence_memberships__structure=structure).values_list(
-            "severity", "started_at", "resolved_at", "users_affected_count"
-        )
-    )
+def _fill(structure, kind, mechanism, name, members: list[Member], links: dict[int, Link]):
+    dated = [m.occurred_at for m in members if m.occurred_at is not None]
+    recurred = [m for m in members if links[m.pk].recurred]
+    cost = total_cost(m.cost for m in members)
+    structure.kind, structure.mechanism, structure.name = kind, mechanism, name
+    structure.incident_count = len(members)
+    structure.first_seen = min(dated, default=None)
+    structure.last_seen = max(dated, default=None)
+    structure.recurrence_count = len(recurred)
+    structure.last_recurred_at = max((m.occurred_at for m in recurred), default=None)
+    structure.recurred_despite_remediation = any(links[m.pk].after_remediation for m in members)
     structure.weighted_hours = cost.weighted_hours
     structure.weighted_hours_unknown = cost.weighted_hours_unknown
     structure.users_affected = cost.users_affected
     structure.users_affected_unknown = cost.users_affected_unknown
-    slugs = structure.signature.split(":", 1)[1].split("+")
-    structure.kind = "pair" if len(slugs) > 1 else "pattern"
-    names = dict(StructuralPattern.objects.filter(slug__in=slugs).values_list("slug", "name"))
-    structure.name = " + ".join(names.get(s, s) for s in slugs)
-    structure.save(
-        update_fields=[
-            "incident_count", "first_seen", "last_seen", "recurred_despite_remediation",
-            "recurrence_count", "last_recurred_at", "weighted_hours", "weighted_hours_unknown",
-            "users_affected", "users_affected_unknown", "kind", "name", "updated_at",
-        ]
-    )  # fmt: skip
+    structure.save()
 
 
-def _create_structure(
-    signature: str, slugs: list[str], slug_to_id: dict[str, int]
-) -> RecurringStructure:
-    """Create a structure and fill it with every incident that already carries it."""
-    structure, created = RecurringStructure.objects.get_or_create(
-        signature=signature, defaults={"pattern_id": slug_to_id[slugs[0]]}
+def _candidates(signature: str, catalogue: Catalogue) -> dict[int, str]:
+    """incident id → basis for every incident whose stored scores carry a pattern or
+    mechanism signature (through the (pattern, score) index)."""
+    kind, rest = signature.split(":", 1)
+    if kind == "mechanism":
+        found = catalogue.mechanism(rest)
+        if not found:
+            return {}
+        pattern = found[0]
+    else:
+        pattern = rest
+    rows = PatternScore.objects.filter(
+        Q(basis=PatternScore.Basis.LINKED) | Q(score__gte=text_threshold()),
+        pattern_id=catalogue.slug_to_id[pattern],
+    ).values_list("incident_id", "basis", "mechanisms")
+    if kind == "mechanism":
+        return {i: b for i, b, mechs in rows if rest in (mechs or [])}
+    return {i: b for i, b, mechs in rows if b == PatternScore.Basis.LINKED or not mechs}
+
+
+def _shown_by_another(signature: str, me: Member, catalogue: Catalogue) -> bool:
+    """Does another incident of the same organisation carry this pattern or mechanism
+    signature? (Indexed by pattern and by organisation; bounded by one organisation.)"""
+    kind, rest = signature.split(":", 1)
+    found = catalogue.mechanism(rest) if kind == "mechanism" else (rest, "")
+    if not found or found[0] not in catalogue.slug_to_id:
+        return False
+    rows = (
+        PatternScore.objects.filter(
+            Q(basis=PatternScore.Basis.LINKED) | Q(score__gte=text_threshold()),
+            pattern_id=catalogue.slug_to_id[found[0]],
+            incident__organisation=me.organisation,
+        )
+        .exclude(incident_id=me.pk)
+        .values_list("basis", "mechanisms")
     )
-    if created:
-        structure.patterns.set([slug_to_id[s] for s in slugs])
-    members = list(_members_of(signature, slug_to_id).only("id", "started_at", "created_at"))
-    # A member counts as "linked" only if an author linked every pattern of the signature.
-    pattern_ids = [slug_to_id[s] for s in slugs]
-    linked = defaultdict(int)
-    for incident_id in PatternScore.objects.filter(
-        incident_id__in=[m.pk for m in members],
-        pattern_id__in=pattern_ids,
-        basis=PatternScore.Basis.LINKED,
-    ).values_list("incident_id", flat=True):
-        linked[incident_id] += 1
-    for member in members:
-        member.basis = "linked" if linked[member.pk] == len(pattern_ids) else "text"
-    _write_memberships(structure, members)
-    return structure
+    if kind == "mechanism":
+        return any(rest in (mechs or []) for _, mechs in rows.iterator())
+    return any(b == PatternScore.Basis.LINKED or not m for b, m in rows.iterator())
 
 
-def _write_memberships(structure: RecurringStructure, members: list[Incident]) -> None:
-    """Replace a structure's memberships, with each member's predecessor and remediation."""
-    members.sort(key=lambda i: (i.occurred_at, i.pk))
-    items: dict[int, list] = defaultdict(list)
-    for incident_id, status, completed, kind in ActionItem.objects.filter(
-        incident_id__in=[m.pk for m in members]
-    ).values_list("incident_id", "status", "completed_at", "kind"):
-        items[incident_id].append((status, completed, kind))
-    rows = []
-    previous: Incident | None = None
-    for member in members:
-        done, kinds = (
-            _remediated(items[previous.pk], member.occurred_at) if previous else (False, [])
+def _pair_candidates(signature: str, catalogue: Catalogue) -> dict[int, str]:
+    a, b = signature.split(":", 1)[1].split("+")
+    both = None
+    for slug in (a, b):
+        found = dict(
+            PatternScore.objects.filter(
+                Q(basis=PatternScore.Basis.LINKED) | Q(score__gte=text_threshold()),
+                pattern_id=catalogue.slug_to_id[slug],
+            ).values_list("incident_id", "basis")
         )
-        rows.append(
-            RecurrenceMembership(
-                structure=structure,
-                incident_id=member.pk,
-                occurred_at=member.occurred_at,
-                reviewed_at=member.created_at,
-                basis=getattr(member, "basis", "linked"),
-                previous_id=previous.pk if previous else None,
-                recurred=previous is not None,
-                after_remediation=done,
-                remediation_kinds=kinds,
-            )
+        both = (
+            found
+            if both is None
+            else {
+                i: ("linked" if basis == found[i] == "linked" else "text")
+                for i, basis in both.items()
+                if i in found
+            }
         )
-        previous = member
-    structure.memberships.all().delete()
-    RecurrenceMembership.objects.bulk_create(rows, batch_size=2000)
-    _refresh_structure(structure)
+    return both or {}
+
+
+def rebuild_structure(signature: str, catalogue: Catalogue) -> RecurringStructure | None:
+    """Rebuild one structure from the stored scores (when a member leaves it, or when an
+    incident may make it recur for the first time)."""
+    found = (
+        _pair_candidates(signature, catalogue)
+        if signature.startswith("pair:")
+        else _candidates(signature, catalogue)
+    )
+    if len(found) < 2:
+        RecurringStructure.objects.filter(signature=signature).delete()
+        return None
+    members = list(_member_rows(found))
+    for m in members:
+        m.basis = found[m.pk]
+    return write_structure(signature, members, _items_of(found), catalogue)
+
+
+def _link_one(structure: RecurringStructure, me: Member, catalogue: Catalogue) -> Link:
+    """One member's link, by indexed look-ups among the structure's earlier members."""
+    link = Link()
+    if me.occurred_at is None:
+        return link
+    earlier = (
+        RecurrenceMembership.objects.filter(
+            structure=structure,
+            reviewed_at__lt=me.occurred_at,
+            incident__organisation=me.organisation,
+        )
+        .exclude(incident_id=me.pk)
+        .order_by("-reviewed_at", "-incident_id")
+    )
+    latest = earlier.values_list("incident_id", flat=True).first()
+    if latest is None:
+        return link
+    pattern_ids = set(structure.patterns.values_list("id", flat=True))
+    aimed = ActionItem.objects.filter(
+        Q(pattern_id__in=pattern_ids) | Q(pattern__isnull=True, kind=ActionItem.Kind.STRUCTURAL_FIX)
+    )
+    remedied = (
+        earlier.filter(incident_id__in=aimed.values("incident_id"))
+        .exclude(
+            incident_id__in=aimed.filter(
+                ~Q(status=ActionItem.Status.DONE) | Q(completed_at__gt=me.occurred_at)
+            ).values("incident_id")
+        )
+        .values_list("incident_id", flat=True)
+        .first()
+    )
+    chosen = remedied or latest
+    link.recurred, link.previous, link.after_remediation = True, chosen, remedied is not None
+    link.kinds = sorted(set(aimed.filter(incident_id=chosen).values_list("kind", flat=True)))
+    return link
+
+
+def _refresh(structure: RecurringStructure) -> None:
+    """A structure's figures from its stored memberships (after one member changed)."""
+    rows = list(
+        structure.memberships.values_list(
+            "incident_id", "occurred_at", "recurred", "after_remediation",
+            "incident__severity", "incident__started_at", "incident__resolved_at",
+            "incident__users_affected_count",
+        )
+    )  # fmt: skip
+    members = [Member(pk, "", occurred, EARLIEST, cost=tuple(c)) for pk, occurred, _, _, *c in rows]
+    links = {pk: Link(recurred=r, after_remediation=a) for pk, _, r, a, *_ in rows}
+    _fill(structure, structure.kind, structure.mechanism, structure.name, members, links)
 
 
 def analyse_incident(*, incident_id: int) -> AnalysisResult:
     """Score the incident's patterns and bring its recurrence memberships in line.
 
     Idempotent: scores are replaced, memberships guarded by unique constraints, and the
-    incident is marked analysed only if no newer save asked for analysis meanwhile.
+    incident is marked analysed only if no newer save asked for analysis meanwhile. A
+    pair of patterns is joined only if it is already a structure: whether a pair co-occurs
+    beyond chance is an archive-wide question the full recompute answers.
     """
     with transaction.atomic():
         incident = (
@@ -316,59 +623,90 @@ def analyse_incident(*, incident_id: int) -> AnalysisResult:
             # Deleted after the job was queued: nothing to analyse, nothing to retry.
             return AnalysisResult(incident_id, (), skipped=True)
         requested = incident.analysis_requested_at
-        slug_to_id = dict(StructuralPattern.objects.values_list("slug", "id"))
-        slug_of = {v: k for k, v in slug_to_id.items()}
+        catalogue = read_catalogue()
 
-        scores = score_incident(incident)
+        scores = score_incident(incident, catalogue=catalogue)
         PatternScore.objects.filter(incident=incident).delete()
         PatternScore.objects.bulk_create(scores)
-        wanted = signatures(structural_slugs(scores, slug_of))
-
-        stale = RecurrenceMembership.objects.filter(incident=incident).exclude(
-            structure__signature__in=wanted
-        )
-        touched = {m.structure_id for m in stale}
-        followers = list(
-            RecurrenceMembership.objects.filter(previous_id=incident.pk).exclude(
-                structure__signature__in=wanted
+        wanted, patterns = own_signatures(scores, catalogue.slug_of)
+        pairs = pair_signatures(patterns)
+        wanted.update(
+            (sig, pairs[sig])
+            for sig in RecurringStructure.objects.filter(signature__in=pairs).values_list(
+                "signature", flat=True
             )
         )
-        stale.delete()
-        for follower in followers:
-            _link_previous(follower)
+        me = _member(
+            (
+                incident.pk, incident.organisation, incident.started_at, incident.created_at,
+                incident.external_id, incident.mitigated_at, incident.resolved_at,
+                incident.severity, incident.users_affected_count,
+            )
+        )  # fmt: skip
+
+        stale = list(
+            RecurringStructure.objects.filter(memberships__incident=incident)
+            .exclude(signature__in=wanted)
+            .values_list("signature", flat=True)
+        )
+        RecurrenceMembership.objects.filter(
+            incident=incident, structure__signature__in=stale
+        ).delete()
+        for signature in stale:
+            rebuild_structure(signature, catalogue)
 
         member_of: list[int] = []
-        occurred = incident.occurred_at
-        for signature, (basis, _) in wanted.items():
+        for signature, basis in wanted.items():
             structure = RecurringStructure.objects.filter(signature=signature).first()
             if structure is None:
-                slugs = signature.split(":", 1)[1].split("+")
-                if not _members_of(signature, slug_to_id).exclude(pk=incident.pk).exists():
-                    continue  # the first incident with this structure: no recurrence yet
-                structure = _create_structure(signature, slugs, slug_to_id)
-            membership, _ = RecurrenceMembership.objects.update_or_create(
+                # Perhaps this incident makes it recur for the first time: only if another
+                # incident of its organisation shows it.
+                if signature.startswith("pair:") or not _shown_by_another(signature, me, catalogue):
+                    continue
+                structure = rebuild_structure(signature, catalogue)
+                if structure is not None:
+                    member_of.append(structure.pk)
+                continue
+            me.basis = basis
+            link = _link_one(structure, me, catalogue)
+            RecurrenceMembership.objects.update_or_create(
                 structure=structure,
                 incident=incident,
-                defaults={"occurred_at": occurred, "basis": basis},
-            )
-            _link_previous(membership)
-            # An incident dated before others (an import of an old review) becomes the
-            # predecessor of the one after it.
-            later = (
-                RecurrenceMembership.objects.filter(structure=structure, occurred_at__gt=occurred)
-                .order_by("occurred_at", "incident_id")
-                .first()
-            )
-            if later is not None:
-                _link_previous(later)
-            touched.add(structure.pk)
+                defaults={
+                    "occurred_at": me.occurred_at, "reviewed_at": me.reviewed_at,
+                    "basis": basis, "previous_id": link.previous, "recurred": link.recurred,
+                    "after_remediation": link.after_remediation,
+                    "remediation_kinds": link.kinds,
+                    "weighted_hours": weighted_hours(*me.cost[:3]),
+                    "users_affected": me.cost[3],
+                },
+            )  # fmt: skip
+            # A review that existed before later members began (an old review imported
+            # late) may change what those members recurred after.
+            for later in (
+                RecurrenceMembership.objects.filter(
+                    structure=structure,
+                    occurred_at__gt=me.reviewed_at,
+                    incident__organisation=me.organisation,
+                )
+                .exclude(incident=incident)
+                .select_related("incident")
+            ):
+                row = later.incident
+                other = _member(
+                    (
+                        row.pk, row.organisation, row.started_at, row.created_at,
+                        row.external_id, row.mitigated_at, row.resolved_at, row.severity,
+                        row.users_affected_count,
+                    )
+                )  # fmt: skip
+                relink = _link_one(structure, other, catalogue)
+                RecurrenceMembership.objects.filter(pk=later.pk).update(
+                    previous_id=relink.previous, recurred=relink.recurred,
+                    after_remediation=relink.after_remediation, remediation_kinds=relink.kinds,
+                )  # fmt: skip
+            _refresh(structure)
             member_of.append(structure.pk)
-
-        for structure in RecurringStructure.objects.filter(pk__in=touched):
-            if structure.memberships.count() < 2:
-                structure.delete()  # one incident alone is not a recurrence
-            else:
-                _refresh_structure(structure)
 
         incident_analysed.send(sender=Incident, incident=incident)
         Incident.objects.filter(pk=incident_id, analysis_requested_at=requested).update(
@@ -386,12 +724,14 @@ def _score_all(
     ids: list[int],
     chunk: int,
     progress,
-    slug_to_id: dict[str, int],
-    slug_of: dict[int, str],
-    by_signature: dict[str, list[tuple[int, str]]],
+    catalogue: Catalogue,
+    by_signature: dict[str, dict[int, str]],
+    by_pattern: dict[str, dict[int, str]],
 ) -> None:
     """The scoring pass of `recompute_all`: every review's pattern scores, chunk by chunk,
-    each chunk in its own transaction; collects each review's structural signatures."""
+    each chunk in its own transaction; collects each review's signatures and confident
+    patterns."""
+    slug_of = catalogue.slug_of
     for batch in progress(_chunks(ids, chunk), (len(ids) + chunk - 1) // chunk):
         incidents = Incident.objects.filter(pk__in=batch).prefetch_related(
             "pattern_links", "contributing_factors", "timeline"
@@ -405,54 +745,80 @@ def _score_all(
         with transaction.atomic():
             for incident in incidents:
                 scores = score_incident(
-                    incident, by_slug=slug_to_id, rejected=rejected[incident.pk]
+                    incident, catalogue=catalogue, rejected=rejected[incident.pk]
                 )
                 rows.extend(scores)
-                for signature, (basis, _) in signatures(structural_slugs(scores, slug_of)).items():
-                    by_signature[signature].append((incident.pk, basis))
+                mine, patterns = own_signatures(scores, slug_of)
+                for signature, basis in mine.items():
+                    by_signature[signature][incident.pk] = basis
+                for slug, basis in patterns.items():
+                    by_pattern[slug][incident.pk] = basis
             PatternScore.objects.filter(incident_id__in=batch).delete()
             PatternScore.objects.bulk_create(rows, batch_size=2000)
             incidents_rescored.send(sender=Incident, incidents=list(incidents))
 
 
+def meaningful_pairs(
+    by_pattern: dict[str, dict[int, str]], total: int
+) -> dict[str, dict[int, str]]:
+    """signature → members of every pair of patterns that co-occurs beyond chance."""
+    together: dict[tuple[str, str], int] = defaultdict(int)
+    per_incident: dict[int, list[str]] = defaultdict(list)
+    for slug, members in by_pattern.items():
+        for pk in members:
+            per_incident[pk].append(slug)
+    for slugs in per_incident.values():
+        for pair in itertools.combinations(sorted(slugs), 2):
+            together[pair] += 1
+    out = {}
+    for (a, b), both in together.items():
+        if pair_is_meaningful(total, len(by_pattern[a]), len(by_pattern[b]), both):
+            members_b = by_pattern[b]
+            out[signature_for([a, b])] = {
+                pk: "linked" if basis == members_b[pk] == "linked" else "text"
+                for pk, basis in by_pattern[a].items()
+                if pk in members_b
+            }
+    return out
+
+
 def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
     """Rebuild every score and structure from the reviews. Safe to interrupt and rerun: each
     chunk of scores and each structure is rewritten in its own transaction, replacing what
-    was there, so a rerun after a crash converges to the same complete result."""
+    was there, so a rerun after a crash converges to the same complete result. Returns the
+    number of recurring structures."""
     started = timezone.now()
-    slug_to_id = dict(StructuralPattern.objects.values_list("slug", "id"))
-    slug_of = {v: k for k, v in slug_to_id.items()}
+    catalogue = read_catalogue()
     ids = list(Incident.objects.order_by("pk").values_list("pk", flat=True))
 
-    by_signature: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    by_signature: dict[str, dict[int, str]] = defaultdict(dict)
+    by_pattern: dict[str, dict[int, str]] = defaultdict(dict)
     recompute_started.send(sender=Incident)
     with catalogue_pinned():
-        _score_all(ids, chunk, progress, slug_to_id, slug_of, by_signature)
+        _score_all(ids, chunk, progress, catalogue, by_signature, by_pattern)
+    by_signature.update(meaningful_pairs(by_pattern, len(ids)))
 
-    occurred = {
-        pk: started_at or created_at
-        for pk, started_at, created_at in Incident.objects.values_list(
-            "pk", "started_at", "created_at"
-        ).iterator(chunk_size=5000)
-    }
+    shared = {sig: found for sig, found in by_signature.items() if len(found) >= 2}
+    for sig in [s for s in shared if s.startswith("mechanism:")]:
+        # A mechanism whose incidents are exactly its pattern's adds nothing to it.
+        found = catalogue.mechanism(sig.split(":", 1)[1])
+        coarser = shared.get(signature_for([found[0]])) if found else None
+        if coarser is not None and coarser.keys() == shared[sig].keys():
+            del shared[sig]
+    wanted_ids = set().union(*shared.values()) if shared else set()
+    facts = {m.pk: m for m in _member_rows(sorted(wanted_ids))}
+    items = _items_of(sorted(wanted_ids))
     kept: set[str] = set()
-    for signature, members in by_signature.items():
-        if len(members) < 2:
-            continue
-        kept.add(signature)
-        slugs = signature.split(":", 1)[1].split("+")
-        with transaction.atomic():
-            structure, created = RecurringStructure.objects.get_or_create(
-                signature=signature, defaults={"pattern_id": slug_to_id[slugs[0]]}
+    for signature, found in shared.items():
+        members = []
+        for pk, basis in found.items():
+            m = facts[pk]
+            members.append(
+                Member(m.pk, m.organisation, m.occurred_at, m.reviewed_at, basis, m.cost)
             )
-            if created:
-                structure.patterns.set([slug_to_id[s] for s in slugs])
-            incidents = []
-            for pk, basis in members:
-                stub = Incident(pk=pk, started_at=occurred[pk], created_at=occurred[pk])
-                stub.basis = basis
-                incidents.append(stub)
-            _write_memberships(structure, incidents)
+        with transaction.atomic():
+            if write_structure(signature, members, items, catalogue) is not None:
+                kept.add(signature)
     with transaction.atomic():
         RecurringStructure.objects.exclude(signature__in=kept).delete()
         Incident.objects.filter(analysis_requested_at__lte=started).update(
@@ -462,15 +828,20 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
 
 
 def earlier_in_same_structure(*, incident: Incident, visible: QuerySet[Incident]):
-    """For the incident page: earlier incidents that share a single-pattern structure with
-    this one, among those the reader may see, with their components, ordered by pattern."""
+    """For the incident page: the earlier incidents of this organisation, among those the
+    reader may see, that share a pattern or mechanism structure with this one and were
+    reviewed before it began (what it recurred after), with their components, ordered by
+    pattern."""
+    if incident.started_at is None:
+        return RecurrenceMembership.objects.none()  # an undated incident recurs after nothing
     mine = RecurrenceMembership.objects.filter(
-        incident=incident, structure__signature__startswith="pattern:"
+        incident=incident, structure__kind__in=["pattern", "mechanism"]
     )
     return (
         RecurrenceMembership.objects.filter(
             structure__in=mine.values("structure_id"),
-            occurred_at__lt=incident.occurred_at,
+            reviewed_at__lt=incident.started_at,
+            incident__organisation=incident.organisation,
             incident__in=visible,
         )
         .exclude(incident=incident)
