@@ -1,13 +1,14 @@
 from django.urls import path
 
-from . import views, views_reports, views_review
+from . import views, views_recurrences, views_reports, views_review
 
 app_name = "incidents"
 
 urlpatterns = [
     path("", views.incident_list, name="list"),
     path("incidents/new/", views.incident_create_view, name="create"),
-    path("recurrences/", views.recurrences, name="recurrences"),
+    path("recurrences/", views_recurrences.recurrences, name="recurrences"),
+    path("recurrences/<int:pk>/", views_recurrences.structure, name="structure"),
     path("reports/", views_reports.reports, name="reports"),
     path("reports/<uuid:pk>/", views_reports.report_detail, name="report"),
     path("reports/<uuid:pk>/export.<str:fmt>", views_reports.report_export, name="report_export"),

@@ -16,13 +16,11 @@ from similarity.search import text_search
 from taxonomy.models import StructuralPattern
 
 from . import permissions
-from .analysis.concentration import hotspots
 from .analysis.recurrence import earlier_in_same_structure
 from .forms import ReviewForms
 from .lint import lint_sections
 from .models import ActionItem, Comment, Incident, PatternLink
 from .revisions import changes_since
-from .selectors import recurring_structures_for
 from .services import (
     ConcurrentEditError,
     incident_create,
@@ -240,22 +238,3 @@ def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         _hint_message(request, incident)
         return redirect(incident)
     return render(request, "incidents/form.html", _form_context(forms, incident))
-
-
-@login_required
-def recurrences(request: HttpRequest) -> HttpResponse:
-    """Recurring structures, newest first, and the components that concentrate risk."""
-    only_despite = request.GET.get("despite") == "1"
-    structures = recurring_structures_for(
-        request.user, despite_remediation=True if only_despite else None
-    )
-    page = Paginator(structures, 30).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "incidents/recurrences.html",
-        {
-            "page": page,
-            "only_despite": only_despite,
-            "hotspots": hotspots(incidents=_visible(request), limit=10),
-        },
-    )

@@ -129,7 +129,10 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
         "incidents:history": [(f"/incidents/{x}/history/", True)],
         "incidents:diff": [(f"/incidents/{x}/diff/", True)],
         "incidents:request_review": [(f"/incidents/{x}/request-review/", True)],
-        "incidents:recurrences": [("/recurrences/", True)],
+        "incidents:recurrences": [("/recurrences/", True),
+                                  (f"/recurrences/?component={MARK}ledger", True),
+                                  ("/recurrences/?severity=sev3&window=all", True)],
+        "incidents:structure": [(f"/recurrences/{s}/", True)],
         "incidents:reports": [("/reports/", False)],
         "incidents:report": [
             (w.member_report.get_absolute_url(), True),
@@ -441,11 +444,16 @@ def _answers(user, web, api) -> dict[str, tuple[int, object]]:
     components."""
     structures = RecurringStructure.objects.filter(signature__in=OPEN_STRUCTURES)
     urls = [
-        "/recurrences/", "/recurrences/?despite=1", "/patterns/", "/shapes/cascade/",
+        "/recurrences/", "/recurrences/?despite_remediation=true", "/patterns/",
+        "/shapes/cascade/", "/recurrences/?sort=last", "/recurrences/?component=queue",
+        f"/recurrences/?component={MARK}vault",
+        *(f"/recurrences/{s.pk}/" for s in structures),
         *(f"/patterns/{slug}/" for slug in (SEEN, ALONE, FLAGGED, BETWEEN, HIDDEN)),
         "/api/v1/recurrences/",
         "/api/v1/recurrences/?despite_remediation=true",
         "/api/v1/recurrences/?despite_remediation=false",
+        "/api/v1/recurrences/?sort=last", "/api/v1/recurrences/?sort=recurrences",
+        "/api/v1/recurrences/?component=queue", f"/api/v1/recurrences/?component={MARK}vault",
         *(f"/api/v1/recurrences/?pattern={slug}" for slug in (SEEN, ALONE, HIDDEN)),
         *(f"/api/v1/recurrences/{s.pk}/" for s in structures),
         "/api/v1/components/", "/api/v1/components/queue/",

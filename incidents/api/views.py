@@ -20,7 +20,6 @@ from incidents.bounds import InvalidInput, bounded_int
 from incidents.models import ActionItem, Incident, PatternLink
 from incidents.permissions import visible_components
 from incidents.reporting import report_request
-from incidents.selectors import recurring_structures_for
 from incidents.services import (
     ActionEntry,
     ConcurrentEditError,
@@ -30,12 +29,11 @@ from incidents.services import (
 )
 from reports.models import Report
 from similarity.questions import similar_to_review, similar_to_text
-from taxonomy.api.serializers import CatalogueSlugs
-from taxonomy.models import StructuralPattern
 
 from .conditional import ConditionalRetrieveMixin
 from .filters import IncidentFilter
 from .pagination import IncidentCursorPagination, RankedPagination
+from .recurrence_views import RecurrenceViewSet  # noqa: F401 (the router's import)
 from .report_serializers import ReportRequestSerializer, ReportSerializer
 from .rows import incident_rows, list_values, list_values_in_order
 from .schema import ERRORS, LIST_ERRORS, READ_ERRORS, read_only_schema
@@ -47,7 +45,6 @@ from .serializers import (
     IncidentDetailSerializer,
     IncidentPatchSerializer,
     IncidentSerializer,
-    RecurringStructureSerializer,
     SimilarRequestSerializer,
     SimilarResultSerializer,
     TimelineAppendSerializer,
@@ -418,45 +415,6 @@ class SimilarView(APIView):
             limit=asked["limit"],
         )
         return Response(_answer(answer, asked["scope"], request))
-
-
-@extend_schema_view(**read_only_schema("Recurring structures", RecurringStructureSerializer))
-class RecurrenceViewSet(viewsets.ReadOnlyModelViewSet):
-    """Structures seen in two or more incidents the reader may see; every figure is computed
-    from those incidents only (`incidents.selectors.recurring_structures_for`)."""
-
-    serializer_class = RecurringStructureSerializer
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "pattern",
-                str,
-                enum=CatalogueSlugs(StructuralPattern.objects.all()),
-                description="Only structures with this pattern.",
-            ),
-            OpenApiParameter(
-                "despite_remediation", bool, description="Only those that recurred after fixes."
-            ),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-    def get_queryset(self):
-        flag = self.request.query_params.get("despite_remediation")
-        # Empty is not a boolean: refused like any other text (the schema says boolean).
-        if flag not in (None, "true", "false"):
-            raise ValidationError({"despite_remediation": ["Use true or false."]})
-        pattern = self.request.query_params.get("pattern")
-        # Empty is not a pattern's slug either (the schema lists the slugs).
-        if pattern is not None and not StructuralPattern.objects.filter(slug=pattern).exists():
-            raise ValidationError({"pattern": [f"Unknown structural pattern {pattern!r}."]})
-        return recurring_structures_for(
-            self.request.user,
-            pattern_slug=pattern,
-            despite_remediation=None if flag is None else flag == "true",
-        )
 
 
 @extend_schema_view(
