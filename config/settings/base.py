@@ -357,6 +357,8 @@ SPECTACULAR_SETTINGS = {
         "ActionItemStatusEnum": "incidents.models.ActionItem.Status",
         "ActionItemKindEnum": "incidents.models.ActionItem.Kind",
         "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
+        "RecurringStructureKindEnum": ["pattern", "mechanism", "pair"],
+        "IncidentSeverityEnum": "incidents.models.Incident.Severity",
         "ConfidenceEnum": ["strong", "possible", "weak"],
         "SimilarScopeEnum": ["anywhere", "organisation"],
     },

@@ -10,8 +10,18 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents.models import Incident, RecurrenceMembership
+from incidents.models import Incident, RecurrenceMembership, RecurringStructure
 from incidents.structure_page import Card, StructureView, since
+
+
+@extend_schema_field({"type": "string", "enum": RecurringStructure.Kind.values})
+class StructureKindField(serializers.CharField):
+    """`pattern`, `mechanism` or `pair` (an inline enum: other fields are named `kind` too)."""
+
+
+@extend_schema_field({"type": "string", "enum": Incident.Severity.values})
+class SeverityCodeField(serializers.CharField):
+    """An incident's severity code, `unknown` included (inline, as `StructureKindField`)."""
 
 
 class RecurrenceMemberSerializer(serializers.Serializer):
@@ -69,9 +79,8 @@ class RecurringStructureSerializer(_CostFields):
     id = serializers.IntegerField(source="structure.id")
     signature = serializers.CharField(source="structure.signature")
     name = serializers.CharField()
-    kind = serializers.ChoiceField(
+    kind = StructureKindField(
         source="structure.kind",
-        choices=["pattern", "mechanism", "pair"],
         help_text="One `pattern`, one known `mechanism` of a pattern, or a `pair` of patterns.",
     )
     kind_label = serializers.CharField(source="kind")
@@ -79,9 +88,7 @@ class RecurringStructureSerializer(_CostFields):
         source="structure.mechanism", help_text="The mechanism's slug; blank unless `kind` is "
         "`mechanism`."
     )  # fmt: skip
-    pattern = serializers.SlugRelatedField(
-        source="structure.pattern", slug_field="slug", read_only=True
-    )
+    pattern = serializers.SlugField(source="structure.pattern.slug")
     pattern_name = serializers.CharField(source="structure.pattern.name")
     patterns = serializers.SerializerMethodField()
     incident_count = serializers.IntegerField(
@@ -161,7 +168,7 @@ class StructureMemberSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(
         source="incident.started_at", allow_null=True, help_text="Null: the date is unknown."
     )
-    severity = serializers.ChoiceField(source="incident.severity", choices=Incident.Severity)
+    severity = SeverityCodeField(source="incident.severity")
     severity_label = serializers.CharField(source="incident.get_severity_display")
     weighted_hours = serializers.FloatField(
         allow_null=True, help_text="Null when its severity, start or end is unknown."
@@ -207,7 +214,9 @@ class StructureActionSerializer(serializers.Serializer):
     status_label = serializers.CharField(source="item.get_status_display")
     completed_at = serializers.DateTimeField(source="item.completed_at", allow_null=True)
     leverage_level = LeverageSerializer(source="item.leverage_level", allow_null=True)
-    pattern = serializers.SlugRelatedField(source="item.pattern", slug_field="slug", read_only=True)
+    pattern = serializers.SlugField(
+        source="item.pattern.slug", allow_null=True, help_text="The pattern it is aimed at."
+    )
     aimed_at_structure = serializers.BooleanField(
         source="aimed", help_text="Linked to one of the structure's patterns."
     )
@@ -245,9 +254,7 @@ class RecurringStructureDetailSerializer(_CostFields):
     id = serializers.IntegerField(source="structure.id")
     signature = serializers.CharField(source="structure.signature")
     name = serializers.CharField()
-    kind = serializers.ChoiceField(
-        source="structure.kind", choices=["pattern", "mechanism", "pair"]
-    )
+    kind = StructureKindField(source="structure.kind")
     kind_label = serializers.CharField(source="kind")
     mechanism = serializers.CharField(source="structure.mechanism")
     patterns = serializers.SerializerMethodField()
