@@ -18,10 +18,11 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("taxonomy.urls")),
     path("", include("duplicates.urls")),
+    path("", include("reports.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("incidents.api.urls")),
+    path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         # The split view serves its initialiser as a script file: no inline script under CSP.

@@ -70,25 +70,6 @@ def recompute_all_task() -> int:
     return recompute_all()
 
 
-@shared_task(name="incidents.generate_report", soft_time_limit=300, time_limit=360, **RETRY_POLICY)
-def generate_report_task(report_id: str) -> str:
-    """Generate one recurrence report's snapshot (idempotent: a done report is left alone)."""
-    from .reporting import report_generate
-
-    report = report_generate(report_id=report_id)
-    return report.status if report else "missing"
-
-
-def enqueue_report(report_id) -> bool:
-    """Queue a report's generation; if the broker is down, the sweep queues it later."""
-    try:
-        generate_report_task.apply_async(args=[str(report_id)])
-    except Exception:
-        logger.warning("could not queue report %s; the sweep will", report_id, exc_info=True)
-        return False
-    return True
-
-
 def sweep_stale_analyses(*, grace_seconds: int | None = None, limit: int = 1000) -> int:
     """Find incidents saved more than `grace_seconds` ago and still not analysed; queue them.
 
@@ -106,13 +87,6 @@ def sweep_stale_analyses(*, grace_seconds: int | None = None, limit: int = 1000)
     queued = sum(enqueue_analysis(pk) for pk in ids)
     if ids:
         logger.info("sweep: %d incidents needed analysis, %d queued", len(ids), queued)
-    # Reports whose job was lost (broker down when asked, worker died mid-run).
-    from reports.models import Report
-
-    for report_id in Report.objects.filter(
-        status__in=[Report.Status.PENDING, Report.Status.RUNNING], created_at__lte=cutoff
-    ).values_list("pk", flat=True)[:limit]:
-        enqueue_report(report_id)
     return queued
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_recurrences, views_reports, views_review
+from . import views, views_recurrences, views_review
 
 app_name = "incidents"
 
@@ -9,9 +9,6 @@ urlpatterns = [
     path("incidents/new/", views.incident_create_view, name="create"),
     path("recurrences/", views_recurrences.recurrences, name="recurrences"),
     path("recurrences/<int:pk>/", views_recurrences.structure, name="structure"),
-    path("reports/", views_reports.reports, name="reports"),
-    path("reports/<uuid:pk>/", views_reports.report_detail, name="report"),
-    path("reports/<uuid:pk>/export.<str:fmt>", views_reports.report_export, name="report_export"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit_view, name="edit"),
     path("incidents/<int:pk>/history/", views_review.history, name="history"),

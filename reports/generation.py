@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,15 +31,17 @@ class FullVisibility:
 def params_from_json(data: dict[str, Any]) -> ReportParams:
     """The stored parameters of a report, as ReportParams."""
 
-    def when(value: str) -> datetime:
+    def when(value: str | None) -> datetime | None:
+        if value is None:
+            return None  # all time
         parsed = parse_datetime(value)
         if parsed is None:
             raise ValueError(f"not a date-time: {value!r}")
         return parsed
 
     return ReportParams(
-        since=when(data["since"]),
-        until=when(data["until"]),
+        since=when(data.get("since")),
+        until=when(data.get("until")),
         component=data.get("component"),
         include_dependents=data.get("include_dependents", True),
         severity=data.get("severity"),

@@ -43,7 +43,7 @@ class Report(models.Model):
     scope_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     catalogue_version = models.CharField(max_length=64, blank=True)
     snapshot = models.JSONField(null=True, blank=True)
-    # The snapshot trimmed for the web page (see analysis.reports.page_view), written with
+    # The snapshot trimmed for the web page (see reports.analysis.page_view), written with
     # it: the page then never loads a multi-megabyte snapshot.
     page = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -66,4 +66,4 @@ class Report(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("incidents:report", args=[self.pk])
+        return reverse("reports:detail", args=[self.pk])

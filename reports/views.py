@@ -1,8 +1,11 @@
-"""Report pages: ask for a report, watch it being made, read it with charts, export it."""
+"""Report pages: ask for a report, watch it being made, read it with charts and tables,
+follow any figure to the incidents behind it, export it."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -13,21 +16,35 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from reports.models import Report
+from incidents.forms import date_widget
+from incidents.links import incident_path_prefix
+from incidents.models import Component, Incident
+from incidents.permissions import visible_components
+from taxonomy.models import EmergentShape, StructuralPattern
 
-from .analysis.reports import ReportParams, page_view, to_markdown, to_zip
-from .forms import date_widget
-from .links import incident_path_prefix
-from .models import Incident
-from .permissions import visible_components
-from .reporting import report_request
+from .analysis import (
+    SEVERITY_LABELS,
+    SNAPSHOT_SCHEMA_VERSION,
+    ReportParams,
+    page_view,
+    to_markdown,
+    to_zip,
+    window_label,
+)
+from .models import Report
+from .services import report_request
 
 
 class ReportForm(forms.Form):
     """The window and filters of a report, for people (the API has its own serializer)."""
 
-    since = forms.DateField(widget=date_widget())
-    until = forms.DateField(widget=date_widget(), help_text="Exclusive.")
+    all_time = forms.BooleanField(
+        required=False,
+        label="All time",
+        help_text="Every dated incident, whatever the dates below say (nothing to compare with).",
+    )
+    since = forms.DateField(widget=date_widget(), required=False)
+    until = forms.DateField(widget=date_widget(), required=False, help_text="Exclusive.")
     severity = forms.ChoiceField(choices=[("", "Any"), *Incident.Severity.choices], required=False)
     shape = forms.SlugField(required=False, help_text="Shape slug, e.g. cascade.")
     pattern = forms.SlugField(required=False, help_text="Pattern slug.")
@@ -51,19 +68,23 @@ class ReportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("since") and data.get("until") and data["until"] <= data["since"]:
+        if data.get("all_time"):
+            return data
+        if not data.get("since") or not data.get("until"):
+            raise forms.ValidationError("Give the start and the end of the window, or all time.")
+        if data["until"] <= data["since"]:
             raise forms.ValidationError("The end of the window must be after its start.")
         return data
 
     def params(self) -> ReportParams:
         d = self.cleaned_data
 
-        def at_midnight(day) -> datetime:
-            return datetime.combine(day, time.min, tzinfo=UTC)
+        def at_midnight(day) -> datetime | None:
+            return None if d.get("all_time") else datetime.combine(day, time.min, tzinfo=UTC)
 
         return ReportParams(
-            since=at_midnight(d["since"]),
-            until=at_midnight(d["until"]),
+            since=at_midnight(d.get("since")),
+            until=at_midnight(d.get("until")),
             severity=d.get("severity") or None,
             shape=d.get("shape") or None,
             pattern=d.get("pattern") or None,
@@ -84,18 +105,50 @@ def reports(request: HttpRequest) -> HttpResponse:
         report = report_request(by=request.user, params=form.params())
         messages.success(request, "The report is being generated.")
         return redirect(report)
-    listed = (
+    listed = list(
         Report.objects.visible_to(request.user)
         .select_related("created_by")
-        .defer("snapshot")
+        .defer("snapshot", "page")
         .order_by("-created_at")[:100]
     )
-    return render(request, "incidents/reports.html", {"form": form, "reports": listed})
+    describe = _describer([r.params for r in listed])
+    rows = [
+        {
+            "report": r,
+            "window": window_label(r.params.get("since"), r.params.get("until")),
+            "filters": describe(r.params),
+        }
+        for r in listed
+    ]
+    return render(request, "reports/list.html", {"form": form, "rows": rows})
+
+
+def _describer(params: list[dict[str, Any]]):
+    """A function saying a report's filters in words, with the names looked up once for all
+    the reports listed (slugs are codes, not what people read)."""
+    shapes = dict(EmergentShape.objects.values_list("slug", "name"))
+    patterns = dict(StructuralPattern.objects.values_list("slug", "name"))
+    wanted = {p.get("component") for p in params} - {None, ""}
+    components = dict(Component.objects.filter(slug__in=wanted).values_list("slug", "name"))
+
+    def describe(p: dict[str, Any]) -> str:
+        parts = []
+        if p.get("severity"):
+            parts.append(f"severity {SEVERITY_LABELS.get(p['severity'], p['severity'])}")
+        if p.get("shape"):
+            parts.append(f"shape {shapes.get(p['shape'], p['shape'])}")
+        if p.get("pattern"):
+            parts.append(f"pattern {patterns.get(p['pattern'], p['pattern'])}")
+        if p.get("component"):
+            parts.append(f"component {components.get(p['component'], p['component'])}")
+        return "; ".join(parts)
+
+    return describe
 
 
 @login_required
 def report_detail(request: HttpRequest, pk) -> HttpResponse:
-    """One report: progress while it is made, then the snapshot with charts."""
+    """One report: progress while it is made, then the snapshot with charts and tables."""
     report = get_object_or_404(
         Report.objects.visible_to(request.user).select_related("created_by").defer("snapshot"),
         pk=pk,
@@ -103,19 +156,26 @@ def report_detail(request: HttpRequest, pk) -> HttpResponse:
     page = report.page
     if page is None and report.status == Report.Status.DONE:
         page = page_view(report.snapshot)  # a report stored before pages were kept
-    if page:
+    outdated = bool(page) and page.get("schema_version", 1) < SNAPSHOT_SCHEMA_VERSION
+    if page and not outdated:
         _link_incidents(page)
     return render(
         request,
-        "incidents/report.html",
-        {"report": report, "snapshot": page, "chart_data": _chart_data(page)},
+        "reports/detail.html",
+        {
+            "report": report,
+            "window": window_label(report.params.get("since"), report.params.get("until")),
+            "outdated": outdated,
+            "snapshot": None if outdated else page,
+            "chart_data": None if outdated else _chart_data(page),
+        },
     )
 
 
 def _link_incidents(page: dict) -> None:
     """Give every listed incident its page's path (one `reverse` for all of them)."""
     prefix = incident_path_prefix("incidents:detail")
-    for row in page["incidents"]:
+    for row in [*page["incidents"], *page.get("perrow_points", [])]:
         row["path"] = f"{prefix}{row['id']}/"
     for structure in page["structures"]:
         for row in structure["incidents"]:
@@ -127,14 +187,88 @@ def _chart_data(snapshot: dict | None) -> dict | None:
     if not snapshot:
         return None
     return {
-        "shape_mix": snapshot["shape_mix"],
-        "perrow_cells": snapshot["perrow_cells"],
-        "remediation": snapshot["remediation"]["by_level"],
+        "shape_mix": {
+            "bucket": snapshot["shape_mix"]["bucket"],
+            "shapes": [shape["name"] for shape in snapshot["shape_mix"]["shapes"]],
+            "periods": snapshot["shape_mix"]["periods"],
+        },
+        "perrow_points": [
+            {"title": p["title"], "complexity": p["complexity"], "coupling": p["coupling"]}
+            for p in snapshot["perrow_points"]
+        ],
+        "remediation": [
+            {
+                "level": r["leverage_level"],
+                "kind": r["kind_label"],
+                "state": r["state_label"],
+                "count": r["count"],
+            }
+            for r in snapshot["remediation"]["by_level"]
+        ],
         "structures": [
-            {"label": " + ".join(s["patterns"]), "hours": s["incident_hours_in_window"]}
+            {"label": s["name"], "hours": s["weighted_hours_in_window"]}
             for s in snapshot["structures"][:10]
         ],
     }
+
+
+FIGURE_KEY = re.compile(r"[a-z0-9_-]{1,80}")
+
+
+@login_required
+def figure_incidents(request: HttpRequest, pk, figure: str) -> HttpResponse:
+    """The incidents behind one figure of a report, with the values the figure adds up and
+    their totals: a lead can check any number, and open every incident it rests on.
+
+    The values are the snapshot's (what the data said when the report was made), so the
+    totals equal the figure; each incident is listed only if the reader may see it now.
+    """
+    report = get_object_or_404(
+        Report.objects.visible_to(request.user)
+        .filter(status=Report.Status.DONE)
+        .defer("snapshot", "page"),
+        pk=pk,
+    )
+    if not FIGURE_KEY.fullmatch(figure):
+        raise Http404("No such figure.")
+    found = (
+        Report.objects.filter(pk=report.pk)
+        .values_list(
+            f"snapshot__figures__{figure}", "snapshot__incidents", "snapshot__other_incidents"
+        )
+        .first()
+    )
+    if not found or not found[0]:
+        raise Http404("No such figure in this report.")
+    entry, listed, others = found
+    ids = entry["ids"]
+    visible = set(
+        Incident.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True)
+    )
+    by_id = {row["id"]: row for row in [*(listed or []), *(others or [])]}
+    prefix = incident_path_prefix("incidents:detail")
+    rows = [{**by_id[i], "path": f"{prefix}{i}/"} for i in ids if i in visible and i in by_id]
+    weighted = [r["weighted_hours"] for r in rows if r["weighted_hours"] is not None]
+    users = [r["users_affected"] for r in rows if r["users_affected"] is not None]
+    totals = {
+        "incidents": len(rows),
+        "weighted_hours": round(sum(weighted), 1),
+        "weighted_hours_unknown": len(rows) - len(weighted),
+        "users_affected": sum(users) if users else None,
+        "users_affected_unknown": len(rows) - len(users),
+    }
+    return render(
+        request,
+        "reports/figure.html",
+        {
+            "report": report,
+            "window": window_label(report.params.get("since"), report.params.get("until")),
+            "title": entry["title"],
+            "rows": rows,
+            "totals": totals,
+            "not_visible": len(ids) - len(rows),
+        },
+    )
 
 
 @login_required
@@ -144,7 +278,12 @@ def report_export(request: HttpRequest, pk, fmt: str) -> HttpResponse:
     if report.status != Report.Status.DONE:
         messages.error(request, "This report is not ready yet.")
         return redirect(report)
-    name = f"seams-report-{report.params['since'][:10]}-{report.params['until'][:10]}"
+    since, until = report.params.get("since"), report.params.get("until")
+    name = f"seams-report-{since[:10]}-{until[:10]}" if since and until else "seams-report-all-time"
+    outdated = (report.page or {}).get("schema_version", 1) < SNAPSHOT_SCHEMA_VERSION
+    if fmt in ("md", "zip") and outdated:
+        messages.error(request, "This report was made by an earlier version: only JSON remains.")
+        return redirect(report)
     if fmt == "md":
         response = HttpResponse(to_markdown(report.snapshot), content_type="text/markdown")
     elif fmt == "json":

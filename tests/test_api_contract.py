@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from incidents.models import ApiToken, Incident
-from incidents.reporting import report_generate
 from reports.models import Report
+from reports.services import report_generate
 
 from .conftest import token_client
 from .factories import GroupFactory, UserFactory

@@ -22,8 +22,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from duplicates.models import PossibleDuplicate
 from incidents import services
 from incidents.models import Incident, RecurringStructure
-from incidents.reporting import report_generate
 from reports.models import Report
+from reports.services import report_generate
 from taxonomy.models import EmergentShape, StructuralPattern
 
 from .conftest import token_client
@@ -133,15 +133,21 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
                                   (f"/recurrences/?component={MARK}ledger", True),
                                   ("/recurrences/?severity=sev3&window=all", True)],
         "incidents:structure": [(f"/recurrences/{s}/", True)],
-        "incidents:reports": [("/reports/", False)],
-        "incidents:report": [
+        "reports:list": [("/reports/", False)],
+        "reports:detail": [
             (w.member_report.get_absolute_url(), True),
             (w.outsider_report.get_absolute_url(), False),
         ],
-        "incidents:report_export": [
-            (reverse("incidents:report_export", args=[report.pk, fmt]), report is w.member_report)
+        "reports:export": [
+            (reverse("reports:export", args=[report.pk, fmt]), report is w.member_report)
             for report in (w.member_report, w.outsider_report)
             for fmt in ("md", "json", "zip")
+        ],
+        # The incidents behind a figure: the member's report lists the restricted review.
+        "reports:figure": [
+            (reverse("reports:figure", args=[report.pk, figure]), report is w.member_report)
+            for report in (w.member_report, w.outsider_report)
+            for figure in ("incidents", "weighted_hours", "severity_sev3")
         ],
         "taxonomy:patterns": [("/patterns/", False)],
         "taxonomy:pattern": [("/patterns/alert-fatigue/", True)],

@@ -8,13 +8,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from django.urls import reverse
 
 from incidents import services
-from incidents.analysis.reports import ReportParams, build_snapshot, to_markdown, to_zip
+from incidents.analysis.recurrence import recompute_all
 from incidents.models import Component, Incident
-from incidents.reporting import report_generate
+from reports.analysis import ReportParams, build_snapshot, to_markdown, to_zip
 from reports.models import Report
+from reports.services import report_generate
 from taxonomy.models import LeverageLevel, StructuralPattern
 
 from .factories import GroupFactory, UserFactory
@@ -48,21 +50,29 @@ def history(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         review("2024 regex outage", "2024-05-01", 2, "fast-global-propagation", ["WAF"], [
             services.ActionEntry("Restore CPU limit", status="done", kind="component_patch",
-                                 completed_at=at("2024-06-01")),
+                                 completed_at=at("2024-06-01"),
+                                 pattern=StructuralPattern.objects.get(
+                                     slug="fast-global-propagation")),
         ])  # fmt: skip
         review("Slow drift", "2024-11-15", 1, "slack-erosion", ["Object store"])
         review("Feature file panic", "2025-02-01", 3, "fast-global-propagation", ["Proxy"],
-               users_affected="1,200 users")  # fmt: skip
+               users_affected="1,200 users", users_affected_count=1200)  # fmt: skip
         review("Pager storm", "2025-02-10", 1, "alert-fatigue", ["Pager"], [
             services.ActionEntry("Consolidate alerts", status="open", kind="structural_fix",
                                  leverage_level=rules),
         ])  # fmt: skip
-        review("Pager storm again", "2025-03-01", 1, "alert-fatigue", ["Pager two"])
+        # Prose with numbers in it is never read as a number of users.
+        review("Pager storm again", "2025-03-01", 1, "alert-fatigue", ["Pager two"],
+               users_affected="40 minutes of ~38% of pages")  # fmt: skip
         secret = review("Token leak", "2025-03-15", 4, "buried-assumption", ["Checkout"])
     Incident.objects.filter(pk=secret.pk).update(restricted_to=security)
     store = Component.objects.get(name="Object store")
     for name in ("Checkout", "Proxy"):
         Component.objects.get(name=name).depends_on.add(store)
+    # Each review was written once its incident was resolved, so an earlier one could be
+    # learnt from before the next began (what "recurs" asks, docs/recurrence.md).
+    Incident.objects.update(created_at=F("resolved_at"))
+    recompute_all()
     return security
 
 
@@ -71,22 +81,25 @@ def test_headline_figures_and_the_comparison_with_the_previous_window(history, u
     snap = build_snapshot(params=Q1, viewer=user)
     assert snap["headline"] == {
         "incidents": 4,
-        "incident_hours": 9.0,
-        "users_affected": 1200,
-        "users_affected_known_for": 1,
+        "weighted_hours": 9.0,  # all SEV3, weight 1
+        "weighted_hours_unknown": 0,
+        "users_affected": 1200,  # the one number recorded as a number
+        "users_affected_unknown": 3,
         "structures_recurred": 2,
+        "in_recurring_structure": 3,
         "share_in_recurring_structure": 0.75,
+        "date_unknown": 0,
     }
     assert snap["previous_window"]["since"].startswith("2024-10-03")
     assert snap["previous_headline"]["incidents"] == 1
-    assert snap["previous_headline"]["incident_hours"] == 1.0
+    assert snap["previous_headline"]["weighted_hours"] == 1.0
     assert snap["change"]["incidents"] == 3
-    assert snap["change"]["incident_hours"] == 8.0
+    assert snap["change"]["weighted_hours"] == 8.0
 
 
 def test_structures_are_marked_and_ranked(history, user):
     snap = build_snapshot(params=Q1, viewer=user)
-    by_pattern = {" + ".join(s["patterns"]): s for s in snap["structures"]}
+    by_pattern = {s["name"]: s for s in snap["structures"]}
     fgp = by_pattern["Fast global propagation"]
     assert fgp["status"] == "recurred despite remediation"
     assert fgp["components"] == ["Proxy", "WAF"]
@@ -108,8 +121,12 @@ def test_remediation_hotspots_shapes_and_incidents(history, user):
     assert snap["hotspots"] == []
     assert snap["remediation"]["by_level"] == [
         {"leverage_number": 5, "leverage_level": LeverageLevel.objects.get(slug="rules").name,
-         "kind": "structural_fix", "state": "open", "count": 1}
+         "kind": "structural_fix", "kind_label": "Structural fix", "state": "open",
+         "state_label": "Not done", "count": 1, "figure": "remediation_1"}
     ]  # fmt: skip
+    assert snap["figures"]["remediation_1"]["ids"] == [
+        Incident.objects.get(title="Pager storm").pk
+    ]
     assert [i["title"] for i in snap["incidents"]] == [
         "Feature file panic",
         "Pager storm",
@@ -117,14 +134,15 @@ def test_remediation_hotspots_shapes_and_incidents(history, user):
     ]
     user.groups.add(history)
     assert build_snapshot(params=Q1, viewer=user)["hotspots"][0] == {
-        "component": "Object store", "incidents": 2, "direct": 0, "via_dependency": 2
+        "component": "Object store", "incidents": 2, "direct": 0, "via_dependency": 2,
+        "figure": "hotspot_1",
     }  # fmt: skip
 
 
 def test_an_outsiders_snapshot_neither_shows_nor_counts_restricted_incidents(history, user):
     outsider = build_snapshot(params=Q1, viewer=user)
     assert outsider["headline"]["incidents"] == 3
-    assert outsider["headline"]["incident_hours"] == 5.0  # not the Token leak's 4 h
+    assert outsider["headline"]["weighted_hours"] == 5.0  # not the Token leak's 4 h
     assert "Token leak" not in json.dumps(outsider)
     assert "Checkout" not in json.dumps(outsider)
     user.groups.add(history)
@@ -167,7 +185,8 @@ def test_exports_carry_the_same_figures(history, user):
     md = to_markdown(snap)
     assert "# Recurrence report 2025-01-01 – 2025-04-01" in md
     assert "### Fast global propagation — recurred despite remediation" in md
-    assert "| incidents | 4 | 1 | 3 |" in md
+    assert "| Incidents | 4 | 1 | 3 |" in md
+    assert "| Severity-weighted incident-hours | 9.0 | 1.0 | 8.0 |" in md
     files = zipfile.ZipFile(io.BytesIO(to_zip(snap)))
     assert set(files.namelist()) >= {"headline.csv", "structures.csv", "hotspots.csv"}
     assert "Object store,2,0,2" in files.read("hotspots.csv").decode()
@@ -221,7 +240,7 @@ def test_a_report_listing_restricted_incidents_is_hidden_from_outsiders(
     outsider = UserFactory()
     client.force_login(outsider)
     assert client.get(report.get_absolute_url()).status_code == 404
-    assert str(report.pk) not in client.get(reverse("incidents:reports")).content.decode()
+    assert str(report.pk) not in client.get(reverse("reports:list")).content.decode()
     client.force_login(insider)
     assert client.get(report.get_absolute_url()).status_code == 200
 
@@ -238,14 +257,14 @@ def test_report_pages_progress_charts_and_exports(
     assert "chart.umd.min.js" in html
     assert 'id="chart-structures"' in html
     assert "recurred despite remediation" in html
-    md = logged_in.get(reverse("incidents:report_export", args=[pending.pk, "md"]))
+    md = logged_in.get(reverse("reports:export", args=[pending.pk, "md"]))
     assert md["Content-Disposition"].endswith('.md"')
     data = json.loads(
-        logged_in.get(reverse("incidents:report_export", args=[pending.pk, "json"])).content
+        logged_in.get(reverse("reports:export", args=[pending.pk, "json"])).content
     )
     assert data["headline"]["incidents"] == 3
     assert (
-        logged_in.get(reverse("incidents:report_export", args=[pending.pk, "pdf"])).status_code
+        logged_in.get(reverse("reports:export", args=[pending.pk, "pdf"])).status_code
         == 404
     )
 
@@ -253,12 +272,12 @@ def test_report_pages_progress_charts_and_exports(
 def test_the_reports_page_makes_a_report(logged_in, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = logged_in.post(
-            reverse("incidents:reports"), {"since": "2025-01-01", "until": "2025-04-01"}
+            reverse("reports:list"), {"since": "2025-01-01", "until": "2025-04-01"}
         )
     report = Report.objects.get()
     assert response["Location"] == report.get_absolute_url()
     assert report.status == "done"
-    html = logged_in.get(reverse("incidents:reports")).content.decode()
+    html = logged_in.get(reverse("reports:list")).content.decode()
     assert "2025-01-01 – 2025-04-01" in html
 
 
@@ -276,7 +295,7 @@ def test_the_command_prints_each_format(history):
 def test_the_page_lists_the_first_items_and_says_how_many_more(
     history, logged_in, user, monkeypatch
 ):
-    from incidents.analysis import reports
+    from reports import analysis as reports
 
     monkeypatch.setattr(reports, "PAGE_INCIDENTS", 2)
     monkeypatch.setattr(reports, "PAGE_STRUCTURE_INCIDENTS", 1)
@@ -290,7 +309,7 @@ def test_the_page_lists_the_first_items_and_says_how_many_more(
     assert f'href="{reverse("incidents:detail", args=[first])}"' in html
     assert "Pager storm again" not in html.split("Incidents in the window")[1]
     assert "… and 1 more, in the" in html
-    alert = next(s for s in report.page["structures"] if s["signature"] == "pattern:alert-fatigue")
+    alert = next(s for s in report.page["structures"] if s["name"] == "Alert fatigue")
     assert alert["incidents_more"] == 1
     assert len(alert["incidents"]) == 1
     assert "… and 1 more in the exports." in html

@@ -391,13 +391,13 @@ def test_editing_one_field_changes_only_that_field(client, member, awkward_revie
 
 def test_the_report_form_submits_the_window_it_shows(client, member):
     client.force_login(member)
-    page = client.get(reverse("incidents:reports"))
+    page = client.get(reverse("reports:list"))
     data = browser_submission(page.content.decode(), "report-form")
     today = timezone.now().date()
     assert data["since"] == [(today - dt.timedelta(days=91)).isoformat()]
     assert data["until"] == [today.isoformat()]
 
-    response = client.post(reverse("incidents:reports"), data)
+    response = client.post(reverse("reports:list"), data)
     assert response.status_code == 302
     report = Report.objects.get()
     assert report.params["since"].startswith(data["since"][0])

@@ -10,11 +10,11 @@ from incidents.models import Incident, RecurrenceMembership
 from incidents.tasks import (
     analyse_incident_task,
     enqueue_analysis,
-    generate_report_task,
     recompute_all_task,
     sweep_stale_analyses,
     sweep_stale_analyses_task,
 )
+from reports.tasks import generate_report_task, sweep_stale_reports_task
 
 from .brokers import broker
 from .factories import review
@@ -22,18 +22,25 @@ from .factories import review
 
 def test_task_names_are_pinned():
     # Queued messages refer to tasks by name; renaming one strands every queued job.
-    ours = sorted(name for name in app.tasks if name.startswith("incidents."))
+    ours = sorted(name for name in app.tasks if name.startswith(("incidents.", "reports.")))
     assert ours == [
         "incidents.analyse_incident",
-        "incidents.generate_report",
+        "incidents.generate_report",  # now in reports.tasks, under the name queued jobs carry
         "incidents.recompute_all",
         "incidents.sweep_stale_analyses",
+        "reports.sweep_stale_reports",
     ]
 
 
 @pytest.mark.parametrize(
     "task",
-    [analyse_incident_task, sweep_stale_analyses_task, recompute_all_task, generate_report_task],
+    [
+        analyse_incident_task,
+        sweep_stale_analyses_task,
+        recompute_all_task,
+        generate_report_task,
+        sweep_stale_reports_task,
+    ],
 )
 def test_tasks_ack_late_have_time_limits_and_capped_jittered_backoff(task):
     assert task.acks_late is True
@@ -50,6 +57,9 @@ def test_beat_runs_the_sweep_and_the_nightly_recompute_and_expires_stale_runs():
     entry = app.conf.beat_schedule["sweep-stale-analyses"]
     assert entry["task"] == sweep_stale_analyses_task.name
     assert 0 < entry["options"]["expires"] < entry["schedule"]
+    reports = app.conf.beat_schedule["sweep-stale-reports"]
+    assert reports["task"] == sweep_stale_reports_task.name
+    assert 0 < reports["options"]["expires"] < reports["schedule"]
     nightly = app.conf.beat_schedule["recompute-recurrences"]
     assert nightly["task"] == recompute_all_task.name
     assert nightly["options"]["expires"] > 0

@@ -262,6 +262,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": env_int("SEAMS_SWEEP_INTERVAL", 300) - 10},
     },
 }
+# Reports whose job was lost are queued again on the same schedule as lost analyses.
+CELERY_BEAT_SCHEDULE["sweep-stale-reports"] = {
+    "task": "reports.sweep_stale_reports",
+    "schedule": env_int("SEAMS_SWEEP_INTERVAL", 300),
+    "options": {"expires": env_int("SEAMS_SWEEP_INTERVAL", 300) - 10},
+}
 # Idempotency keys are kept 24 hours (idempotency.keys.KEEP_FOR); forget older ones hourly.
 CELERY_BEAT_SCHEDULE["forget-expired-idempotency-keys"] = {
     "task": "idempotency.forget_expired_keys",

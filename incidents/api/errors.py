@@ -17,15 +17,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from common.api.errors import error_body
 
-def error_body(
-    status_code: int, code: str, message: str, fields: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Build the error document every API error uses."""
-    body: dict[str, Any] = {"status": status_code, "code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    return {"error": body}
+__all__ = ["api_exception_handler", "bad_request", "error_body", "not_found", "server_error"]
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:

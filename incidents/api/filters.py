@@ -3,14 +3,14 @@
 import django_filters
 from django import forms
 from django.contrib.auth.models import AnonymousUser
-from django_filters import fields as filter_fields
 from django_filters.fields import IsoDateTimeField
 
+from common.api.filters import EnumChoiceFilter
 from incidents.bounds import InvalidInput, bounded_datetime
 from incidents.models import Incident
 from incidents.permissions import visible_components
 from similarity.search import text_search
-from taxonomy.api.serializers import slug_enum_schema
+from taxonomy.api.filters import CatalogueSlugFilter
 from taxonomy.models import EmergentShape, StructuralPattern
 
 
@@ -34,44 +34,6 @@ class BoundedIsoDateTimeField(IsoDateTimeField):
 
 class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = BoundedIsoDateTimeField
-
-
-class RefusesEmpty:
-    """A filter field for a parameter whose schema is an enum: present but empty (`?shape=`)
-    is no value of it, so it is refused rather than ignored as django-filter would."""
-
-    def clean(self, value):
-        if value == "":
-            raise forms.ValidationError("Give one of the listed values, or leave it out.")
-        return super().clean(value)
-
-
-class EnumChoiceField(RefusesEmpty, filter_fields.ChoiceField):
-    pass
-
-
-class EnumModelChoiceField(RefusesEmpty, filter_fields.ModelChoiceField):
-    pass
-
-
-class EnumChoiceFilter(django_filters.ChoiceFilter):
-    field_class = EnumChoiceField
-
-
-class CatalogueSlugFilter(django_filters.ModelChoiceFilter):
-    """A catalogue slug (shape or pattern), listed as an enum in the OpenAPI schema.
-
-    The catalogue is known when the schema is built, so the schema states the valid slugs
-    and an unknown one is a schema-invalid request, answered 400 (a typo should not look
-    like "no incidents").
-    """
-
-    @property
-    def _spectacular_annotation(self) -> dict:
-        # Read by drf-spectacular when it builds the schema, from the database of the moment.
-        return {"field": slug_enum_schema(self.queryset)}
-
-    field_class = EnumModelChoiceField
 
 
 class IncidentFilter(django_filters.FilterSet):

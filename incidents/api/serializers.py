@@ -10,6 +10,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import relations, serializers
 
+from common.api.errors import ErrorSerializer  # noqa: F401 (the views document errors with it)
 from incidents.bounds import MAX_DB_INT
 from incidents.models import (
     ActionItem,
@@ -24,21 +25,6 @@ from taxonomy.api.serializers import slug_enum_schema
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 MAX_SECTION = settings.SEAMS_MAX_SECTION_CHARS
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The one error shape of the API."""
-
-    error = ErrorDetailSerializer()
 
 
 class ListOnlyManyRelatedField(serializers.ManyRelatedField):

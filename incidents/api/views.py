@@ -15,11 +15,11 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api.conditional import ConditionalRetrieveMixin
 from idempotency.api import idempotent
 from incidents.bounds import InvalidInput, bounded_int
 from incidents.models import ActionItem, Incident, PatternLink
 from incidents.permissions import visible_components
-from incidents.reporting import report_request
 from incidents.services import (
     ActionEntry,
     ConcurrentEditError,
@@ -27,14 +27,11 @@ from incidents.services import (
     incident_create,
     incident_patch,
 )
-from reports.models import Report
 from similarity.questions import similar_to_review, similar_to_text
 
-from .conditional import ConditionalRetrieveMixin
 from .filters import IncidentFilter
 from .pagination import IncidentCursorPagination, RankedPagination
 from .recurrence_views import RecurrenceViewSet  # noqa: F401 (the router's import)
-from .report_serializers import ReportRequestSerializer, ReportSerializer
 from .rows import incident_rows, list_values, list_values_in_order
 from .schema import ERRORS, LIST_ERRORS, READ_ERRORS, read_only_schema
 from .serializers import (
@@ -415,60 +412,3 @@ class SimilarView(APIView):
             limit=asked["limit"],
         )
         return Response(_answer(answer, asked["scope"], request))
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="Recurrence reports you may read",
-        responses={200: ReportSerializer(many=True), **LIST_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="One report: poll its status; the snapshot once done",
-        responses={200: ReportSerializer, **READ_ERRORS, 404: ERRORS[404]},
-    ),
-    create=extend_schema(
-        summary="Start a report job",
-        description=(
-            "Rules the schema cannot state: `until` must be after `since`, and the window may "
-            "span at most five years (a report reads every incident in it and the one before "
-            "it); `component` must name a component you may see (one only restricted reviews "
-            "use is unknown to you). Each broken rule answers 400 naming the field."
-        ),
-        request=ReportRequestSerializer,
-        responses={202: ReportSerializer, **ERRORS},
-    ),
-)
-class ReportViewSet(
-    ConditionalRetrieveMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
-    """Recurrence reports: POST starts one (202), GET polls it and returns the snapshot."""
-
-    serializer_class = ReportSerializer
-    post_is_read = True  # asking for a report changes no review
-
-    def etag_for(self, obj: Report) -> str:
-        return f"report-{obj.pk}-{obj.status}"
-
-    def get_queryset(self):
-        reports = Report.objects.visible_to(self.request.user).select_related("created_by")
-        if self.action == "list":
-            reports = reports.defer("snapshot")
-        return reports.order_by("-created_at", "id")
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "with_snapshot": self.action != "list"}
-
-    @idempotent
-    def create(self, request, *args, **kwargs):
-        question = ReportRequestSerializer(data=request.data, context={"request": request})
-        question.is_valid(raise_exception=True)
-        report = report_request(by=request.user, params=question.to_params())
-        report.refresh_from_db()
-        body = ReportSerializer(report, context=self.get_serializer_context()).data
-        return Response(
-            body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])}
-        )

@@ -10,9 +10,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from incidents.analysis.reports import ReportParams
 from incidents.models import Incident
 from incidents.permissions import visible_components
+from reports.analysis import ReportParams
 from reports.models import Report
 from taxonomy.api.serializers import slug_enum_schema
 from taxonomy.models import EmergentShape, StructuralPattern
@@ -34,10 +34,10 @@ class CatalogueSlugText(serializers.SlugField):
 
 
 class ReportRequestSerializer(serializers.Serializer):
-    """What a report should cover."""
+    """What a report should cover: a window, or all time (leave out both ends)."""
 
-    since = serializers.DateTimeField()
-    until = serializers.DateTimeField()
+    since = serializers.DateTimeField(required=False, allow_null=True)
+    until = serializers.DateTimeField(required=False, allow_null=True)
     component = serializers.SlugField(required=False, allow_null=True, help_text="Component slug.")
     include_dependents = serializers.BooleanField(
         default=True, help_text="Also count incidents in components that depend on it."
@@ -53,10 +53,19 @@ class ReportRequestSerializer(serializers.Serializer):
     )
 
     def validate(self, data):
-        if data["until"] <= data["since"]:
+        since, until = data.get("since"), data.get("until")
+        if (since is None) != (until is None):
+            missing = "until" if until is None else "since"
+            raise serializers.ValidationError(
+                {missing: ["Give both ends of the window, or neither for all time."]}
+            )
+        if since is not None and until <= since:
             raise serializers.ValidationError({"until": ["Must be after `since`."]})
-        if data["until"] - data["since"] > MAX_WINDOW:
-            raise serializers.ValidationError({"until": ["A window may span at most five years."]})
+        if since is not None and until - since > MAX_WINDOW:
+            raise serializers.ValidationError(
+                {"until": ["A window may span at most five years; leave out both ends for all "
+                           "time."]}
+            )  # fmt: skip
         request = self.context.get("request")
         # A component only restricted reviews use is unknown to whoever may not see them:
         # accepting it would tell them it exists.
@@ -76,25 +85,63 @@ class ReportRequestSerializer(serializers.Serializer):
 
 class HeadlineSerializer(serializers.Serializer):
     incidents = serializers.IntegerField()
-    incident_hours = serializers.FloatField(help_text="Sum of resolved − started, in hours.")
-    users_affected = serializers.IntegerField(allow_null=True)
-    users_affected_known_for = serializers.IntegerField()
+    weighted_hours = serializers.FloatField(
+        help_text="Severity-weighted incident-hours (incidents.analysis.cost): hours capped per "
+        "incident, times the severity's weight; incidents of unknown severity or end left out."
+    )
+    weighted_hours_unknown = serializers.IntegerField(
+        help_text="Incidents left out of `weighted_hours`."
+    )
+    users_affected = serializers.IntegerField(
+        allow_null=True, help_text="Sum of the recorded numbers; null when none is recorded."
+    )
+    users_affected_unknown = serializers.IntegerField(
+        help_text="Incidents with no recorded number of users affected."
+    )
     structures_recurred = serializers.IntegerField()
+    in_recurring_structure = serializers.IntegerField()
     share_in_recurring_structure = serializers.FloatField()
+    date_unknown = serializers.IntegerField(
+        required=False,
+        help_text="Incidents the filters select that have no date (this window only).",
+    )
 
 
 class ChangeSerializer(serializers.Serializer):
     incidents = serializers.FloatField(allow_null=True)
-    incident_hours = serializers.FloatField(allow_null=True)
+    weighted_hours = serializers.FloatField(allow_null=True)
+    weighted_hours_unknown = serializers.FloatField(allow_null=True)
     users_affected = serializers.FloatField(allow_null=True)
-    users_affected_known_for = serializers.FloatField(allow_null=True)
+    users_affected_unknown = serializers.FloatField(allow_null=True)
     structures_recurred = serializers.FloatField(allow_null=True)
+    in_recurring_structure = serializers.FloatField(allow_null=True)
     share_in_recurring_structure = serializers.FloatField(allow_null=True)
 
 
 class WindowSerializer(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
+
+
+class WeightSerializer(serializers.Serializer):
+    severity = serializers.CharField()
+    label = serializers.CharField()
+    weight = serializers.FloatField()
+
+
+class WeightingSerializer(serializers.Serializer):
+    weights = WeightSerializer(many=True)
+    hours_cap = serializers.FloatField(help_text="An incident's hours count at most this much.")
+
+
+class SeverityRowSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices)
+    label = serializers.CharField()
+    weight = serializers.FloatField(allow_null=True)
+    incidents = serializers.IntegerField()
+    weighted_hours = serializers.FloatField(allow_null=True)
+    weighted_hours_unknown = serializers.IntegerField()
+    figure = serializers.CharField()
 
 
 class StructureIncidentSerializer(serializers.Serializer):
@@ -105,25 +152,34 @@ class StructureIncidentSerializer(serializers.Serializer):
 
 class StructureRowSerializer(serializers.Serializer):
     signature = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField(help_text="The kind of structure, in words.")
     patterns = serializers.ListField(child=serializers.CharField())
     status = serializers.ChoiceField(choices=["new", "continuing", "recurred despite remediation"])
     incidents_in_window = serializers.IntegerField()
     incidents_in_total = serializers.IntegerField()
-    incident_hours_in_window = serializers.FloatField()
+    weighted_hours_in_window = serializers.FloatField()
+    weighted_hours_unknown = serializers.IntegerField()
+    users_affected_in_window = serializers.IntegerField(allow_null=True)
+    users_affected_unknown = serializers.IntegerField()
     incidents = StructureIncidentSerializer(many=True)
     hidden_incidents = serializers.IntegerField(
         help_text="Always 0 since schema version 2: a snapshot lists every member it counts."
     )
     components = serializers.ListField(child=serializers.CharField())
     open_structural_actions = serializers.ListField(child=serializers.CharField())
+    figure = serializers.CharField(help_text="Key in `figures` of its incidents in the window.")
 
 
 class RemediationRowSerializer(serializers.Serializer):
     leverage_number = serializers.IntegerField(allow_null=True)
     leverage_level = serializers.CharField()
     kind = serializers.ChoiceField(choices=["component_patch", "structural_fix"])
+    kind_label = serializers.CharField()
     state = serializers.ChoiceField(choices=["done", "open"])
-    count = serializers.IntegerField()
+    state_label = serializers.CharField()
+    count = serializers.IntegerField(help_text="Action items.")
+    figure = serializers.CharField(help_text="Key in `figures` of the items' incidents.")
 
 
 class RemediationSerializer(serializers.Serializer):
@@ -136,10 +192,27 @@ class HotspotSerializer(serializers.Serializer):
     incidents = serializers.IntegerField()
     direct = serializers.IntegerField()
     via_dependency = serializers.IntegerField()
+    figure = serializers.CharField()
 
 
-class ShapeMonthSerializer(serializers.Serializer):
-    month = serializers.CharField(help_text="YYYY-MM; other keys are shape slugs with counts.")
+class ShapeTotalSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    total = serializers.IntegerField()
+    figure = serializers.CharField()
+
+
+class ShapePeriodSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="e.g. `Jan 2025`, `Q1 2025` or `2025`.")
+    counts = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Incidents per shape, in `shapes` order."
+    )
+
+
+class ShapeMixSerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=["month", "quarter", "year"])
+    shapes = ShapeTotalSerializer(many=True)
+    periods = ShapePeriodSerializer(many=True)
 
 
 class PerrowCellSerializer(serializers.Serializer):
@@ -159,12 +232,27 @@ class ReportIncidentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     started_at = serializers.DateTimeField(allow_null=True)
-    severity = serializers.CharField()
-    status = serializers.CharField()
-    hours = serializers.FloatField()
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices)
+    severity_label = serializers.CharField()
+    status = serializers.ChoiceField(choices=Incident.Status.choices)
+    status_label = serializers.CharField()
+    hours = serializers.FloatField(
+        allow_null=True, help_text="Capped; null when the end is unknown."
+    )
+    weight = serializers.FloatField(allow_null=True)
+    weighted_hours = serializers.FloatField(allow_null=True)
+    users_affected = serializers.IntegerField(allow_null=True)
+    restricted = serializers.BooleanField()
+
+
+class WindowIncidentSerializer(ReportIncidentSerializer):
     shapes = serializers.ListField(child=serializers.CharField())
     patterns = serializers.ListField(child=serializers.CharField())
-    restricted = serializers.BooleanField()
+
+
+class FigureSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    ids = serializers.ListField(child=serializers.IntegerField())
 
 
 class SnapshotSerializer(serializers.Serializer):
@@ -173,8 +261,11 @@ class SnapshotSerializer(serializers.Serializer):
     schema_version = serializers.IntegerField()
     generated_at = serializers.DateTimeField()
     params = ReportRequestSerializer()
-    previous_window = WindowSerializer()
+    window = serializers.CharField(help_text="The window in words, or `All time`.")
+    filters = serializers.ListField(child=serializers.CharField())
+    previous_window = WindowSerializer(allow_null=True)
     catalogue_version = serializers.CharField()
+    weighting = WeightingSerializer()
     restricted_counted_not_shown = serializers.IntegerField(
         help_text=(
             "Always 0 since schema version 2: every figure counts only incidents the report's "
@@ -182,16 +273,25 @@ class SnapshotSerializer(serializers.Serializer):
         )
     )
     headline = HeadlineSerializer()
-    previous_headline = HeadlineSerializer()
-    change = ChangeSerializer()
+    previous_headline = HeadlineSerializer(allow_null=True)
+    change = ChangeSerializer(allow_null=True)
+    by_severity = SeverityRowSerializer(many=True)
     structures = StructureRowSerializer(many=True)
     component_patch_only_structures = serializers.ListField(child=serializers.CharField())
     remediation = RemediationSerializer()
     hotspots = HotspotSerializer(many=True)
-    shape_mix = ShapeMonthSerializer(many=True)
+    shape_mix = ShapeMixSerializer()
     perrow_cells = PerrowCellSerializer(many=True)
     perrow_points = PerrowPointSerializer(many=True)
-    incidents = ReportIncidentSerializer(many=True)
+    perrow_unplaced = serializers.IntegerField()
+    incidents = WindowIncidentSerializer(many=True)
+    other_incidents = ReportIncidentSerializer(
+        many=True, help_text="The previous window's and the undated incidents some figure counts."
+    )
+    figures = serializers.DictField(
+        child=FigureSerializer(),
+        help_text="The incidents behind each figure, by key (`figure` fields name them).",
+    )
 
 
 class ReportSerializer(serializers.ModelSerializer):
@@ -219,6 +319,6 @@ class ReportSerializer(serializers.ModelSerializer):
             return {}
         request = self.context.get("request")
         return {
-            fmt: reverse("incidents:report_export", args=[obj.pk, fmt], request=request)
+            fmt: reverse("reports:export", args=[obj.pk, fmt], request=request)
             for fmt in ("md", "json", "zip")
         }

@@ -6,13 +6,13 @@ import django_filters
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import viewsets
 
-from incidents.api.conditional import ConditionalRetrieveMixin
-from incidents.api.filters import CatalogueSlugFilter
-from incidents.api.schema import read_only_schema
+from common.api.conditional import ConditionalRetrieveMixin
+from common.api.schema import read_only_schema
 from taxonomy.catalogue import digest, stored_content
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 from taxonomy.selectors import patterns_with_shapes
 
+from .filters import CatalogueSlugFilter
 from .serializers import LeverageLevelSerializer, PatternSerializer, ShapeSerializer
 
 

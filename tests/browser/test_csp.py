@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from incidents.reporting import params_from_json, report_generate, report_request
+from reports.services import params_from_json, report_generate, report_request
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,13 +63,13 @@ def test_the_main_pages_and_the_api_docs_run_with_no_csp_violation(
         "/patterns/fast-global-propagation/",
         "/recurrences/",
         "/reports/",
-        reverse("incidents:report", args=[report.pk]),
+        reverse("reports:detail", args=[report.pk]),
         "/api/docs/",
     ]:
         page.goto(url)
         page.wait_for_load_state("networkidle")
     # The charts drew (Chart.js under the policy) and the Swagger UI rendered the schema.
-    page.goto(reverse("incidents:report", args=[report.pk]))
+    page.goto(reverse("reports:detail", args=[report.pk]))
     page.wait_for_function(
         "document.querySelector('canvas') && document.querySelector('canvas').width > 0"
     )

@@ -63,7 +63,7 @@ def test_the_report_form_shows_its_default_window_and_asks_for_it(page, login):
     login(page, member.username)
     today = timezone.now().date()
 
-    page.goto(reverse("incidents:reports"))
+    page.goto(reverse("reports:list"))
     since = page.get_by_label("Since")
     until = page.get_by_label("Until")
     expect(since).to_have_value((today - timedelta(days=91)).isoformat())

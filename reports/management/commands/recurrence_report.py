@@ -6,8 +6,8 @@ from datetime import UTC
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
-from incidents.analysis.reports import TABLES, ReportParams, build_snapshot, to_csv, to_markdown
-from incidents.reporting import FullVisibility
+from reports.analysis import TABLES, ReportParams, build_snapshot, to_csv, to_markdown
+from reports.services import FullVisibility
 
 
 def _when(value: str):
