@@ -124,9 +124,7 @@ def test_remediation_hotspots_shapes_and_incidents(history, user):
          "kind": "structural_fix", "kind_label": "Structural fix", "state": "open",
          "state_label": "Not done", "count": 1, "figure": "remediation_1"}
     ]  # fmt: skip
-    assert snap["figures"]["remediation_1"]["ids"] == [
-        Incident.objects.get(title="Pager storm").pk
-    ]
+    assert snap["figures"]["remediation_1"]["ids"] == [Incident.objects.get(title="Pager storm").pk]
     assert [i["title"] for i in snap["incidents"]] == [
         "Feature file panic",
         "Pager storm",
@@ -259,14 +257,9 @@ def test_report_pages_progress_charts_and_exports(
     assert "recurred despite remediation" in html
     md = logged_in.get(reverse("reports:export", args=[pending.pk, "md"]))
     assert md["Content-Disposition"].endswith('.md"')
-    data = json.loads(
-        logged_in.get(reverse("reports:export", args=[pending.pk, "json"])).content
-    )
+    data = json.loads(logged_in.get(reverse("reports:export", args=[pending.pk, "json"])).content)
     assert data["headline"]["incidents"] == 3
-    assert (
-        logged_in.get(reverse("reports:export", args=[pending.pk, "pdf"])).status_code
-        == 404
-    )
+    assert logged_in.get(reverse("reports:export", args=[pending.pk, "pdf"])).status_code == 404
 
 
 def test_the_reports_page_makes_a_report(logged_in, django_capture_on_commit_callbacks):
