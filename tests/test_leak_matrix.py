@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from duplicates.models import PossibleDuplicate
 from incidents import services
+from incidents.analysis.recurrence import recompute_all
 from incidents.models import Incident, RecurringStructure
 from reports.models import Report
 from reports.services import report_generate
@@ -56,6 +57,14 @@ def _review(by, title, day, words="", **fields):
     )  # fmt: skip
 
 
+def _reviewed_next_day() -> None:
+    """Each review written the day after its incident began (the service writes them now),
+    and everything analysed again: a structure recurs only after an earlier review existed."""
+    for pk, start in Incident.objects.values_list("pk", "started_at"):
+        Incident.objects.filter(pk=pk).update(created_at=start + timedelta(days=1))
+    recompute_all()
+
+
 def _term() -> str:
     """Words the catalogue knows for alert fatigue, so similarity has something to go on."""
     return StructuralPattern.objects.get(slug="alert-fatigue").entry["match_terms"][0]
@@ -89,6 +98,7 @@ def world(django_capture_on_commit_callbacks) -> World:
         )  # fmt: skip
         # A second version, so history and diff have something to show.
         services.incident_patch(incident=secret, by=member, fields={"summary": f"{MARK}v2"})
+    _reviewed_next_day()
     services.comment_add(incident=secret, by=member, body=f"{MARK}comment")
     # A possible duplicate pairing the open review with the restricted one.
     PossibleDuplicate.objects.create(
@@ -390,7 +400,8 @@ def _at(day: str) -> datetime:
 
 
 def _recurring(by, title, day, patterns, *, actions=(), components=("Queue",), **fields):
-    """A review with action items given as (status, completed on): done ones remediate."""
+    """A review with action items given as (status, completed on), aimed at its first
+    pattern: done ones remediate it."""
     return services.incident_create(
         by=by,
         content=services.ReviewContent(
@@ -400,6 +411,7 @@ def _recurring(by, title, day, patterns, *, actions=(), components=("Queue",), *
                 services.ActionEntry(
                     f"Action {n} of {title}", status=status,
                     completed_at=_at(done) if done else None,
+                    pattern=StructuralPattern.objects.get(slug=patterns[0]),
                 )
                 for n, (status, done) in enumerate(actions)
             ],
@@ -509,9 +521,11 @@ def with_and_without(client, django_capture_on_commit_callbacks):
         web[user].force_login(user)
     with django_capture_on_commit_callbacks(execute=True):
         _add_open_reviews(outsider)
+    _reviewed_next_day()
     before = {u: _answers(u, web[u], api[u]) for u in (member, outsider)}
     with django_capture_on_commit_callbacks(execute=True):
         _add_restricted_reviews(member, group)
+    _reviewed_next_day()
     after = {u: _answers(u, web[u], api[u]) for u in (member, outsider)}
     return w, before, after
 
@@ -542,7 +556,10 @@ def test_the_member_sees_the_difference(with_and_without):
 def test_the_outsiders_recurrences_rest_on_what_they_may_see(with_and_without):
     w, _, after = with_and_without
     rows = after[w.outsider]["/api/v1/recurrences/"][1]["results"]
-    assert [r["signature"] for r in rows] == OPEN_STRUCTURES  # ordered by visible last seen
+    assert sorted(r["signature"] for r in rows) == sorted(OPEN_STRUCTURES)
+    # ranked by what the outsider may see: recurred despite remediation first
+    flags = [r["recurred_despite_remediation"] for r in rows]
+    assert flags == sorted(flags, reverse=True)
     by_signature = {r["signature"]: r for r in rows}
     assert all(r["incident_count"] == 2 and r["hidden_incidents"] == 0 for r in rows)
     # FLAGGED recurred after the restricted review's actions were done, not the open one's.
