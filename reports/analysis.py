@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from incidents.analysis.concentration import dependency_closure, hotspots
@@ -191,31 +191,6 @@ def window_incidents(window: QuerySet[Incident]) -> dict[int, WindowIncident]:
     }  # fmt: skip
 
 
-def _recurring_for(visible: QuerySet) -> QuerySet:
-    """Ids of the structures with two or more incidents among `visible`."""
-    return (
-        RecurrenceMembership.objects.filter(incident__in=visible)
-        .values("structure_id")
-        .annotate(members=Count("pk"))
-        .filter(members__gte=2)
-        .values("structure_id")
-    )
-
-
-def _has_earlier_visible(visible: QuerySet) -> Exists:
-    """For a membership row: does its structure have a visible member before it? (Its
-    stored `previous` may be a restricted review; the viewer's recurrence rests only on
-    what they may see.)"""
-    return Exists(
-        RecurrenceMembership.objects.filter(
-            Q(occurred_at__lt=OuterRef("occurred_at"))
-            | Q(occurred_at=OuterRef("occurred_at"), incident_id__lt=OuterRef("incident_id")),
-            structure_id=OuterRef("structure_id"),
-            incident__in=visible,
-        )
-    )
-
-
 class Figures:
     """The incidents behind each figure of a snapshot: {key: {"title", "ids"}}."""
 
@@ -267,15 +242,21 @@ def headline(
     not count."""
     ids = window.order_by().values("pk")
     cost = total_cost(row.cost_row() for row in incidents.values())
-    in_structure = set(
-        RecurrenceMembership.objects.filter(
-            incident__in=ids, structure_id__in=_recurring_for(visible)
-        ).values_list("incident_id", flat=True)
-    )
+    # Recurrence as docs/recurrence.md defines it, judged on what the reader may see.
+    seen = memberships_as_seen(visible)
     recurred_rows = list(
-        RecurrenceMembership.objects.filter(incident__in=ids)
-        .filter(_has_earlier_visible(visible))
-        .values_list("structure_id", "incident_id")
+        seen.filter(incident__in=ids, reader_recurred=True).values_list(
+            "structure_id", "incident_id"
+        )
+    )
+    structures = RecurrenceMembership.objects.filter(incident__in=ids).values("structure_id")
+    recurring = seen.filter(structure_id__in=structures, reader_recurred=True).values(
+        "structure_id"
+    )
+    in_structure = set(
+        RecurrenceMembership.objects.filter(incident__in=ids, structure_id__in=recurring)
+        .values_list("incident_id", flat=True)
+        .distinct()
     )
     known_hours = {pk for pk, row in incidents.items() if row.weighted_hours is not None}
     known_users = {pk for pk, row in incidents.items() if row.users_affected is not None}
@@ -345,12 +326,13 @@ def structures_section(
     window_pks = window.order_by().values("pk")
     in_window: dict[int, list[tuple[int, datetime, bool]]] = defaultdict(list)
     recurred: set[int] = set()
+    recurrences: dict[int, list[datetime]] = defaultdict(list)
     for (
         structure_id,
         incident_id,
         occurred_at,
         after_remediation,
-        previous_visible,
+        recurred_here,
     ) in (
         # "After remediation" judges the action items of the member just before among those
         # the viewer may see (the stored one may be hidden, and with it its action items),
@@ -362,12 +344,13 @@ def structures_section(
             "incident_id",
             "occurred_at",
             "reader_after_remediation",
-            "reader_previous_id",
+            "reader_recurred",
         )
     ):
         in_window[structure_id].append((incident_id, occurred_at, after_remediation))
-        if previous_visible is not None:
+        if recurred_here:
             recurred.add(structure_id)
+            recurrences[structure_id].append(occurred_at)
     if not recurred:
         return [], []
     structures = {
@@ -420,6 +403,8 @@ def structures_section(
                 "status": status,
                 "incidents_in_window": len(members),
                 "incidents_in_total": totals[pk]["members"],
+                "recurrences_in_window": len(recurrences[pk]),
+                "last_recurred_at": max(recurrences[pk]).isoformat(),
                 "weighted_hours_in_window": cost.weighted_hours,
                 "weighted_hours_unknown": cost.weighted_hours_unknown,
                 "users_affected_in_window": cost.users_affected,

@@ -88,13 +88,14 @@ def world(django_capture_on_commit_callbacks) -> World:
     member.groups.add(group)
     with django_capture_on_commit_callbacks(execute=True):
         public = _review(outsider, "Pager storm at the edge", "2025-02-01",
-                         users_affected="100 users")  # fmt: skip
+                         users_affected="100 users", users_affected_count=100)  # fmt: skip
         secret = _review(
             member, f"{MARK}title breach", "2025-03-01", words=MARK,
             summary=f"{MARK}summary: {_term()} hid the zeppelin alarm", impact=f"{MARK}impact",
             narrative=f"{MARK}narrative",
             went_well=f"{MARK}wentwell", where_lucky=f"{MARK}lucky",
-            users_affected="4242 users", restricted_to=group, external_id=f"{MARK}-1",
+            users_affected="4242 users", users_affected_count=4242, restricted_to=group,
+            external_id=f"{MARK}-1",
         )  # fmt: skip
         # A second version, so history and diff have something to show.
         services.incident_patch(incident=secret, by=member, fields={"summary": f"{MARK}v2"})
@@ -335,7 +336,7 @@ def test_no_count_includes_the_restricted_review(world, client):
     mine = outsider.get(f"/api/v1/reports/{world.outsider_report.pk}/").json()["snapshot"]
     assert mine["headline"]["incidents"] == 1
     assert mine["headline"]["users_affected"] == 100  # not 100 + 4242
-    assert mine["headline"]["incident_hours"] == 2.0
+    assert mine["headline"]["weighted_hours"] == 2.0
     assert all(h["incidents"] < 2 for h in mine["hotspots"])
     theirs = member.get(f"/api/v1/reports/{world.member_report.pk}/").json()["snapshot"]
     assert theirs["headline"]["incidents"] == 2

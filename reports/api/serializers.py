@@ -158,6 +158,10 @@ class StructureRowSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["new", "continuing", "recurred despite remediation"])
     incidents_in_window = serializers.IntegerField()
     incidents_in_total = serializers.IntegerField()
+    recurrences_in_window = serializers.IntegerField(
+        help_text="Members in the window that recurred (docs/recurrence.md)."
+    )
+    last_recurred_at = serializers.DateTimeField()
     weighted_hours_in_window = serializers.FloatField()
     weighted_hours_unknown = serializers.IntegerField()
     users_affected_in_window = serializers.IntegerField(allow_null=True)
