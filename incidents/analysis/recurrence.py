@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -592,17 +592,31 @@ def _link_one(structure: RecurringStructure, me: Member, catalogue: Catalogue) -
 
 
 def _refresh(structure: RecurringStructure) -> None:
-    """A structure's figures from its stored memberships (after one member changed)."""
-    rows = list(
-        structure.memberships.values_list(
-            "incident_id", "occurred_at", "recurred", "after_remediation",
-            "incident__severity", "incident__started_at", "incident__resolved_at",
-            "incident__users_affected_count",
-        )
-    )  # fmt: skip
-    members = [Member(pk, "", occurred, EARLIEST, cost=tuple(c)) for pk, occurred, _, _, *c in rows]
-    links = {pk: Link(recurred=r, after_remediation=a) for pk, _, r, a, *_ in rows}
-    _fill(structure, structure.kind, structure.mechanism, structure.name, members, links)
+    """A structure's figures from its stored memberships, in one aggregate statement over
+    them (each carries its incident's cost), after one member changed."""
+    recurred = Q(recurred=True)
+    stats = structure.memberships.aggregate(
+        n=Count("pk"),
+        first=Min("occurred_at"),
+        last=Max("occurred_at"),
+        recurrences=Count("pk", filter=recurred),
+        last_recurred=Max("occurred_at", filter=recurred),
+        despite=Count("pk", filter=Q(after_remediation=True)),
+        hours=Sum("weighted_hours"),
+        hours_unknown=Count("pk", filter=Q(weighted_hours__isnull=True)),
+        users=Sum("users_affected"),
+        users_unknown=Count("pk", filter=Q(users_affected__isnull=True)),
+    )
+    structure.incident_count = stats["n"]
+    structure.first_seen, structure.last_seen = stats["first"], stats["last"]
+    structure.recurrence_count = stats["recurrences"]
+    structure.last_recurred_at = stats["last_recurred"]
+    structure.recurred_despite_remediation = stats["despite"] > 0
+    structure.weighted_hours = round(stats["hours"] or 0.0, 1)
+    structure.weighted_hours_unknown = stats["hours_unknown"]
+    structure.users_affected = stats["users"]
+    structure.users_affected_unknown = stats["users_unknown"]
+    structure.save()
 
 
 def analyse_incident(*, incident_id: int) -> AnalysisResult:
@@ -656,6 +670,11 @@ def analyse_incident(*, incident_id: int) -> AnalysisResult:
             rebuild_structure(signature, catalogue)
 
         member_of: list[int] = []
+        own_items = list(
+            ActionItem.objects.filter(incident=incident).values_list(
+                "pattern_id", "status", "completed_at", "kind"
+            )
+        )
         for signature, basis in wanted.items():
             structure = RecurringStructure.objects.filter(signature=signature).first()
             if structure is None:
@@ -669,6 +688,9 @@ def analyse_incident(*, incident_id: int) -> AnalysisResult:
                 continue
             me.basis = basis
             link = _link_one(structure, me, catalogue)
+            fixed_from = remediated_from(
+                aimed_at(own_items, set(structure.patterns.values_list("id", flat=True)))
+            )
             RecurrenceMembership.objects.update_or_create(
                 structure=structure,
                 incident=incident,
@@ -682,9 +704,16 @@ def analyse_incident(*, incident_id: int) -> AnalysisResult:
                 },
             )  # fmt: skip
             # A review that existed before later members began (an old review imported
-            # late) may change what those members recurred after.
+            # late, or one whose action items changed) may change what those members
+            # recurred after: those that did not recur, those that recurred after it, and,
+            # if its aimed items are all done, those not yet counted despite remediation
+            # since then. (A new review, written now, has no later members at all.)
+            affected = Q(recurred=False) | Q(previous_id=incident.pk)
+            if fixed_from is not None:
+                affected |= Q(after_remediation=False, occurred_at__gte=fixed_from)
             for later in (
                 RecurrenceMembership.objects.filter(
+                    affected,
                     structure=structure,
                     occurred_at__gt=me.reviewed_at,
                     incident__organisation=me.organisation,
