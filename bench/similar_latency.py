@@ -19,8 +19,11 @@ Seams' own.
    port, the floor. A second process (`--client`, http.client on keep-alive connections)
    POSTs every query to `/api/v1/similar/` with a read token, first one at a time
    (latency), then from 4 concurrent connections (throughput; skipped when one-at-a-time
-   answers already take more than 5 s). Each server first gets cheap warm-up requests (words
-   that match nothing) that are not counted.
+   answers already take more than 5 s). The two servers take turns: the queries are cut
+   into `--blocks` interleaved blocks (4), each asked of one server and then of the other,
+   which one first alternating, so that a busy minute of the shared machine falls on both.
+   Each server first gets cheap warm-up requests (words that match nothing) that are not
+   counted.
 3. Agreement: after the timing, every query (or `--agree N` of them) is asked of both
    servers once more; the run reports how many answers name the same incidents in the same
    order, and how many are identical in every field (the `url`s aside, which name the port).
@@ -412,6 +415,26 @@ def client(
         "throughput_rps": len(ok) / wall if wall else None,
         "asked": len(results),
         "of": len(bodies),
+        "wall_s": wall,
+        "samples": ok,
+    }
+
+
+def merged(blocks: list[dict]) -> dict:
+    """One measurement from the client's answers for several blocks of queries."""
+    ok = [tuple(s) for b in blocks for s in b["samples"]]
+    wall = sum(b["wall_s"] for b in blocks)
+    return {
+        "concurrency": blocks[0]["concurrency"],
+        "blocks": len(blocks),
+        "all": stats([ms for _, ms in ok]),
+        "summary": stats([ms for k, ms in ok if k == "summary"]),
+        "question": stats([ms for k, ms in ok if k == "question"]),
+        "errors": sum(b["errors"] for b in blocks),
+        "statuses": sorted({s for b in blocks for s in b["statuses"]}),
+        "throughput_rps": len(ok) / wall if wall else None,
+        "asked": sum(b["asked"] for b in blocks),
+        "of": sum(b["of"] for b in blocks),
     }
 
 
@@ -484,10 +507,16 @@ def over_http(
     budget: float,
     concurrency: list[int],
     agree: int,
+    blocks: int,
 ) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(queries, fh)
-        queries_file = Path(fh.name)
+    """Seams and the floor in turns: the queries are cut into `blocks` interleaved blocks,
+    and each block is asked of one server then the other (which one first alternates), so
+    that a busy minute on the shared machine falls on both alike."""
+    files = []
+    for b in range(blocks):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            json.dump(queries[b::blocks], fh)
+            files.append(Path(fh.name))
     targets = {
         "seams": ("config.wsgi", port, None),
         "floor": ("floor_wsgi:application", port + 1, BENCH),
@@ -499,25 +528,28 @@ def over_http(
             servers[name] = Server(app, p, url, chdir=chdir)
         for server in servers.values():
             server.wait_ready()
-        plan = [(name, c) for c in concurrency for name in ("seams", "floor")]
-        for name, c in plan:
-            label = f"{name} c={c}"
-            first = out.get(f"{name} c={concurrency[0]}", {}).get("all", {})
+        for c in concurrency:
+            first = out.get(f"seams c={concurrency[0]}", {}).get("all", {})
             if c != concurrency[0] and first.get("p50", 0) > SKIP_CONCURRENT_ABOVE_MS:
-                print(
-                    f"HTTP: {label} skipped (c={concurrency[0]} p50 > "
-                    f"{SKIP_CONCURRENT_ABOVE_MS} ms)",
-                    file=sys.stderr,
-                )
-                out[label] = {
-                    "skipped": f"c={concurrency[0]} p50 above {SKIP_CONCURRENT_ABOVE_MS} ms"
-                }
+                print(f"HTTP: c={c} skipped (c={concurrency[0]} p50 > "
+                      f"{SKIP_CONCURRENT_ABOVE_MS} ms)", file=sys.stderr)  # fmt: skip
+                for name in targets:
+                    out[f"{name} c={c}"] = {
+                        "skipped": f"c={concurrency[0]} p50 above {SKIP_CONCURRENT_ABOVE_MS} ms"
+                    }
                 continue
-            print(f"HTTP: {label} …", file=sys.stderr, flush=True)
-            target = f"http://127.0.0.1:{targets[name][1]}/api/v1/similar/"
-            out[label] = run_client(
-                target, token, queries_file, concurrency=c, warmup=warmup, budget=budget
-            )
+            answers: dict[str, list[dict]] = {name: [] for name in targets}
+            for b, queries_file in enumerate(files):
+                for name in ("seams", "floor") if b % 2 == 0 else ("floor", "seams"):
+                    print(f"HTTP: {name} c={c}, block {b + 1}/{blocks} …", file=sys.stderr,
+                          flush=True)  # fmt: skip
+                    target = f"http://127.0.0.1:{targets[name][1]}/api/v1/similar/"
+                    answers[name].append(
+                        run_client(target, token, queries_file, concurrency=c, warmup=warmup,
+                                   budget=budget / blocks)
+                    )  # fmt: skip
+            for name, parts in answers.items():
+                out[f"{name} c={c}"] = merged(parts)
         if agree:
             print(f"HTTP: agreement over {agree} queries …", file=sys.stderr, flush=True)
             out["agreement"] = agreement(
@@ -526,7 +558,8 @@ def over_http(
     finally:
         for server in servers.values():
             server.stop()
-        queries_file.unlink(missing_ok=True)
+        for queries_file in files:
+            queries_file.unlink(missing_ok=True)
     return out
 
 
@@ -602,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--agree", type=int, default=None, help="Queries checked for agreement (default: all)."
     )
+    parser.add_argument(
+        "--blocks", type=int, default=4, help="HTTP: Seams and the floor take turns this often."
+    )
     parser.add_argument("--tag", default="", help="Suffix of the result file's name.")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-in-process", action="store_true")
@@ -660,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
             budget=args.budget,
             concurrency=levels,
             agree=len(queries) if args.agree is None else args.agree,
+            blocks=args.blocks,
         )
     result["machine_after"] = machine()
     tag = f"-{args.tag}" if args.tag else ""
