@@ -172,18 +172,20 @@ class RecurrenceFilter(django_filters.FilterSet):
         return cls._seams_form_class
 
 
-def _reader_figure(queryset, name: str) -> str:
+def _reader_figure(queryset, name: str) -> F:
     """The per-reader annotation of a figure when the selector gives one, else the stored
     field (the selector annotates `reader_…` wherever a hidden member could change it)."""
-    return f"reader_{name}" if f"reader_{name}" in queryset.query.annotations else name
+    field = f"reader_{name}" if f"reader_{name}" in queryset.query.annotations else name
+    return F(field).desc(nulls_last=True)
 
 
 def sort_structures(queryset, key: str):
+    """Last seen: newest first. Cost and recurrences rank those that recurred despite
+    remediation first, then by the figure, the other figure breaking ties (as the
+    selector's own order does)."""
     if key == "last":
         return queryset.order_by(F("reader_last_seen").desc(nulls_last=True), "id")
-    figure = _reader_figure(
-        queryset, "recurrence_count" if key == "recurrences" else "weighted_hours"
-    )
-    return queryset.order_by(
-        F("reader_despite_remediation").desc(), F(figure).desc(nulls_last=True), "id"
-    )
+    cost = _reader_figure(queryset, "weighted_hours")
+    recurrences = _reader_figure(queryset, "recurrence_count")
+    first, then = (recurrences, cost) if key == "recurrences" else (cost, recurrences)
+    return queryset.order_by(F("reader_despite_remediation").desc(), first, then, "id")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MinLengthValidator
 from django.urls import reverse
@@ -16,8 +14,6 @@ from incidents.models import (
     ActionItem,
     Component,
     Incident,
-    RecurrenceMembership,
-    RecurringStructure,
     TimelineEvent,
 )
 from incidents.services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
@@ -392,95 +388,6 @@ class ComponentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Component
         fields = ["slug", "name", "description", "depends_on", "dependents", "incidents"]
-
-
-class RecurrenceIncidentSerializer(serializers.Serializer):
-    id = serializers.IntegerField(source="incident.id")
-    title = serializers.CharField(source="incident.title")
-    occurred_at = serializers.DateTimeField()
-    components = serializers.SerializerMethodField()
-    basis = serializers.CharField(help_text="`linked` by an author, or found in the `text`.")
-    after_remediation = serializers.BooleanField(
-        source="reader_after_remediation",
-        help_text="Every action item of the incident before it (among those you may see) was "
-        "done when this one began.",
-    )
-    remediation_kinds = serializers.ListField(
-        source="reader_remediation_kinds",
-        child=serializers.CharField(),
-        help_text="The kinds of action item the incident before it had.",
-    )
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_components(self, membership: RecurrenceMembership) -> list[str]:
-        return [c.name for c in membership.incident.components.all()]
-
-
-class RecurringStructureSerializer(serializers.ModelSerializer):
-    """A structure seen in two or more incidents that you may see. Every figure comes from
-    those incidents only (`incidents.selectors.recurring_structures_for`): a restricted
-    review you may not see changes nothing in the answer, not even a count."""
-
-    pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    pattern_name = serializers.CharField(source="pattern.name")
-    patterns = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    incidents = RecurrenceIncidentSerializer(source="visible_memberships", many=True)
-    incident_count = serializers.IntegerField(
-        source="reader_incident_count", help_text="Incidents in it that you may see."
-    )
-    # Kept for clients written against it: a structure is counted per reader, so nothing
-    # counted is ever hidden.
-    hidden_incidents = serializers.SerializerMethodField(help_text="Always 0.")
-    recurred_despite_remediation = serializers.BooleanField(
-        source="reader_despite_remediation",
-        help_text="One of the incidents you may see began after every action item of the one "
-        "before it (that you may see) was done.",
-    )
-    components = serializers.SerializerMethodField()
-    # Computed from the visible incidents only: a restricted incident's date is its content.
-    first_seen = serializers.SerializerMethodField()
-    last_seen = serializers.SerializerMethodField()
-    mean_interval_days = serializers.SerializerMethodField()
-
-    class Meta:
-        model = RecurringStructure
-        fields = [
-            "id",
-            "signature",
-            "pattern",
-            "pattern_name",
-            "patterns",
-            "incident_count",
-            "hidden_incidents",
-            "recurred_despite_remediation",
-            "first_seen",
-            "last_seen",
-            "mean_interval_days",
-            "components",
-            "incidents",
-        ]
-
-    def get_hidden_incidents(self, obj: RecurringStructure) -> int:
-        return 0
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_components(self, obj: RecurringStructure) -> list[str]:
-        """The distinct components across the structure's visible incidents."""
-        return sorted(
-            {c.name for m in obj.visible_memberships for c in m.incident.components.all()}
-        )
-
-    def get_first_seen(self, obj: RecurringStructure) -> datetime | None:
-        return min((m.occurred_at for m in obj.visible_memberships), default=None)
-
-    def get_last_seen(self, obj: RecurringStructure) -> datetime | None:
-        return max((m.occurred_at for m in obj.visible_memberships), default=None)
-
-    def get_mean_interval_days(self, obj: RecurringStructure) -> float | None:
-        times = sorted(m.occurred_at for m in obj.visible_memberships)
-        if len(times) < 2:
-            return None
-        return round((times[-1] - times[0]).total_seconds() / 86400 / (len(times) - 1), 1)
 
 
 # --- similarity -----------------------------------------------------------------------------
