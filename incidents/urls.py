@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_recurrences, views_review
+from . import views, views_catalogue, views_recurrences, views_review
 
 app_name = "incidents"
 
@@ -20,4 +20,6 @@ urlpatterns = [
     path("incidents/<int:pk>/suggestions/", views_review.decide_suggestion, name="decide"),
     path("write/preview/", views_review.preview, name="preview"),
     path("write/assist/", views_review.assist, name="assist"),
+    path("patterns/<slug:slug>/", views_catalogue.pattern_detail, name="pattern"),
+    path("shapes/<slug:slug>/", views_catalogue.shape_detail, name="shape"),
 ]

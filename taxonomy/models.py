@@ -28,7 +28,8 @@ class EmergentShape(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("taxonomy:shape", args=[self.slug])
+        # Served by incidents.views_catalogue (the page lists reviews; see taxonomy.views).
+        return reverse("incidents:shape", args=[self.slug])
 
 
 class StructuralPattern(models.Model):
@@ -57,7 +58,8 @@ class StructuralPattern(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("taxonomy:pattern", args=[self.slug])
+        # Served by incidents.views_catalogue (the page lists reviews; see taxonomy.views).
+        return reverse("incidents:pattern", args=[self.slug])
 
 
 class PatternRelation(models.Model):

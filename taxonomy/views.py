@@ -1,14 +1,14 @@
-"""Pages for reading the catalogue: patterns, shapes, leverage levels, Perrow's axes."""
+"""Pages for reading the catalogue: the list of patterns, leverage levels, Perrow's axes.
+
+A pattern's and a shape's own pages show the reviews that exhibit them, so they are served by
+`incidents.views_catalogue`: the catalogue never reads reviews."""
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-
-from incidents.models import Incident, PatternLink
+from django.shortcuts import render
 
 from .catalogue import perrow_axes
-from .models import EmergentShape, LeverageLevel, StructuralPattern
+from .models import EmergentShape, LeverageLevel
 from .selectors import group_by_shape, patterns_with_shapes, search_patterns
 
 
@@ -28,57 +28,6 @@ def pattern_list(request: HttpRequest) -> HttpResponse:
             "shapes": shapes,
             "shape": shape,
             "q": query,
-        },
-    )
-
-
-@login_required
-def pattern_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One pattern, its relations, and the visible incidents that show it, with their
-    components: one structure expressed through different parts."""
-    pattern = get_object_or_404(patterns_with_shapes(), slug=slug)
-    visible = Incident.objects.visible_to(request.user)
-    links = (
-        PatternLink.objects.filter(pattern=pattern, incident__in=visible)
-        .select_related("incident")
-        .prefetch_related("incident__components")
-        .order_by("-incident__started_at", "-incident_id")
-    )
-    return render(
-        request,
-        "taxonomy/pattern_detail.html",
-        {
-            "pattern": pattern,
-            "entry": pattern.entry,
-            "links": links,
-            "relations": pattern.relations_out.all(),
-        },
-    )
-
-
-@login_required
-def shape_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One emergent shape, its canonical incident, and the patterns that produce it."""
-    shape = get_object_or_404(
-        EmergentShape.objects.prefetch_related(
-            Prefetch("patterns", StructuralPattern.objects.order_by("name"))
-        ),
-        slug=slug,
-    )
-    key = shape.entry.get("canonical_incident_key", "")
-    canonical = (
-        Incident.objects.visible_to(request.user).filter(external_id=f"demo:{key}").first()
-        if key
-        else None
-    )
-    return render(
-        request,
-        "taxonomy/shape_detail.html",
-        {
-            "shape": shape,
-            "entry": shape.entry,
-            "canonical": canonical,
-            "shapes": EmergentShape.objects.all(),
         },
     )
 

@@ -161,8 +161,8 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
             for figure in ("incidents", "weighted_hours", "severity_sev3")
         ],
         "taxonomy:patterns": [("/patterns/", False)],
-        "taxonomy:pattern": [("/patterns/alert-fatigue/", True)],
-        "taxonomy:shape": [("/shapes/cascade/", False)],
+        "incidents:pattern": [("/patterns/alert-fatigue/", True)],
+        "incidents:shape": [("/shapes/cascade/", False)],
         "taxonomy:perrow": [("/perrow/", False)],
         "api:incident-list": [
             ("/api/v1/incidents/", True),
