@@ -99,6 +99,7 @@ class IncidentForm(KeepsUnchangedValues, forms.ModelForm):
             "summary",
             "impact",
             "users_affected",
+            "users_affected_count",
             "narrative",
             "went_well",
             "where_lucky",
@@ -120,6 +121,11 @@ class IncidentForm(KeepsUnchangedValues, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["shapes"].queryset = EmergentShape.objects.order_by("position")
+        self.fields[
+            "users_affected_count"
+        ].help_text = (
+            "Leave empty when nobody knows. Reports add up this number only, never the words above."
+        )
         # "Unknown" is what an import records when a write-up does not say how severe it
         # was. Whoever writes a review knows, so it is offered only to a review that has it
         # already: kept when saved untouched, replaced by a real level when someone decides.

@@ -46,6 +46,17 @@ def test_patch_changes_only_what_was_sent(write_api, incident):
     assert body["version"] == incident["version"] + 1
 
 
+def test_the_number_of_users_affected_is_set_cleared_and_never_read_from_prose(write_api, incident):
+    url = f"/api/v1/incidents/{incident['id']}/"
+    body = write_api.patch(url, {"users_affected": "About 1,200 EU users"}, format="json").json()
+    assert body["users_affected_count"] is None  # the words are not a number
+    body = write_api.patch(url, {"users_affected_count": 1200}, format="json").json()
+    assert body["users_affected_count"] == 1200
+    assert body["users_affected"] == "About 1,200 EU users"
+    body = write_api.patch(url, {"users_affected_count": None}, format="json").json()
+    assert body["users_affected_count"] is None
+
+
 def test_patch_with_a_stale_version_is_409_and_changes_nothing(write_api, incident):
     url = f"/api/v1/incidents/{incident['id']}/"
     write_api.patch(url, {"title": "First"}, format="json")
@@ -72,6 +83,8 @@ def test_patch_with_a_stale_if_match_is_412(write_api, incident):
         ({"complexity": 9}, "complexity"),
         ({"patterns": [{"slug": "nope", "rationale": "x"}]}, "patterns[0].slug"),
         ({"status": "published"}, "status"),
+        ({"users_affected_count": -5}, "users_affected_count"),
+        ({"users_affected_count": "about a thousand"}, "users_affected_count"),
     ],
 )
 def test_bad_patches_are_400_naming_the_field(write_api, incident, body, field):

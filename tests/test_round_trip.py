@@ -223,6 +223,7 @@ def make_awkward_review(member) -> Incident:
             "summary": "\n    indented first line is a code block\r\nsecond line  \r\n",
             "impact": "Line one\nLine two with trailing spaces   \n\n",
             "users_affected": "  ~40 % of EU users ",
+            "users_affected_count": 41250,
             "narrative": "\n\nTwo leading newlines, <b>markup</b> &amp; entities, 日本語 🚒",
             "went_well": "\tTab first",
             "where_lucky": "Lucky.  ",

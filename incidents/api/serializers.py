@@ -150,6 +150,7 @@ class IncidentDetailSerializer(IncidentSerializer):
             *IncidentSerializer.Meta.fields,
             "impact",
             "users_affected",
+            "users_affected_count",
             "narrative",
             "went_well",
             "where_lucky",
@@ -254,6 +255,14 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     resolved_at = serializers.DateTimeField(required=False, allow_null=True)
     summary = section()
     impact = section()
+    users_affected_count = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_DB_INT,
+        required=False,
+        allow_null=True,
+        help_text="How many users were affected, if known; null means unknown. The only "
+        "number reports add up (never read from the prose of `users_affected`).",
+    )
     narrative = section()
     shapes = CatalogueSlugField(
         queryset=EmergentShape.objects.all(), catalogue_url="/api/v1/shapes/", many=True,
@@ -279,7 +288,8 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         """The validated data as the service's input."""
         data = self.validated_data
         scalar = ["title", "severity", "started_at", "detected_at", "mitigated_at",
-                  "resolved_at", "summary", "impact", "narrative"]  # fmt: skip
+                  "resolved_at", "summary", "impact", "users_affected_count",
+                  "narrative"]  # fmt: skip
         return ReviewContent(
             fields={"status": Incident.Status.DRAFT, **{k: data[k] for k in scalar if k in data}},
             shapes=list(data.get("shapes", [])),
@@ -312,6 +322,14 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
     summary = section()
     impact = section()
     users_affected = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    users_affected_count = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_DB_INT,
+        required=False,
+        allow_null=True,
+        help_text="How many users were affected, if known; null means unknown. The only "
+        "number reports add up (never read from the prose of `users_affected`).",
+    )
     narrative = section()
     went_well = section()
     where_lucky = section()
@@ -327,8 +345,8 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
     SCALARS = ("title", "severity", "started_at", "detected_at", "mitigated_at", "resolved_at",
-               "summary", "impact", "users_affected", "narrative", "went_well", "where_lucky",
-               "complexity", "coupling")  # fmt: skip
+               "summary", "impact", "users_affected", "users_affected_count", "narrative",
+               "went_well", "where_lucky", "complexity", "coupling")  # fmt: skip
 
     def changes(self) -> dict:
         """Keyword arguments for `services.incident_patch`; `{"fields": {}}` when the patch
