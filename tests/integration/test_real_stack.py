@@ -6,9 +6,11 @@ import shutil
 import socket
 import subprocess
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.models import ApiToken, Incident, RecurrenceMembership
@@ -30,10 +32,13 @@ def write_api(django_user_model) -> APIClient:
 
 
 def _draft(api: APIClient, title: str, components: list[str]) -> int:
+    """A draft for an incident that began now: after every review written before it, so it
+    recurs if an earlier one shows the same structure (docs/recurrence.md)."""
     response = api.post(
         "/api/v1/incidents/",
         {
             "title": title,
+            "started_at": timezone.now().isoformat(),
             "patterns": [{"slug": "fast-global-propagation", "rationale": "Went everywhere."}],
             "components": components,
         },
@@ -141,13 +146,18 @@ def test_reviews_saved_while_redis_is_down_are_analysed_once_it_is_back(write_ap
 
 def test_a_report_is_generated_by_the_worker_over_the_api(write_api, start_worker, flush_queue):
     start_worker()
-    for title, day in [("Regex pinned the edge", "2025-01-10"), ("File panicked", "2025-02-10")]:
+    # Two incidents in the window, the second after the first's review existed (created now,
+    # so the second begins later): one recurrence.
+    now = timezone.now()
+    days = [now - timedelta(days=20), now + timedelta(seconds=5)]
+    for title, day in zip(["Regex pinned the edge", "File panicked"], days, strict=True):
         response = write_api.post(
             "/api/v1/incidents/",
             {
                 "title": title,
-                "started_at": f"{day}T10:00:00Z",
-                "resolved_at": f"{day}T12:00:00Z",
+                "severity": "sev2",
+                "started_at": day.isoformat(),
+                "resolved_at": (day + timedelta(hours=2)).isoformat(),
                 "patterns": [{"slug": "fast-global-propagation", "rationale": "Everywhere."}],
             },
             format="json",
@@ -156,7 +166,10 @@ def test_a_report_is_generated_by_the_worker_over_the_api(write_api, start_worke
     wait_for(lambda: not Incident.objects.needing_analysis().exists(), what="analysis")
     response = write_api.post(
         "/api/v1/reports/",
-        {"since": "2025-01-01T00:00:00Z", "until": "2025-04-01T00:00:00Z"},
+        {
+            "since": (now - timedelta(days=30)).isoformat(),
+            "until": (now + timedelta(days=1)).isoformat(),
+        },
         format="json",
     )
     assert response.status_code == 202
@@ -168,7 +181,7 @@ def test_a_report_is_generated_by_the_worker_over_the_api(write_api, start_worke
     wait_for(done, what="the worker to generate the report")
     snapshot = write_api.get(url).json()["snapshot"]
     assert snapshot["headline"]["incidents"] == 2
-    assert snapshot["headline"]["incident_hours"] == 4.0
+    assert snapshot["headline"]["weighted_hours"] == 16.0  # two 2-hour SEV2 incidents, weight 4
     assert snapshot["headline"]["structures_recurred"] == 1
     assert snapshot["structures"][0]["patterns"] == ["Fast global propagation"]
 
