@@ -38,7 +38,7 @@ from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 
-from common import (
+from benchkit import (
     QueryCounter,
     database_name,
     database_url,

@@ -62,7 +62,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import (
+from benchkit import (
     BENCH,
     ROOT,
     database_name,

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import (
+from benchkit import (
     ROOT,
     database_name,
     database_url,

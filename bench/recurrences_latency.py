@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common
+import benchkit
 
 REQUESTS = {
     "api": "/api/v1/recurrences/",
@@ -84,8 +84,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    url = common.database_url(args.database_url)
-    common.setup_django(url)
+    url = benchkit.database_url(args.database_url)
+    benchkit.setup_django(url)
     import os
 
     os.environ["DEBUG"] = "0"
@@ -114,9 +114,9 @@ def main() -> None:
             row = {
                 "queries": len(statements),
                 "seams_median_ms": statistics.median(seams),
-                "seams_p95_ms": common.percentile(seams, 95),
+                "seams_p95_ms": benchkit.percentile(seams, 95),
                 "floor_median_ms": statistics.median(floor),
-                "floor_p95_ms": common.percentile(floor, 95),
+                "floor_p95_ms": benchkit.percentile(floor, 95),
             }
             row["ratio_median"] = row["seams_median_ms"] / row["floor_median_ms"]
             results[f"{reader_name} {name}"] = row
@@ -129,13 +129,13 @@ def main() -> None:
             f"{row['seams_p95_ms']:.1f} | {row['floor_median_ms']:.1f} / "
             f"{row['floor_p95_ms']:.1f} | {row['ratio_median']:.2f}× |"
         )
-    out = common.save_result(
-        f"recurrences-latency-{common.database_name(url)}",
+    out = benchkit.save_result(
+        f"recurrences-latency-{benchkit.database_name(url)}",
         {
-            "database": common.database_name(url),
+            "database": benchkit.database_name(url),
             "runs": args.runs,
-            "machine": common.machine(),
-            "postgres": common.postgres_info(),
+            "machine": benchkit.machine(),
+            "postgres": benchkit.postgres_info(),
             "results": results,
         },
     )

@@ -63,8 +63,7 @@ from api_latency import (
     run_wrk,
     setup,
 )
-
-from common import (
+from benchkit import (
     ROOT,
     QueryCounter,
     database_name,

@@ -53,7 +53,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import (
+from benchkit import (
     BENCH,
     ROOT,
     QueryCounter,
