@@ -221,18 +221,35 @@ def measure(url: str, *, k: int, seed: int, profile: bool, show_sql: bool) -> di
     return out
 
 
-def recompute(url: str, *, trace: bool) -> dict:
-    setup_django(url)
-    from incidents.analysis.recurrence import recompute_all
+def recompute(url: str, *, trace: bool, redis_url: str | None = None) -> dict:
+    setup_django(url, redis_url=redis_url)
+    from incidents.analysis.recurrence import (
+        recompute_all,
+        recompute_finished,
+        recompute_started,
+    )
     from incidents.models import Incident
 
+    # The phases, from the recompute's own signals: before the first chunk (the similarity
+    # index relearns its boilerplate there), the scoring pass, and the structures.
+    marks: dict[str, float] = {}
+
+    def mark_started(sender, **kwargs):
+        marks.setdefault("started", time.perf_counter())
+
+    def mark_finished(sender, **kwargs):
+        marks["scored"] = time.perf_counter()
+
+    recompute_started.connect(mark_started, weak=False)
+    recompute_finished.connect(mark_finished, weak=False)
     stored = Incident.objects.count()
     before = max_rss_mb()
     if trace:
         tracemalloc.start()
     t0 = time.perf_counter()
     structures = recompute_all()
-    elapsed = time.perf_counter() - t0
+    done = time.perf_counter()
+    elapsed = done - t0
     peak = None
     if trace:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
@@ -241,6 +258,11 @@ def recompute(url: str, *, trace: bool) -> dict:
         "database": database_name(url),
         "stored_incidents": stored,
         "recompute_all_s": elapsed,
+        "phases_s": {
+            "before_scoring": marks["started"] - t0,
+            "scoring_and_index": marks["scored"] - marks["started"],
+            "structures": done - marks["scored"],
+        },
         "structures": structures,
         "max_rss_mb_before": round(before, 1),
         "max_rss_mb_peak": round(max_rss_mb(), 1),
@@ -324,12 +346,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sql", action="store_true", help="Show the costliest statements.")
     parser.add_argument("--recompute", action="store_true", help="Time recompute_all instead.")
     parser.add_argument("--tracemalloc", action="store_true", help="With --recompute.")
+    parser.add_argument(
+        "--redis-url",
+        help="With --recompute: the cache Seams would use (the similarity index remembers "
+        "there what its last complete pass was built on; without it every fresh process "
+        "re-indexes every review).",
+    )
+    parser.add_argument("--tag", default="", help="With --recompute: added to the file name.")
     parser.add_argument("--json-stdout", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.recompute:
-        result = recompute(database_url(args.database_url), trace=args.tracemalloc)
-        suffix = "-tracemalloc" if args.tracemalloc else ""
+        result = recompute(
+            database_url(args.database_url), trace=args.tracemalloc, redis_url=args.redis_url
+        )
+        result["redis_cache"] = bool(args.redis_url)
+        suffix = ("-tracemalloc" if args.tracemalloc else "") + args.tag
         save_result(f"recompute-{result['database']}{suffix}", result)
         print(json.dumps(result, indent=2))
         return 0

@@ -97,10 +97,14 @@ def migrate(url: str) -> None:
     )
 
 
-def setup_django(url: str) -> None:
-    """Configure this process for Django against `url` and call django.setup()."""
+def setup_django(url: str, *, redis_url: str | None = None) -> None:
+    """Configure this process for Django against `url` and call django.setup(). Without
+    `redis_url` the cache is the process's own memory (REDIS_URL is cleared)."""
     os.environ.update(django_env(url))
-    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import django

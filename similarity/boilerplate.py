@@ -78,13 +78,18 @@ def strip(text: str, runs: frozenset[int] | None = None) -> str:
     return "\n".join(kept)
 
 
-def relearn() -> int:
-    """Learn the template text again from the most recent SAMPLE reviews; how many runs."""
+def relearn() -> bool:
+    """Learn the template text again from the most recent SAMPLE reviews and store it if it
+    differs from what was stored. True when the set of runs changed, so text stripped
+    before may strip differently now (the counts alone change nothing that is stripped)."""
     from incidents.models import Incident
 
     from .documents import raw_text
 
     recent = Incident.objects.order_by("-pk").only("summary", "impact", "narrative")[:SAMPLE]
     recurring = learn([raw_text(i) for i in recent])
+    before = dict(RecurringShingle.objects.values_list("hash", "documents"))
+    if before == recurring:
+        return False
     store(recurring)
-    return len(recurring)
+    return before.keys() != recurring.keys()

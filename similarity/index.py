@@ -9,6 +9,8 @@ confidence thresholds built on them mean the same on either database.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Iterable
@@ -21,7 +23,7 @@ from incidents.models import Incident
 
 from .documents import Document, document_for
 from .mechanisms import match_mechanisms
-from .models import IndexedDocument
+from .models import IndexedDocument, RecurringShingle
 from .text import words
 
 # BM25's constants (the usual ones; FTS5 uses the same).
@@ -69,6 +71,32 @@ def index_many(incidents: Iterable[Incident]) -> int:
             index_incident(incident)
             count += 1
     return count
+
+
+def index_stale(incidents: Iterable[Incident]) -> int:
+    """Index those of a batch whose indexed copy is missing or older than the review (its
+    `version`); returns how many. One query for the batch's indexed versions."""
+    incidents = list(incidents)
+    indexed = dict(
+        IndexedDocument.objects.filter(incident_id__in=[i.pk for i in incidents]).values_list(
+            "incident_id", "indexed_version"
+        )
+    )
+    return index_many(i for i in incidents if indexed.get(i.pk) != i.version)
+
+
+def basis() -> str:
+    """A digest of what the indexed texts depend on besides the reviews themselves: the
+    catalogue's mechanisms (their slugs and phrases) and the learned boilerplate runs.
+    While it is unchanged, a review indexed when it was saved is still indexed correctly."""
+    from .mechanisms import _with_phrases
+
+    digest = hashlib.sha256()
+    for m, phrases in sorted(_with_phrases(), key=lambda found: found[0].slug):
+        digest.update(json.dumps([m.slug, list(phrases)]).encode())
+    for h in sorted(RecurringShingle.objects.values_list("hash", flat=True)):
+        digest.update(h.to_bytes(8, "big", signed=True))
+    return digest.hexdigest()
 
 
 def rebuild(*, chunk: int = 500, progress=lambda it, total: it) -> int:

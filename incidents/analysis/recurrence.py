@@ -52,7 +52,13 @@ from taxonomy.models import StructuralPattern
 from taxonomy.selectors import mechanisms as catalogue_mechanisms
 
 from .cost import total_cost, weighted_hours
-from .similarity import catalogue_pinned, normalise, suggest_patterns
+from .similarity import (
+    _pattern_phrases,
+    _pinned,
+    catalogue_pinned,
+    normalise,
+    suggest_patterns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +70,7 @@ logger = logging.getLogger(__name__)
 incident_analysed = Signal()  # sender=Incident, incident=…
 incidents_rescored = Signal()  # sender=Incident, incidents=[…]
 recompute_started = Signal()  # sender=Incident, before the first chunk
+recompute_finished = Signal()  # sender=Incident, after the last chunk was scored
 
 # A pair of patterns is a structure of its own only if at least this many incidents show both,
 # they co-occur at least PAIR_MIN_LIFT times as often as chance would have them, and the
@@ -188,7 +195,11 @@ def score_incident(
         )
         for pattern_id, link in links.items()
     ]
-    for suggestion in suggest_patterns(text=text, limit=50, exclude=frozenset(rejected)):
+    # In a full recompute, patterns none of whose phrases can occur (no phrase has all its
+    # words in the text) are left out before matching: the same suggestions, without
+    # testing every phrase of every pattern against every review.
+    exclude = frozenset(rejected) | _unmatchable(frozenset(haystack.split()))
+    for suggestion in suggest_patterns(text=text, limit=50, exclude=exclude):
         pattern_id = catalogue.slug_to_id.get(suggestion.slug)
         if pattern_id is None or pattern_id in links:
             continue
@@ -203,6 +214,31 @@ def score_incident(
             )
         )
     return rows
+
+
+_phrase_words: dict[str, list[tuple[str, tuple[frozenset[str], ...]]]] = {}
+
+
+def _unmatchable(words: frozenset[str]) -> frozenset[str]:
+    """Slugs of the patterns none of whose phrases can be in a text made of `words`.
+
+    A phrase occurs in a normalised text only as whole words, so only if every one of its
+    words is a word of the text. Patterns with an empty phrase are never left out. Only
+    within a full recompute (`catalogue_pinned`), where the catalogue's state is known
+    without a query; elsewhere nothing is left out."""
+    key = _pinned.get("key")
+    if key is None:
+        return frozenset()
+    phrase_words = _phrase_words.get(key)
+    if phrase_words is None:
+        phrase_words = [
+            (slug, tuple(frozenset(p.split()) for p in phrases))
+            for slug, _, phrases in _pattern_phrases(key)
+            if all(p.split() for p in phrases)
+        ]
+        _phrase_words.clear()
+        _phrase_words[key] = phrase_words
+    return frozenset(slug for slug, phrases in phrase_words if not any(p <= words for p in phrases))
 
 
 def confident(score: PatternScore) -> bool:
@@ -825,6 +861,7 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
     recompute_started.send(sender=Incident)
     with catalogue_pinned():
         _score_all(ids, chunk, progress, catalogue, by_signature, by_pattern)
+    recompute_finished.send(sender=Incident)
     by_signature.update(meaningful_pairs(by_pattern, len(ids)))
 
     shared = {sig: found for sig, found in by_signature.items() if len(found) >= 2}
