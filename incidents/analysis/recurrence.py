@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -611,12 +611,15 @@ def _link_one(structure: RecurringStructure, me: Member, catalogue: Catalogue) -
     aimed = ActionItem.objects.filter(
         Q(pattern_id__in=pattern_ids) | Q(pattern__isnull=True, kind=ActionItem.Kind.STRUCTURAL_FIX)
     )
+    # Per earlier member, newest first, through its own action items (incident index):
+    # not a semi-join over every aimed action item of the archive.
+    own = aimed.filter(incident_id=OuterRef("incident_id"))
     remedied = (
-        earlier.filter(incident_id__in=aimed.values("incident_id"))
+        earlier.filter(Exists(own))
         .exclude(
-            incident_id__in=aimed.filter(
-                ~Q(status=ActionItem.Status.DONE) | Q(completed_at__gt=me.occurred_at)
-            ).values("incident_id")
+            Exists(
+                own.filter(~Q(status=ActionItem.Status.DONE) | Q(completed_at__gt=me.occurred_at))
+            )
         )
         .values_list("incident_id", flat=True)
         .first()
