@@ -9,8 +9,9 @@ stored values serve; for an outsider (the synthetic data restricts 2 % of review
 group "security") each structure's visible members are counted and judged in SQL.
 
 For each reader (a superuser; an ordinary user outside "security") and each request
-(the API's first page, the API filtered by `despite_remediation=true`, the HTML page), in
-one process with DEBUG off:
+(the API's first page, the API filtered by `despite_remediation=true`, the HTML page, the
+HTML page with every filter of issue 13 set, and the page of the largest structure,
+`/recurrences/<id>/`), in one process with DEBUG off:
 
 1. one warm-up request through Django's test client, recording every statement and its
    parameters;
@@ -18,8 +19,8 @@ one process with DEBUG off:
    statements through psycopg on a separate connection, fetching every row (the floor: the
    same SQL without Django, DRF or templates).
 
-Prints a Markdown table (median and p95 per request, and the ratio of Seams to its floor) and
-writes bench/results/recurrences-latency-<db>.json.
+Prints a Markdown table (median, p95 and p99 per request, and the ratios of Seams to its
+floor) and writes bench/results/recurrences-latency-<db>.json (`--tag` adds to the name).
 """
 
 from __future__ import annotations
@@ -39,6 +40,23 @@ REQUESTS = {
     "api-despite": "/api/v1/recurrences/?despite_remediation=true",
     "page": "/recurrences/",
 }
+
+
+def _more_requests() -> dict[str, str]:
+    """The structure page of the largest stored structure, and the recurrences page with a
+    window, a pattern (that structure's), a severity, "despite remediation" and a sort."""
+    from incidents.models import RecurringStructure
+
+    largest = (
+        RecurringStructure.objects.select_related("pattern").order_by("-incident_count").first()
+    )
+    return {
+        "page-filtered": (
+            f"/recurrences/?window=2y&pattern={largest.pattern.slug}&severity=sev2"
+            "&despite_remediation=true&sort=recurrences"
+        ),
+        "structure": f"/recurrences/{largest.pk}/",
+    }
 
 
 def _readers():
@@ -82,7 +100,11 @@ def _replay(conn, statements) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--tag", default="", help="Appended to the result file's name.")
+    parser.add_argument(
+        "--only", default="", help="Comma-separated request names (api, page-filtered, …)."
+    )
     args = parser.parse_args()
     url = benchkit.database_url(args.database_url)
     benchkit.setup_django(url)
@@ -97,10 +119,13 @@ def main() -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     floor_conn = psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
     results = {}
+    requests = {**REQUESTS, **_more_requests()}
+    if args.only:
+        requests = {k: v for k, v in requests.items() if k in args.only.split(",")}
     for reader_name, reader in _readers().items():
         client = Client()
         client.force_login(reader)
-        for name, path in REQUESTS.items():
+        for name, path in requests.items():
             status, statements = _record(client, path)
             assert status == 200, (reader_name, name, status)
             seams, floor = [], []
@@ -114,23 +139,31 @@ def main() -> None:
             row = {
                 "queries": len(statements),
                 "seams_median_ms": statistics.median(seams),
+                "path": path,
                 "seams_p95_ms": benchkit.percentile(seams, 95),
+                "seams_p99_ms": benchkit.percentile(seams, 99),
                 "floor_median_ms": statistics.median(floor),
                 "floor_p95_ms": benchkit.percentile(floor, 95),
+                "floor_p99_ms": benchkit.percentile(floor, 99),
             }
             row["ratio_median"] = row["seams_median_ms"] / row["floor_median_ms"]
+            row["ratio_p99"] = row["seams_p99_ms"] / row["floor_p99_ms"]
             results[f"{reader_name} {name}"] = row
 
-    print("| reader, request | queries | Seams median / p95 ms | floor median / p95 ms | ratio |")
-    print("|---|--:|--:|--:|--:|")
+    print(
+        "| reader, request | queries | Seams median / p95 / p99 ms "
+        "| floor median / p95 / p99 ms | ratio median | ratio p99 |"
+    )
+    print("|---|--:|--:|--:|--:|--:|")
     for key, row in results.items():
         print(
             f"| {key} | {row['queries']} | {row['seams_median_ms']:.1f} / "
-            f"{row['seams_p95_ms']:.1f} | {row['floor_median_ms']:.1f} / "
-            f"{row['floor_p95_ms']:.1f} | {row['ratio_median']:.2f}× |"
+            f"{row['seams_p95_ms']:.1f} / {row['seams_p99_ms']:.1f} | "
+            f"{row['floor_median_ms']:.1f} / {row['floor_p95_ms']:.1f} / "
+            f"{row['floor_p99_ms']:.1f} | {row['ratio_median']:.2f}× | {row['ratio_p99']:.2f}× |"
         )
     out = benchkit.save_result(
-        f"recurrences-latency-{benchkit.database_name(url)}",
+        f"recurrences-latency-{benchkit.database_name(url)}{args.tag}",
         {
             "database": benchkit.database_name(url),
             "runs": args.runs,
