@@ -486,10 +486,28 @@ def write_structure(
         )
         for m in members
     ]
-    structure.memberships.all().delete()
-    RecurrenceMembership.objects.bulk_create(rows, batch_size=2000)
+    # The nightly recompute mostly finds a structure's members as it left them: rewriting
+    # hundreds of thousands of identical rows would be most of its cost.
+    if created or _membership_rows(structure.memberships.all()) != _membership_rows(rows):
+        structure.memberships.all().delete()
+        RecurrenceMembership.objects.bulk_create(rows, batch_size=2000)
     _fill(structure, kind, mechanism, name, members, links)
     return structure
+
+
+_MEMBERSHIP_FIELDS = (
+    "incident_id", "occurred_at", "reviewed_at", "basis", "previous_id", "recurred",
+    "after_remediation", "remediation_kinds", "weighted_hours", "users_affected",
+)  # fmt: skip
+
+
+def _membership_rows(rows) -> set[tuple]:
+    """Every stored field of each membership but its id and structure, comparable."""
+    if isinstance(rows, QuerySet):
+        rows = rows.values_list(*_MEMBERSHIP_FIELDS)
+    else:
+        rows = ([getattr(r, f) for f in _MEMBERSHIP_FIELDS] for r in rows)
+    return {tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in rows}
 
 
 def _fill(structure, kind, mechanism, name, members: list[Member], links: dict[int, Link]):
