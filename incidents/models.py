@@ -174,11 +174,6 @@ class Incident(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("incidents:detail", args=[self.pk])
 
-    @property
-    def occurred_at(self):
-        """When the incident happened, for ordering incidents in time."""
-        return self.started_at or self.created_at
-
 
 class TimelineEvent(models.Model):
     """A moment in the incident: what happened, and why it looked right at the time."""
