@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 import tempfile
 import time
@@ -29,17 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "bench" / "similarity" / "labels.json"
 
-
-def setup_django(db_path: Path) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ["DEBUG"] = "1"
-    os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
-    os.environ.pop("REDIS_URL", None)  # jobs run in-process; no broker needed
-    import django
-
-    django.setup()
-    logging.getLogger("kombu").setLevel(logging.ERROR)
+sys.path.insert(0, str(ROOT / "bench" / "similarity"))
+from evaluate import setup_django  # noqa: E402  (the same throw-away database set-up)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -209,6 +209,18 @@ def section(**kwargs) -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, max_length=MAX_SECTION, **kwargs)
 
 
+def users_affected_count() -> serializers.IntegerField:
+    """The optional number of users affected: null is unknown, never guessed from prose."""
+    return serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_DB_INT,
+        required=False,
+        allow_null=True,
+        help_text="How many users were affected, if known; null means unknown. The only "
+        "number reports add up (never read from the prose of `users_affected`).",
+    )
+
+
 class TimelineEventInSerializer(StrictFieldsMixin, serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     kind = serializers.ChoiceField(choices=TimelineEvent.Kind.choices, default="observation")
@@ -255,14 +267,7 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     resolved_at = serializers.DateTimeField(required=False, allow_null=True)
     summary = section()
     impact = section()
-    users_affected_count = serializers.IntegerField(
-        min_value=0,
-        max_value=MAX_DB_INT,
-        required=False,
-        allow_null=True,
-        help_text="How many users were affected, if known; null means unknown. The only "
-        "number reports add up (never read from the prose of `users_affected`).",
-    )
+    users_affected_count = users_affected_count()
     narrative = section()
     shapes = CatalogueSlugField(
         queryset=EmergentShape.objects.all(), catalogue_url="/api/v1/shapes/", many=True,
@@ -322,14 +327,7 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
     summary = section()
     impact = section()
     users_affected = serializers.CharField(max_length=250, required=False, allow_blank=True)
-    users_affected_count = serializers.IntegerField(
-        min_value=0,
-        max_value=MAX_DB_INT,
-        required=False,
-        allow_null=True,
-        help_text="How many users were affected, if known; null means unknown. The only "
-        "number reports add up (never read from the prose of `users_affected`).",
-    )
+    users_affected_count = users_affected_count()
     narrative = section()
     went_well = section()
     where_lucky = section()
