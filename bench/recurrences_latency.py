@@ -2,22 +2,29 @@
 
     .venv/bin/python bench/recurrences_latency.py [--database-url postgres://…/seams_bench_100k]
 
-Since restricted reviews stopped counting for readers outside their group, every count,
-date and "recurred despite remediation" flag of `/api/v1/recurrences/` and the
-`/recurrences/` page is computed for the reader: for a reader who may see every review the
-stored values serve; for an outsider (the synthetic data restricts 2 % of reviews to the
-group "security") each structure's visible members are counted and judged in SQL.
+A reader who may see every member of a structure is shown its stored figures; for any other
+reader (the synthetic data restricts 2 % of reviews to the group "security") the structure
+is judged again over the members they may see, in Python from one query of membership rows,
+and the result is cached under the structure's version and the set of members hidden from
+that reader (`incidents.selectors`). So each request is measured twice:
+
+- **warm**: the reader's views are in the cache (every request after the first, until the
+  structure or what is hidden from the reader changes);
+- **cold** (`--cold-runs`): the cache is cleared before each request, so every structure
+  the reader cannot fully see is judged again (the first request after a change).
 
 For each reader (a superuser; an ordinary user outside "security") and each request
 (the API's first page, the API filtered by `despite_remediation=true`, the HTML page, the
 HTML page with every filter of issue 13 set, and the page of the largest structure,
 `/recurrences/<id>/`), in one process with DEBUG off:
 
-1. one warm-up request through Django's test client, recording every statement and its
-   parameters;
+1. one request in the state measured (warm or cold) through Django's test client,
+   recording every statement and its parameters;
 2. `--runs` requests, each timed whole (Seams), alternating with a replay of the recorded
    statements through psycopg on a separate connection, fetching every row (the floor: the
-   same SQL without Django, DRF or templates).
+   same SQL without Django, DRF, templates or the Python judging).
+
+`--redis-url` uses Redis as the cache, as a deployment does (default: the process's memory).
 
 Prints a Markdown table (median, p95 and p99 per request, and the ratios of Seams to its
 floor) and writes bench/results/recurrences-latency-<db>.json (`--tag` adds to the name).
@@ -101,18 +108,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--cold-runs", type=int, default=10)
+    parser.add_argument("--redis-url", default=None)
     parser.add_argument("--tag", default="", help="Appended to the result file's name.")
     parser.add_argument(
         "--only", default="", help="Comma-separated request names (api, page-filtered, …)."
     )
     args = parser.parse_args()
     url = benchkit.database_url(args.database_url)
-    benchkit.setup_django(url)
+    benchkit.setup_django(url, redis_url=args.redis_url)
     import os
 
     os.environ["DEBUG"] = "0"
     import psycopg
     from django.conf import settings
+    from django.core.cache import cache
     from django.test import Client
 
     settings.DEBUG = False
@@ -122,33 +132,45 @@ def main() -> None:
     requests = {**REQUESTS, **_more_requests()}
     if args.only:
         requests = {k: v for k, v in requests.items() if k in args.only.split(",")}
+    cache.clear()
     for reader_name, reader in _readers().items():
         client = Client()
         client.force_login(reader)
         for name, path in requests.items():
-            status, statements = _record(client, path)
-            assert status == 200, (reader_name, name, status)
-            seams, floor = [], []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                client.get(path)
-                seams.append((time.perf_counter() - start) * 1000)
-                start = time.perf_counter()
-                _replay(floor_conn, statements)
-                floor.append((time.perf_counter() - start) * 1000)
-            row = {
-                "queries": len(statements),
-                "seams_median_ms": statistics.median(seams),
-                "path": path,
-                "seams_p95_ms": benchkit.percentile(seams, 95),
-                "seams_p99_ms": benchkit.percentile(seams, 99),
-                "floor_median_ms": statistics.median(floor),
-                "floor_p95_ms": benchkit.percentile(floor, 95),
-                "floor_p99_ms": benchkit.percentile(floor, 99),
-            }
-            row["ratio_median"] = row["seams_median_ms"] / row["floor_median_ms"]
-            row["ratio_p99"] = row["seams_p99_ms"] / row["floor_p99_ms"]
-            results[f"{reader_name} {name}"] = row
+            for state, runs in (("cold", args.cold_runs), ("warm", args.runs)):
+                if not runs:
+                    continue
+                before = cache.clear if state == "cold" else (lambda: None)
+                if state == "warm":
+                    client.get(path)  # fills the cache
+                before()
+                status, statements = _record(client, path)
+                assert status == 200, (reader_name, name, status)
+                seams, floor = [], []
+                for _ in range(runs):
+                    before()
+                    start = time.perf_counter()
+                    client.get(path)
+                    seams.append((time.perf_counter() - start) * 1000)
+                    start = time.perf_counter()
+                    _replay(floor_conn, statements)
+                    floor.append((time.perf_counter() - start) * 1000)
+                row = {
+                    "queries": len(statements),
+                    "runs": runs,
+                    "seams_median_ms": statistics.median(seams),
+                    "path": path,
+                    "seams_p95_ms": benchkit.percentile(seams, 95),
+                    "seams_p99_ms": benchkit.percentile(seams, 99),
+                    "floor_median_ms": statistics.median(floor),
+                    "floor_p95_ms": benchkit.percentile(floor, 95),
+                    "floor_p99_ms": benchkit.percentile(floor, 99),
+                }
+                row["ratio_median"] = row["seams_median_ms"] / row["floor_median_ms"]
+                row["ratio_p99"] = row["seams_p99_ms"] / row["floor_p99_ms"]
+                results[f"{reader_name} {name} ({state})"] = row
+                print(f"{reader_name} {name} ({state}): p99 {row['seams_p99_ms']:.1f} ms, "
+                      f"floor {row['floor_p99_ms']:.1f} ms", flush=True)  # fmt: skip
 
     print(
         "| reader, request | queries | Seams median / p95 / p99 ms "
@@ -167,6 +189,9 @@ def main() -> None:
         {
             "database": benchkit.database_name(url),
             "runs": args.runs,
+            "cold_runs": args.cold_runs,
+            "redis_cache": bool(args.redis_url),
+            "load_average": os.getloadavg(),
             "machine": benchkit.machine(),
             "postgres": benchkit.postgres_info(),
             "results": results,

@@ -6,3 +6,6 @@ class IncidentsConfig(AppConfig):
 
     name = "incidents"
     verbose_name = "Incidents"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the receivers)

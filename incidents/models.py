@@ -52,6 +52,14 @@ class IncidentQuerySet(models.QuerySet):
             return self
         return self.filter(Q(restricted_to__isnull=True) | Q(restricted_to__in=user.groups.all()))
 
+    def hidden_from(self, user: AbstractBaseUser | AnonymousUser) -> IncidentQuerySet:
+        """The incidents this user may not see: the complement of `visible_to`."""
+        if not user.is_authenticated:
+            return self
+        if user.is_superuser:
+            return self.none()
+        return self.filter(restricted_to__isnull=False).exclude(restricted_to__in=user.groups.all())
+
     def needing_analysis(self) -> IncidentQuerySet:
         """Incidents whose latest save has not been analysed yet."""
         return self.filter(
@@ -435,6 +443,8 @@ class RecurringStructure(models.Model):
     first_seen = models.DateTimeField(null=True)
     last_seen = models.DateTimeField(null=True)
     incident_count = models.PositiveIntegerField(default=0)
+    # Of those, the members whose date is known (the others are in no window).
+    dated_count = models.PositiveIntegerField(default=0)
     # How many members recurred (see RecurrenceMembership.recurred), and when the last began.
     recurrence_count = models.PositiveIntegerField(default=0)
     last_recurred_at = models.DateTimeField(null=True, blank=True)
@@ -491,6 +501,11 @@ class RecurrenceMembership(models.Model):
     # they may see are plain SQL: None when unknown.
     weighted_hours = models.FloatField(null=True, blank=True)
     users_affected = models.PositiveIntegerField(null=True, blank=True)
+    # From when this incident's action items aimed at the structure were all done (None:
+    # never — none aimed, or one not done), and their kinds: what a later member is judged
+    # on, so a reader's view of the structure is computed from these rows alone.
+    remediated_from = models.DateTimeField(null=True, blank=True)
+    aimed_kinds = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "incident_id"]

@@ -1,4 +1,4 @@
-"""Reads shared by pages and the API: what a user may see of derived analysis.
+"""Reads shared by pages, the API and reports: what a reader may see of recurring structures.
 
 A recurring structure is stored once, over every review, restricted ones included. What a
 reader is shown is computed from the reviews *they* may see: how many incidents, first and
@@ -6,255 +6,356 @@ last sighting, how often and when it recurred, whether despite remediation, what
 and whether it is listed at all (a structure recurs for a reader only if they can see it
 recur: a visible member that began after a visible earlier one was reviewed). So an
 outsider's answer is the same whether or not a restricted review exists.
+
+How that stays cheap at a hundred thousand reviews (docs/benchmarks.md):
+
+- A reader who may see every member of a structure (a superuser; anyone, when none of its
+  members is restricted) is shown the stored figures: they are that reader's.
+- Otherwise the structure is judged again over the members the reader may see, by the same
+  function the analysis uses (`analysis.recurrence.link_members`), from the membership rows
+  alone: each carries its incident's organisation-free facts, its cost and its own
+  remediation. The result (`Seen`) keeps the figures and only the members whose recurrence
+  differs from the stored one, and is cached under the structure's version and the set of
+  members hidden from the reader: readers who may see the same reviews share it, and any
+  change to the structure or to what is hidden makes a new key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    Exists,
-    ExpressionWrapper,
-    F,
-    IntegerField,
-    Max,
-    Min,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    When,
-)
-from django.db.models.functions import Coalesce
-from django.db.models.query import ModelIterable
+from django.core.cache import cache
+from django.db.models import F, QuerySet
 
-from .models import ActionItem, Incident, RecurrenceMembership, RecurringStructure
+from .analysis.cost import Cost
+from .analysis.recurrence import EARLIEST, Member, link_members
+from .models import Incident, RecurrenceMembership, RecurringStructure
 
 Reader = AbstractBaseUser | AnonymousUser
 
-# Names of the per-kind annotations `_ReaderMembershipIterable` turns into a list.
-_KIND_FLAG = "reader_kind_{}"
+# How long a reader's view of a structure is kept: any change makes a new key, so this only
+# bounds how long an unused one occupies the cache.
+SEEN_CACHE_SECONDS = 24 * 3600
 
 
-def _aimed_items(incident_ref, structure_ref) -> QuerySet[ActionItem]:
-    """Action items of an incident aimed at a structure: linked to one of its patterns, or
-    structural fixes linked to no pattern (`analysis.recurrence.aimed_at`)."""
-    # One level deeper than the items: its reference reaches out through them.
-    patterns = RecurringStructure.patterns.through.objects.filter(
-        recurringstructure_id=OuterRef(structure_ref)
-    ).values("structuralpattern_id")
-    return ActionItem.objects.filter(incident_id=incident_ref).filter(
-        Q(pattern_id__in=patterns) | Q(pattern__isnull=True, kind=ActionItem.Kind.STRUCTURAL_FIX)
+@dataclass(frozen=True)
+class SeenLink:
+    """A member's recurrence as a reader may know it (docs/recurrence.md)."""
+
+    previous_id: int | None
+    recurred: bool
+    after_remediation: bool
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A recurring structure as one reader may see it: figures over the members they may
+    see, the members hidden from them, and the members whose recurrence differs from the
+    stored one (an earlier member it rested on is hidden)."""
+
+    incident_count: int
+    dated_count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    recurrence_count: int
+    last_recurred_at: datetime | None
+    despite_remediation: bool
+    cost: Cost
+    hidden: frozenset[int] = frozenset()
+    changed: Mapping[int, SeenLink] = field(default_factory=dict)
+
+    @property
+    def recurs(self) -> bool:
+        return self.recurrence_count > 0
+
+    def link(self, membership: RecurrenceMembership) -> SeenLink:
+        """The membership's recurrence for this reader (the membership must be visible)."""
+        found = self.changed.get(membership.incident_id)
+        if found is not None:
+            return found
+        return stored_link(membership)
+
+
+def stored_link(membership: RecurrenceMembership) -> SeenLink:
+    return SeenLink(
+        membership.previous_id,
+        membership.recurred,
+        membership.after_remediation,
+        tuple(membership.remediation_kinds or ()),
     )
 
 
-def _earlier_reviewed(visible: QuerySet[Incident]) -> QuerySet[RecurrenceMembership]:
-    """For an outer membership: the members of its structure the reader may see, of the same
-    organisation, whose review existed before it began (none if it has no date), each with
-    `remedied` — its aimed action items all done by then."""
-    aimed = _aimed_items(OuterRef("incident_id"), OuterRef("structure_id"))
-    not_done_in_time = aimed.filter(
-        ~Q(status=ActionItem.Status.DONE) | Q(completed_at__gt=OuterRef(OuterRef("occurred_at")))
-    )
-    return (
-        RecurrenceMembership.objects.filter(
-            structure_id=OuterRef("structure_id"),
-            incident__in=visible,
-            # The outer membership's organisation, read through its incident (the outer
-            # query need not join incidents).
-            incident__organisation=Subquery(
-                Incident.objects.filter(pk=OuterRef(OuterRef("incident_id"))).values(
-                    "organisation"
-                )[:1]
-            ),
-            reviewed_at__lt=OuterRef("occurred_at"),
-        )
-        .exclude(incident_id=OuterRef("incident_id"))
-        .annotate(
-            remedied=ExpressionWrapper(
-                Exists(aimed) & ~Exists(not_done_in_time), output_field=BooleanField()
-            )
-        )
+def _stored(structure: RecurringStructure) -> Seen:
+    return Seen(
+        incident_count=structure.incident_count,
+        dated_count=structure.dated_count,
+        first_seen=structure.first_seen,
+        last_seen=structure.last_seen,
+        recurrence_count=structure.recurrence_count,
+        last_recurred_at=structure.last_recurred_at,
+        despite_remediation=structure.recurred_despite_remediation,
+        cost=Cost(
+            structure.incident_count,
+            structure.weighted_hours,
+            structure.weighted_hours_unknown,
+            structure.users_affected,
+            structure.users_affected_unknown,
+        ),
     )
 
 
-def _nothing_hidden(visible: QuerySet[Incident], structure_ref) -> Exists:
-    return ~Exists(
-        RecurrenceMembership.objects.filter(structure_id=structure_ref).exclude(
-            incident__in=visible
-        )
-    )
+_ROW = (
+    "incident_id", "incident__organisation", "occurred_at", "reviewed_at", "remediated_from",
+    "aimed_kinds", "weighted_hours", "users_affected", "previous_id", "recurred",
+    "after_remediation", "remediation_kinds",
+)  # fmt: skip
 
 
-def memberships_as_seen(visible: QuerySet[Incident]) -> QuerySet[RecurrenceMembership]:
-    """Memberships of reviews the reader may see, each annotated with what the reader may
-    know of its recurrence (docs/recurrence.md), judged only on members they may see:
-
-    - `reader_recurred`: an earlier member of the same organisation was reviewed before this
-      incident began;
-    - `reader_previous_id`: the member it recurred after (the latest remediated one, else
-      the latest reviewed one), the stored `previous` may be a restricted review;
-    - `reader_after_remediation`: one such earlier member had action items aimed at the
-      structure, all done by the time this incident began;
-    - one `reader_kind_<kind>` flag per kind of aimed action item of `reader_previous_id`.
-
-    Where the reader may see every member of the structure, the stored values are theirs.
-    """
-    earlier = _earlier_reviewed(visible)
-    latest = earlier.order_by("-reviewed_at", "-incident_id")
-    all_seen = _nothing_hidden(visible, OuterRef("structure_id"))
-    items = _aimed_items(OuterRef("reader_previous_id"), OuterRef("structure_id"))
-    return (
-        RecurrenceMembership.objects.filter(incident__in=visible)
-        .annotate(
-            reader_previous_id=Case(
-                When(all_seen, then="previous_id"),
-                default=Coalesce(
-                    Subquery(latest.filter(remedied=True).values("incident_id")[:1]),
-                    Subquery(latest.values("incident_id")[:1]),
-                ),
-                output_field=IntegerField(),
-            )
-        )
-        .annotate(
-            reader_recurred=Case(
-                When(all_seen, then="recurred"),
-                default=Exists(earlier),
-                output_field=BooleanField(),
-            ),
-            reader_after_remediation=Case(
-                When(all_seen, then="after_remediation"),
-                default=Exists(earlier.filter(remedied=True)),
-                output_field=BooleanField(),
-            ),
-            **{
-                _KIND_FLAG.format(kind): Exists(items.filter(kind=kind))
-                for kind in ActionItem.Kind.values
-            },
-        )
-    )
-
-
-class _ReaderMembershipIterable(ModelIterable):
-    """Gives each membership `reader_remediation_kinds`, the list the API and the page show,
-    from the per-kind flags SQL computed."""
-
-    def __iter__(self) -> Iterator[RecurrenceMembership]:
-        for membership in super().__iter__():
-            membership.reader_remediation_kinds = [
-                kind
-                for kind in ActionItem.Kind.values
-                if getattr(membership, _KIND_FLAG.format(kind))
-            ]
-            yield membership
-
-
-def _per_structure(members: QuerySet[RecurrenceMembership], aggregate) -> Subquery:
-    """One aggregate of a structure's `members`, as a subquery of the structure list."""
-    return Subquery(
-        members.filter(structure_id=OuterRef("pk"))
+def _judged(user: Reader, hidden: dict[int, frozenset[int]]) -> dict[int, Seen]:
+    """Each structure of `hidden` (id → its members hidden from the reader) judged again
+    over its other members: one query for all of them."""
+    by_structure: dict[int, list[tuple]] = {pk: [] for pk in hidden}
+    for row in (
+        RecurrenceMembership.objects.filter(structure_id__in=list(hidden))
+        .exclude(incident__in=Incident.objects.hidden_from(user))
         .order_by()
-        .values("structure_id")
-        .annotate(value=aggregate)
-        .values("value")[:1]
+        .values_list("structure_id", *_ROW)
+    ):
+        by_structure[row[0]].append(row[1:])
+    return {pk: _judge(rows, hidden[pk]) for pk, rows in by_structure.items()}
+
+
+def _judge(rows: list[tuple], hidden: frozenset[int]) -> Seen:
+    """One structure's `Seen` from the `_ROW` rows of the members a reader may see."""
+    members = [
+        Member(
+            pk=row[0],
+            organisation=row[1] or "",
+            occurred_at=row[2],
+            reviewed_at=row[3] or EARLIEST,
+            remediated_from=row[4],
+            aimed_kinds=tuple(row[5] or ()),
+        )
+        for row in rows
+    ]
+    links = link_members(members)
+    changed: dict[int, SeenLink] = {}
+    dated: list[datetime] = []
+    recurred: list[datetime | None] = []
+    despite = False
+    hours, hours_unknown, users, users_unknown = 0.0, 0, None, 0
+    for row in rows:
+        incident_id, occurred, weighted, affected = row[0], row[2], row[6], row[7]
+        link = links[incident_id]
+        seen = SeenLink(link.previous, link.recurred, link.after_remediation, tuple(link.kinds))
+        if seen != SeenLink(row[8], row[9], row[10], tuple(row[11] or ())):
+            changed[incident_id] = seen
+        if occurred is not None:
+            dated.append(occurred)
+        if link.recurred:
+            recurred.append(occurred)
+        despite = despite or link.after_remediation
+        if weighted is None:
+            hours_unknown += 1
+        else:
+            hours += weighted
+        if affected is None:
+            users_unknown += 1
+        else:
+            users = (users or 0) + affected
+    when = [d for d in recurred if d is not None]
+    return Seen(
+        incident_count=len(rows),
+        dated_count=len(dated),
+        first_seen=min(dated, default=None),
+        last_seen=max(dated, default=None),
+        recurrence_count=len(recurred),
+        last_recurred_at=max(when, default=None),
+        despite_remediation=despite,
+        cost=Cost(len(rows), round(hours, 1), hours_unknown, users, users_unknown),
+        hidden=hidden,
+        changed=changed,
     )
+
+
+def _cache_key(structure: RecurringStructure, hidden: frozenset[int]) -> str:
+    digest = hashlib.sha256(",".join(map(str, sorted(hidden))).encode()).hexdigest()[:32]
+    version = structure.updated_at.isoformat() if structure.updated_at else "-"
+    return f"seams:seen:2:{structure.pk}:{version}:{digest}"
+
+
+def hidden_members(user: Reader, structure_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """structure id → its members this reader may not see (only structures with one).
+    One query; none for a reader who sees every review."""
+    ids = list(structure_ids)
+    if not ids or getattr(user, "is_superuser", False):
+        return {}
+    found: dict[int, set[int]] = defaultdict(set)
+    for structure_id, incident_id in RecurrenceMembership.objects.filter(
+        structure_id__in=ids, incident__in=Incident.objects.hidden_from(user)
+    ).values_list("structure_id", "incident_id"):
+        found[structure_id].add(incident_id)
+    return {pk: frozenset(members) for pk, members in found.items()}
+
+
+def seen_structures(user: Reader, structures: Iterable[RecurringStructure]) -> dict[int, Seen]:
+    """structure id → the structure as this reader may see it."""
+    structures = list(structures)
+    hidden = hidden_members(user, (s.pk for s in structures))
+    out = {s.pk: _stored(s) for s in structures if s.pk not in hidden}
+    judged = [s for s in structures if s.pk in hidden]
+    if judged:
+        keys = {s.pk: _cache_key(s, hidden[s.pk]) for s in judged}
+        cached = cache.get_many(list(keys.values()))
+        missing = {}
+        for s in judged:
+            seen = cached.get(keys[s.pk])
+            if isinstance(seen, Seen):
+                out[s.pk] = seen
+            else:
+                missing[s.pk] = hidden[s.pk]
+        if missing:
+            fresh = _judged(user, missing)
+            out.update(fresh)
+            cache.set_many({keys[pk]: seen for pk, seen in fresh.items()}, SEEN_CACHE_SECONDS)
+    return out
+
+
+def memberships_seen(
+    user: Reader, memberships: QuerySet[RecurrenceMembership], *fields: str
+) -> tuple[list[tuple], dict[int, Seen]]:
+    """Rows (structure id, incident id, *fields, `SeenLink`) of `memberships` — which must
+    be of incidents the reader may see — and each of their structures as the reader sees it.
+    Three queries whatever their number (more while views are not cached)."""
+    rows = list(
+        memberships.order_by().values_list(
+            "structure_id", "incident_id", "previous_id", "recurred", "after_remediation",
+            "remediation_kinds", *fields,
+        )
+    )  # fmt: skip
+    seen = seen_structures(user, RecurringStructure.objects.filter(pk__in={r[0] for r in rows}))
+    out = []
+    for row in rows:
+        link = seen[row[0]].changed.get(row[1]) or SeenLink(
+            row[2], row[3], row[4], tuple(row[5] or ())
+        )
+        out.append((row[0], row[1], *row[6:], link))
+    return out, seen
+
+
+def _structures(queryset: QuerySet[RecurringStructure] | None) -> QuerySet[RecurringStructure]:
+    queryset = RecurringStructure.objects.all() if queryset is None else queryset
+    return queryset.select_related("pattern").prefetch_related("patterns")
+
+
+# Sort keys of the recurrences list (the page's and the API's `sort`).
+def _sort_key(sort: str):
+    def key(structure: RecurringStructure):
+        seen = structure.seen
+        cost = -(seen.cost.weighted_hours or 0.0)
+        count = -seen.recurrence_count
+        if sort == "last":
+            return (seen.last_seen is None, -(seen.last_seen.timestamp() if seen.last_seen else 0),
+                    structure.pk)  # fmt: skip
+        first, then = (count, cost) if sort == "recurrences" else (cost, count)
+        return (not seen.despite_remediation, first, then, structure.pk)
+
+    return key
 
 
 def recurring_structures_for(
     user: Reader,
+    structures: QuerySet[RecurringStructure] | None = None,
     *,
-    pattern_slug: str | None = None,
+    sort: str = "cost",
     despite_remediation: bool | None = None,
-) -> QuerySet[RecurringStructure]:
-    """The structures that recur for this user: those where a member they may see recurred
-    after another they may see (docs/recurrence.md), ranked as a lead plans — recurred
-    despite remediation first, then by severity-weighted incident-hours.
+) -> list[RecurringStructure]:
+    """The structures (of `structures`, default all) that recur for this user: those where
+    a member they may see recurred after another they may see (docs/recurrence.md), each
+    with `seen` (`Seen`), ranked as a lead plans: recurred despite remediation first, then
+    by severity-weighted incident-hours (`sort="recurrences"`: by recurrences first;
+    `"last"`: last seen, newest first). The stored figures count every review and must not
+    be shown: show `seen`.
 
-    Each structure carries, computed over the members the reader may see only:
-    `reader_incident_count`, `reader_first_seen`, `reader_last_seen`,
-    `reader_recurrence_count`, `reader_last_recurred_at`, `reader_despite_remediation`,
-    `reader_weighted_hours` (None when no member's is known), `reader_weighted_hours_unknown`,
-    `reader_users_affected` (None when no member's is known), `reader_users_affected_unknown`;
-    and `visible_memberships`, those members in time order, each with `reader_recurred`,
-    `reader_after_remediation` and `reader_remediation_kinds`. The stored figures count
-    every review and must not be shown.
-
-    A fixed number of queries whatever the number of structures: one for the page of
-    structures, one for their visible members, then their components and patterns.
+    A fixed number of queries whatever the number of structures and members: the
+    structures, their patterns, the members hidden from the reader, and one for the
+    members of the structures whose view for this reader is not cached yet.
     """
-    visible = Incident.objects.visible_to(user)
-    members = memberships_as_seen(visible)
-    # Counts and sums from bare rows: the annotated `members` would be grouped by its
-    # per-member subqueries, running them for every member of every structure.
-    plain = RecurrenceMembership.objects.filter(incident__in=visible)
-    earlier = _earlier_reviewed(visible)
-    recurred = plain.filter(Exists(earlier))
-    remedied = plain.filter(Exists(earlier.filter(remedied=True)))
-    all_seen = _nothing_hidden(visible, OuterRef("pk"))
-    structures = (
-        RecurringStructure.objects.annotate(
-            reader_incident_count=_per_structure(plain, Count("pk")),
-            reader_first_seen=_per_structure(plain, Min("occurred_at")),
-            reader_last_seen=_per_structure(plain, Max("occurred_at")),
-            reader_weighted_hours=_per_structure(plain, Sum("weighted_hours")),
-            reader_weighted_hours_unknown=_per_structure(
-                plain.filter(weighted_hours__isnull=True), Count("pk")
-            ),
-            reader_users_affected=_per_structure(plain, Sum("users_affected")),
-            reader_users_affected_unknown=_per_structure(
-                plain.filter(users_affected__isnull=True), Count("pk")
-            ),
-            # With nothing hidden from the reader the stored figures are theirs; otherwise
-            # judge only the members they may see.
-            reader_recurrence_count=Case(
-                When(all_seen, then="recurrence_count"),
-                default=Coalesce(_per_structure(recurred, Count("pk")), 0),
-            ),
-            reader_last_recurred_at=Case(
-                When(all_seen, then="last_recurred_at"),
-                default=_per_structure(recurred, Max("occurred_at")),
-            ),
-            reader_despite_remediation=Case(
-                When(all_seen, then="recurred_despite_remediation"),
-                default=Exists(remedied.filter(structure_id=OuterRef("pk"))),
-                output_field=BooleanField(),
-            ),
-        )
-        .filter(reader_recurrence_count__gte=1)
-        .select_related("pattern")
-        .prefetch_related(
-            "patterns",
-            Prefetch(
-                "memberships",
-                _reader_memberships(members),
-                to_attr="visible_memberships",
-            ),
-        )
-        .order_by(
-            "-reader_despite_remediation",
-            F("reader_weighted_hours").desc(nulls_last=True),
-            "-reader_recurrence_count",
-            "id",
-        )
+    found = list(_structures(structures))
+    seen = seen_structures(user, found)
+    listed = []
+    for structure in found:
+        structure.seen = seen[structure.pk]
+        if not structure.seen.recurs:
+            continue
+        if despite_remediation is not None and (
+            structure.seen.despite_remediation != despite_remediation
+        ):
+            continue
+        listed.append(structure)
+    return sorted(listed, key=_sort_key(sort))
+
+
+def visible_memberships(
+    structure: RecurringStructure,
+) -> QuerySet[RecurrenceMembership]:
+    """A structure's members its reader may see (`structure.seen` set by
+    `recurring_structures_for`), in time order, undated last."""
+    return (
+        RecurrenceMembership.objects.filter(structure_id=structure.pk)
+        .exclude(incident_id__in=sorted(structure.seen.hidden))
+        .order_by(F("occurred_at").asc(nulls_last=True), "incident_id")
     )
-    if pattern_slug:
-        structures = structures.filter(patterns__slug=pattern_slug)
-    if despite_remediation is not None:
-        structures = structures.filter(reader_despite_remediation=despite_remediation)
-    return structures
 
 
-def _reader_memberships(members: QuerySet[RecurrenceMembership]) -> QuerySet:
-    members = (
-        members.select_related("incident")
+def recurred_memberships(structure: RecurringStructure) -> QuerySet[RecurrenceMembership]:
+    """The visible members that recurred for the reader."""
+    seen = structure.seen
+    members = visible_memberships(structure)
+    # A reader's recurrences are a subset of the stored ones (fewer members, fewer earlier
+    # reviews): only a change can take one away.
+    gone = sorted(pk for pk, link in seen.changed.items() if not link.recurred)
+    return members.filter(recurred=True).exclude(incident_id__in=gone)
+
+
+def earlier_in_same_structure(*, incident: Incident, user: Reader) -> list[RecurrenceMembership]:
+    """For the incident page: the earlier incidents of this organisation, among those the
+    reader may see, that share a pattern or mechanism structure with this one and were
+    reviewed before it began (what it recurred after), with their components, ordered by
+    pattern. Each carries `this_after_remediation`: whether this incident, as the reader
+    may know it, came back after the remediation of one of them was done."""
+    if incident.started_at is None:
+        return []  # an undated incident recurs after nothing
+    mine = {
+        m.structure_id: m
+        for m in RecurrenceMembership.objects.filter(
+            incident=incident, structure__kind__in=["pattern", "mechanism"]
+        ).select_related("structure")
+    }
+    if not mine:
+        return []
+    seen = seen_structures(user, [m.structure for m in mine.values()])
+    earlier = list(
+        RecurrenceMembership.objects.filter(
+            structure__in=list(mine),
+            reviewed_at__lt=incident.started_at,
+            incident__organisation=incident.organisation,
+            incident__in=Incident.objects.visible_to(user),
+        )
+        .exclude(incident=incident)
+        .select_related("incident", "structure__pattern")
         .prefetch_related("incident__components")
-        .order_by("occurred_at", "incident_id")
+        .order_by("structure__pattern__name", "-occurred_at")
     )
-    members._iterable_class = _ReaderMembershipIterable
-    return members
+    for membership in earlier:
+        structure_id = membership.structure_id
+        membership.this_after_remediation = (
+            seen[structure_id].link(mine[structure_id]).after_remediation
+        )
+    return earlier

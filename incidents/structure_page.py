@@ -4,27 +4,36 @@ Plain functions over `incidents.selectors.recurring_structures_for`, so every fi
 from the reviews the reader may see: a restricted member never appears, is never counted and
 never lends its action items to "what was tried". Pages and the API both read from here.
 
-One structure costs a fixed number of queries whatever its number of members: the selector's
-(the structure, its visible members, their components, its patterns) and one for the action
-items of those members.
+A structure can have thousands of members at a large archive, so nothing here loads them
+all: its figures come from the selector (`Seen`), the members, the action items and what
+came back are read a page at a time, and the components and the catalogue fixes already
+tried are aggregated in the database. One structure costs a fixed number of queries
+whatever its number of members.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from similarity.text import content_words
 from taxonomy.models import StructuralPattern
 
-from .analysis.cost import Cost, total_cost, weighted_hours
+from .analysis.cost import Cost
 from .models import ActionItem, Component, Incident, RecurrenceMembership, RecurringStructure
-from .selectors import Reader, recurring_structures_for
+from .selectors import (
+    Reader,
+    Seen,
+    recurred_memberships,
+    recurring_structures_for,
+    visible_memberships,
+)
 
 # The kinds of structure, as a lead reads them (the model's own labels are for the admin).
 KIND_LABELS = {
@@ -32,6 +41,13 @@ KIND_LABELS = {
     "mechanism": "Mechanism of a pattern",
     "pair": "Two patterns together",
 }
+# Members and action items shown at a time on the structure page and in the API detail;
+# members listed with each structure of the API list; what came back after remediation.
+MEMBERS_PER_PAGE = 50
+ACTIONS_PER_PAGE = 50
+RECENT_MEMBERS = 10
+CAME_BACK_SHOWN = 20
+TRIED_BY_SHOWN = 3
 
 
 def structure_name(structure: RecurringStructure) -> str:
@@ -55,23 +71,6 @@ def structure_patterns(structure: RecurringStructure) -> list[StructuralPattern]
     return list(structure.patterns.all()) or [structure.pattern]
 
 
-def _cost(memberships: list[RecurrenceMembership]) -> Cost:
-    return total_cost(
-        (m.incident.severity, m.incident.started_at, m.incident.resolved_at,
-         m.incident.users_affected_count)
-        for m in memberships
-    )  # fmt: skip
-
-
-def _recurred(membership: RecurrenceMembership) -> bool:
-    """Whether this member recurred as the reader may know it: the selector's per-reader
-    flag where it gives one, otherwise "an earlier member the reader may see came first"."""
-    flag = getattr(membership, "reader_recurred", None)
-    if flag is not None:
-        return bool(flag)
-    return getattr(membership, "reader_previous_id", None) is not None
-
-
 @dataclass(frozen=True)
 class Card:
     """One structure in the list: what a lead compares before opening it."""
@@ -79,27 +78,82 @@ class Card:
     structure: RecurringStructure
     name: str
     kind: str
-    members: int
-    recurrences: int
-    cost: Cost
-    last_seen: datetime | None
-    despite_remediation: bool
+    seen: Seen
+
+    @property
+    def members(self) -> int:
+        return self.seen.incident_count
+
+    @property
+    def recurrences(self) -> int:
+        return self.seen.recurrence_count
+
+    @property
+    def cost(self) -> Cost:
+        return self.seen.cost
+
+    @property
+    def last_seen(self) -> datetime | None:
+        return self.seen.last_seen
+
+    @property
+    def despite_remediation(self) -> bool:
+        return self.seen.despite_remediation
 
 
 def card(structure: RecurringStructure) -> Card:
     """A list card from a structure of `recurring_structures_for` (no query of its own)."""
-    members = structure.visible_memberships
-    dated = [m.occurred_at for m in members if m.occurred_at is not None]
     return Card(
         structure=structure,
         name=structure_name(structure),
         kind=kind_label(structure),
-        members=len(members),
-        recurrences=sum(1 for m in members if _recurred(m)),
-        cost=_cost(members),
-        last_seen=max(dated, default=None),
-        despite_remediation=bool(structure.reader_despite_remediation),
+        seen=structure.seen,
     )
+
+
+def recent_members(
+    structures: list[RecurringStructure], limit: int = RECENT_MEMBERS
+) -> dict[int, list[RecurrenceMembership]]:
+    """structure id → its latest members the reader may see, in time order (undated last),
+    each with `link` (its recurrence for the reader). One query for all the structures
+    (each its own `LIMIT` through the (structure, time) index, ORed), and one for the
+    components."""
+    if not structures:
+        return {}
+    newest = (F("occurred_at").desc(nulls_last=True), "-incident_id")
+    latest = Q()
+    for structure in structures:
+        latest |= Q(pk__in=visible_memberships(structure).order_by(*newest).values("pk")[:limit])
+    found: dict[int, list[RecurrenceMembership]] = {s.pk: [] for s in structures}
+    seen = {s.pk: s.seen for s in structures}
+    for m in (
+        RecurrenceMembership.objects.filter(latest)
+        .order_by("structure_id", *newest)
+        .select_related("incident")
+        .prefetch_related("incident__components")
+    ):
+        m.link = seen[m.structure_id].link(m)
+        found[m.structure_id].append(m)
+    for members in found.values():
+        members.sort(key=lambda m: (m.occurred_at is None, m.occurred_at or 0, m.incident_id))
+    return found
+
+
+def components_of(structures: list[RecurringStructure], user: Reader) -> dict[int, list[str]]:
+    """structure id → names of the components its members the reader may see went through,
+    sorted; one aggregate query for all of them."""
+    names: dict[int, set[str]] = {s.pk: set() for s in structures}
+    rows = (
+        Component.objects.filter(
+            incidents__recurrence_memberships__structure_id__in=list(names),
+            incidents__in=Incident.objects.visible_to(user),
+        )
+        .values_list("incidents__recurrence_memberships__structure_id", "name")
+        .distinct()
+    )
+    for structure_id, name in rows:
+        names[structure_id].add(name)
+    return {pk: sorted(found) for pk, found in names.items()}
 
 
 # --- one structure --------------------------------------------------------------------------
@@ -140,11 +194,13 @@ class CameBack:
 @dataclass(frozen=True)
 class Fix:
     """One of the catalogue's structural fixes for a pattern of the structure, with the
-    action items across members that look like it (none: not yet tried)."""
+    first action items across members that look like it (none: not yet tried) and how many
+    do."""
 
     pattern: StructuralPattern
     text: str
     tried_by: list[Action] = field(default_factory=list)
+    tried_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,136 +209,223 @@ class StructureView:
     name: str
     kind: str
     patterns: list[StructuralPattern]
+    # The page of members asked for (narrowed as asked), dated in time order then undated.
+    members_page: Page
     dated: list[Member]
     undated: list[Member]
     components: list[ComponentUse]
+    actions_page: Page
     actions: list[Action]
     came_back: list[CameBack]
+    came_back_count: int
     untried: list[Fix]
     tried: list[Fix]
-    cost: Cost
+
+    @property
+    def seen(self) -> Seen:
+        return self.structure.seen
 
     @property
     def members(self) -> list[Member]:
         return self.dated + self.undated
 
     @property
+    def member_count(self) -> int:
+        return self.seen.incident_count
+
+    @property
     def recurrences(self) -> int:
-        return sum(1 for m in self.members if m.recurred)
+        return self.seen.recurrence_count
+
+    @property
+    def cost(self) -> Cost:
+        return self.seen.cost
 
     @property
     def despite_remediation(self) -> bool:
-        return bool(self.structure.reader_despite_remediation)
+        return self.seen.despite_remediation
 
     @property
     def last_seen(self) -> datetime | None:
-        return self.dated[-1].incident.started_at if self.dated else None
+        return self.seen.last_seen
 
 
 def visible_structure(user: Reader, pk: int) -> RecurringStructure:
     """The structure as this reader may see it, or 404 when it does not recur for them
     (fewer than two members they may see): the same answer as for no structure at all."""
-    structure = recurring_structures_for(user).filter(pk=pk).first()
-    if structure is None:
+    found = recurring_structures_for(user, RecurringStructure.objects.filter(pk=pk))
+    if not found:
         raise Http404("No such recurring structure.")
-    return structure
+    return found[0]
 
 
-def structure_view(structure: RecurringStructure) -> StructureView:
+def _member(structure: RecurringStructure, m: RecurrenceMembership) -> Member:
+    link = structure.seen.link(m)
+    return Member(
+        membership=m,
+        incident=m.incident,
+        weighted_hours=m.weighted_hours,
+        recurred=link.recurred,
+        after_remediation=link.after_remediation,
+    )
+
+
+def _aimed(pattern_ids: set[int]) -> Q:
+    return Q(pattern_id__in=pattern_ids) | Q(
+        pattern__isnull=True, kind=ActionItem.Kind.STRUCTURAL_FIX
+    )
+
+
+def structure_view(
+    structure: RecurringStructure,
+    *,
+    page: object = 1,
+    actions_page: object = 1,
+    component: str = "",
+    only_recurred: bool = False,
+) -> StructureView:
     """Everything the structure page and the API detail show, from a structure of
-    `recurring_structures_for` and one more query (the members' action items)."""
-    memberships = list(structure.visible_memberships)
+    `recurring_structures_for`: a page of its members (narrowed to those expressed through
+    `component`, or that recurred), the components it went through, a page of the action
+    items across members, what came back after remediation and the catalogue's fixes."""
     patterns = structure_patterns(structure)
     pattern_ids = {p.pk for p in patterns}
-    items = list(
-        ActionItem.objects.filter(incident_id__in=[m.incident_id for m in memberships])
-        .select_related("leverage_level", "pattern")
-        .order_by("incident_id", "id")
-    )
-    by_incident: dict[int, list[ActionItem]] = {}
-    for item in items:
-        by_incident.setdefault(item.incident_id, []).append(item)
 
-    members = [
-        Member(
-            membership=m,
-            incident=m.incident,
-            weighted_hours=weighted_hours(
-                m.incident.severity, m.incident.started_at, m.incident.resolved_at
-            ),
-            recurred=_recurred(m),
-            after_remediation=bool(m.reader_after_remediation),
-        )
-        for m in memberships
-    ]
-    dated = sorted(
-        (m for m in members if m.incident.started_at is not None),
-        key=lambda m: (m.incident.started_at, m.incident.pk),
-    )
-    undated = sorted(
-        (m for m in members if m.incident.started_at is None), key=lambda m: m.incident.pk
-    )
+    members = recurred_memberships(structure) if only_recurred else visible_memberships(structure)
+    if component:
+        members = members.filter(incident__components__slug=component)
+    members_page = Paginator(
+        members.select_related("incident").prefetch_related("incident__components"),
+        MEMBERS_PER_PAGE,
+    ).get_page(page)
+    shown = [_member(structure, m) for m in members_page.object_list]
 
-    uses: Counter[int] = Counter()
-    components: dict[int, Component] = {}
-    for m in memberships:
-        for component in m.incident.components.all():
-            uses[component.pk] += 1
-            components[component.pk] = component
-    component_uses = [
-        ComponentUse(components[pk], count)
-        for pk, count in sorted(uses.items(), key=lambda kv: (-kv[1], components[kv[0]].name))
+    visible_ids = visible_memberships(structure).values("incident_id")
+    components = [
+        ComponentUse(c, c.members)
+        for c in Component.objects.filter(incidents__in=visible_ids)
+        .annotate(members=Count("incidents", distinct=True))
+        .order_by("-members", "name")
     ]
 
-    incidents = {m.incident.pk: m.incident for m in members}
-    order = {m.incident.pk: n for n, m in enumerate(dated + undated)}
-    actions = sorted(
-        (
-            Action(item, incidents[item.incident_id], item.pattern_id in pattern_ids)
-            for item in items
+    items = ActionItem.objects.filter(incident_id__in=visible_ids)
+    actions_at = Paginator(
+        items.select_related("incident", "leverage_level", "pattern").order_by(
+            F("incident__started_at").asc(nulls_last=True), "incident_id", "id"
         ),
-        key=lambda a: (order[a.incident.pk], a.item.pk),
-    )
+        ACTIONS_PER_PAGE,
+    ).get_page(actions_page)
+    actions = [
+        Action(item, item.incident, item.pattern_id in pattern_ids)
+        for item in actions_at.object_list
+    ]
 
-    came_back = []
-    for member in dated + undated:
-        previous_id = getattr(member.membership, "reader_previous_id", None)
-        if not member.after_remediation or previous_id not in incidents:
-            continue
-        began = member.incident.started_at
-        came_back.append(
-            CameBack(
-                member=member,
-                previous=incidents[previous_id],
-                remediation=[
-                    item
-                    for item in by_incident.get(previous_id, [])
-                    if item.status == ActionItem.Status.DONE
-                    and (began is None or item.completed_at is None or item.completed_at <= began)
-                ],
-            )
-        )
-
-    untried, tried = [], []
-    for pattern in patterns:
-        for text in catalogue_fixes(pattern):
-            matches = [a for a in actions if resembles(a.item.title, text)]
-            (tried if matches else untried).append(Fix(pattern, text, matches))
-
+    came_back, came_back_count = _came_back(structure)
+    untried, tried = _fixes(patterns, items, pattern_ids)
     return StructureView(
         structure=structure,
         name=structure_name(structure),
         kind=kind_label(structure),
         patterns=patterns,
-        dated=dated,
-        undated=undated,
-        components=component_uses,
+        members_page=members_page,
+        dated=[m for m in shown if m.incident.started_at is not None],
+        undated=[m for m in shown if m.incident.started_at is None],
+        components=components,
+        actions_page=actions_at,
         actions=actions,
         came_back=came_back,
+        came_back_count=came_back_count,
         untried=untried,
         tried=tried,
-        cost=_cost(memberships),
     )
+
+
+def _came_back(structure: RecurringStructure) -> tuple[list[CameBack], int]:
+    """The latest members that came back after the remediation of the member before them
+    was done (as the reader may know it), with that remediation, and how many did."""
+    seen = structure.seen
+    # A reader's "after remediation" is a subset of the stored one: only a change can take
+    # one away.
+    gone = sorted(pk for pk, link in seen.changed.items() if not link.after_remediation)
+    after = (
+        visible_memberships(structure).filter(after_remediation=True).exclude(incident_id__in=gone)
+    )
+    count = after.count()
+    latest = list(
+        after.order_by(F("occurred_at").desc(nulls_last=True), "-incident_id").select_related(
+            "incident"
+        )[:CAME_BACK_SHOWN]
+    )
+    previous_of = {m.incident_id: seen.link(m).previous_id for m in latest}
+    earlier = Incident.objects.in_bulk([pk for pk in previous_of.values() if pk is not None])
+    done: dict[int, list[ActionItem]] = {}
+    for item in (
+        ActionItem.objects.filter(incident_id__in=list(earlier), status=ActionItem.Status.DONE)
+        .select_related("leverage_level")
+        .order_by("id")
+    ):
+        done.setdefault(item.incident_id, []).append(item)
+    out = []
+    for m in latest:
+        previous = earlier.get(previous_of[m.incident_id])
+        if previous is None:
+            continue
+        began = m.incident.started_at
+        out.append(
+            CameBack(
+                member=_member(structure, m),
+                previous=previous,
+                remediation=[
+                    item
+                    for item in done.get(previous.pk, [])
+                    if began is None or item.completed_at is None or item.completed_at <= began
+                ],
+            )
+        )
+    return out, count
+
+
+def _fixes(
+    patterns: list[StructuralPattern], items: QuerySet[ActionItem], pattern_ids: set[int]
+) -> tuple[list[Fix], list[Fix]]:
+    """The catalogue's fixes for the structure's patterns, split into not yet tried and
+    tried (an action item across the members reads like it), judged once per distinct
+    title: archives repeat the same action titles across many reviews."""
+    fixes = [(pattern, text) for pattern in patterns for text in catalogue_fixes(pattern)]
+    if not fixes:
+        return [], []
+    uses = dict(items.order_by().values("title").annotate(n=Count("pk")).values_list("title", "n"))
+    matching = {text: [t for t in uses if resembles(t, text)] for _, text in fixes}
+    wanted = sorted({t for found in matching.values() for t in found})
+    # The first few items of each matching title, in one query: a window over the titles.
+    first: dict[str, list[ActionItem]] = {}
+    if wanted:
+        matches = items.filter(title__in=wanted).select_related("incident").order_by("id")
+        for item in matches.iterator(chunk_size=200):
+            shown = first.setdefault(item.title, [])
+            if len(shown) < TRIED_BY_SHOWN:
+                shown.append(item)
+            if all(len(first.get(t, ())) >= TRIED_BY_SHOWN for t in wanted):
+                break
+    untried, tried = [], []
+    for pattern, text in fixes:
+        titles = matching[text]
+        if not titles:
+            untried.append(Fix(pattern, text))
+            continue
+        examples = sorted((i for t in titles for i in first.get(t, [])), key=lambda i: i.pk)
+        tried.append(
+            Fix(
+                pattern,
+                text,
+                [
+                    Action(item, item.incident, item.pattern_id in pattern_ids)
+                    for item in examples[:TRIED_BY_SHOWN]
+                ],
+                sum(uses[t] for t in titles),
+            )
+        )
+    return untried, tried
 
 
 # --- the catalogue's structural fixes ---------------------------------------------------------

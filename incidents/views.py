@@ -16,11 +16,11 @@ from similarity.search import text_search
 from taxonomy.models import StructuralPattern
 
 from . import permissions
-from .analysis.recurrence import earlier_in_same_structure
 from .forms import ReviewForms
 from .lint import lint_sections
 from .models import ActionItem, Comment, Incident, PatternLink
 from .revisions import changes_since
+from .selectors import earlier_in_same_structure
 from .services import (
     ConcurrentEditError,
     incident_create,
@@ -138,7 +138,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     unpublished = incident.status != Incident.Status.PUBLISHED
-    seen_before = list(earlier_in_same_structure(incident=incident, visible=_visible(request)))
+    seen_before = earlier_in_same_structure(incident=incident, user=request.user)
     # "Have we seen this before?": anywhere, then at this review's own organisation. Both
     # answers are for this reader, so a restricted review they may not read never shows.
     similar = similar_to_review(user=request.user, incident=incident, limit=5)

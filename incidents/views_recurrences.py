@@ -13,9 +13,8 @@ from taxonomy.models import EmergentShape, StructuralPattern
 
 from .analysis.concentration import hotspots
 from .api.recurrence_filters import RECURRENCE_SORTS, WINDOW_LABELS, RecurrenceFilter
-from .models import Incident
+from .models import Incident, RecurringStructure
 from .permissions import visible_components
-from .selectors import recurring_structures_for
 from .structure_page import card, structure_view, visible_structure
 
 PAGE_SIZE = 20
@@ -27,11 +26,9 @@ def recurrences(request: HttpRequest) -> HttpResponse:
     that concentrate risk."""
     # A form left at "any" sends empty values; the API refuses those, the page ignores them.
     asked = {key: value for key, value in request.GET.items() if value != "" and key != "page"}
-    filters = RecurrenceFilter(
-        asked, queryset=recurring_structures_for(request.user), request=request
-    )
+    filters = RecurrenceFilter(asked, queryset=RecurringStructure.objects.all(), request=request)
     valid = filters.is_valid()
-    structures = filters.qs if valid else recurring_structures_for(request.user).none()
+    structures = filters.structures() if valid else []
     page = Paginator(structures, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -62,30 +59,33 @@ def structure(request: HttpRequest, pk: int) -> HttpResponse:
     `?component=<slug>` or `?only=recurred` narrow the time line to the members behind a
     figure, so every number on the page links to its incidents.
     """
-    view = structure_view(visible_structure(request.user, pk))
     component = request.GET.get("component", "")
     only_recurred = request.GET.get("only") == "recurred"
-
-    def shown(members):
-        return [
-            m
-            for m in members
-            if (not only_recurred or m.recurred)
-            and (not component or any(c.slug == component for c in m.incident.components.all()))
-        ]
-
+    view = structure_view(
+        visible_structure(request.user, pk),
+        page=request.GET.get("page"),
+        actions_page=request.GET.get("actions_page"),
+        component=component,
+        only_recurred=only_recurred,
+    )
     narrowed_by = next(
         (use.component for use in view.components if use.component.slug == component), None
     )
+    kept = {"component": component} if component else {}
+    if only_recurred:
+        kept["only"] = "recurred"
     return render(
         request,
         "incidents/structure.html",
         {
             "view": view,
-            "dated": shown(view.dated),
-            "undated": shown(view.undated),
+            "dated": view.dated,
+            "undated": view.undated,
             "narrowed": bool(narrowed_by or only_recurred),
             "narrowed_by": narrowed_by,
             "only_recurred": only_recurred,
+            # Each pager keeps the filters and the other pager's page.
+            "members_query": urlencode({**kept, "actions_page": view.actions_page.number}),
+            "actions_query": urlencode({**kept, "page": view.members_page.number}),
         },
     )

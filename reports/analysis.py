@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from incidents.analysis.concentration import dependency_closure, hotspots
@@ -48,7 +48,7 @@ from incidents.models import (
     RecurringStructure,
 )
 from incidents.permissions import visible_components
-from incidents.selectors import memberships_as_seen
+from incidents.selectors import memberships_seen
 from taxonomy.catalogue import catalogue_version
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
@@ -230,34 +230,22 @@ HEADLINE_LINKS = {
 def headline(
     incidents: dict[int, WindowIncident],
     window: QuerySet[Incident],
-    visible: QuerySet,
+    viewer: Viewer,
     figures: Figures,
     prefix: str = "",
 ) -> dict[str, Any]:
     """Figures for one window, each with its incidents recorded in `figures` (under
     `prefix`): incidents, severity-weighted incident-hours and users affected (with the
     incidents each leaves out), the structures that recurred in it and the incidents in a
-    recurring structure. `visible` (ids of what the viewer may see) bounds what "recurring"
-    and "recurred" rest on: a structure that recurs only through a restricted review does
-    not count."""
+    recurring structure. What "recurring" and "recurred" rest on is what the viewer may
+    see: a structure that recurs only through a restricted review does not count."""
     ids = window.order_by().values("pk")
     cost = total_cost(row.cost_row() for row in incidents.values())
     # Recurrence as docs/recurrence.md defines it, judged on what the reader may see.
-    seen = memberships_as_seen(visible)
-    recurred_rows = list(
-        seen.filter(incident__in=ids, reader_recurred=True).values_list(
-            "structure_id", "incident_id"
-        )
-    )
-    structures = RecurrenceMembership.objects.filter(incident__in=ids).values("structure_id")
-    recurring = seen.filter(structure_id__in=structures, reader_recurred=True).values(
-        "structure_id"
-    )
-    in_structure = set(
-        RecurrenceMembership.objects.filter(incident__in=ids, structure_id__in=recurring)
-        .values_list("incident_id", flat=True)
-        .distinct()
-    )
+    rows, seen = memberships_seen(viewer, RecurrenceMembership.objects.filter(incident__in=ids))
+    recurred_rows = [(structure, incident) for structure, incident, link in rows if link.recurred]
+    recurring = {pk for pk, structure in seen.items() if structure.recurs}
+    in_structure = {incident for structure, incident, _ in rows if structure in recurring}
     known_hours = {pk for pk, row in incidents.items() if row.weighted_hours is not None}
     known_users = {pk for pk, row in incidents.items() if row.users_affected is not None}
     label = "previous window: " if prefix else ""
@@ -311,6 +299,7 @@ def structures_section(
     window: QuerySet[Incident],
     incidents: dict[int, WindowIncident],
     visible: QuerySet,
+    viewer: Viewer,
     since: datetime | None,
     figures: Figures,
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -327,28 +316,15 @@ def structures_section(
     in_window: dict[int, list[tuple[int, datetime, bool]]] = defaultdict(list)
     recurred: set[int] = set()
     recurrences: dict[int, list[datetime]] = defaultdict(list)
-    for (
-        structure_id,
-        incident_id,
-        occurred_at,
-        after_remediation,
-        recurred_here,
-    ) in (
-        # "After remediation" judges the action items of the member just before among those
-        # the viewer may see (the stored one may be hidden, and with it its action items),
-        # exactly as the recurrences page and API do.
-        memberships_as_seen(visible)
-        .filter(incident__in=window_pks)
-        .values_list(
-            "structure_id",
-            "incident_id",
-            "occurred_at",
-            "reader_after_remediation",
-            "reader_recurred",
-        )
-    ):
-        in_window[structure_id].append((incident_id, occurred_at, after_remediation))
-        if recurred_here:
+    # Recurrence and "after remediation" as the viewer may know them: the stored ones may
+    # rest on a hidden member's action items (`incidents.selectors`), exactly as the
+    # recurrences page and API judge them.
+    rows, seen = memberships_seen(
+        viewer, RecurrenceMembership.objects.filter(incident__in=window_pks), "occurred_at"
+    )
+    for structure_id, incident_id, occurred_at, link in rows:
+        in_window[structure_id].append((incident_id, occurred_at, link.after_remediation))
+        if link.recurred:
             recurred.add(structure_id)
             recurrences[structure_id].append(occurred_at)
     if not recurred:
@@ -360,13 +336,8 @@ def structures_section(
         )
     }
     totals = {
-        row["structure_id"]: row
-        for row in RecurrenceMembership.objects.filter(
-            structure_id__in=recurred, incident__in=visible
-        )
-        .values("structure_id")
-        .annotate(members=Count("pk"), first_seen=Min("occurred_at"))
-        .order_by()
+        pk: {"members": seen[pk].incident_count, "first_seen": seen[pk].first_seen}
+        for pk in recurred
     }
     kinds: dict[int, set[str]] = defaultdict(set)
     for structure_id, kind in (
@@ -652,7 +623,7 @@ def build_snapshot(*, params: ReportParams, viewer: Viewer) -> dict[str, Any]:
     figures = Figures()
     window = incidents_in(params, viewer)
     incidents = window_incidents(window)
-    current = headline(incidents, window, visible, figures)
+    current = headline(incidents, window, viewer, figures)
     undated = window_incidents(undated_in(params, viewer))
     current["date_unknown"] = len(undated)
     figures.add("date_unknown", HEADLINE_TITLES["date_unknown"], undated)
@@ -661,8 +632,10 @@ def build_snapshot(*, params: ReportParams, viewer: Viewer) -> dict[str, Any]:
     if previous is not None:
         previous_window = incidents_in(previous, viewer)
         previous_incidents = window_incidents(previous_window)
-        before = headline(previous_incidents, previous_window, visible, figures, "previous_")
-    structures, patch_only = structures_section(window, incidents, visible, params.since, figures)
+        before = headline(previous_incidents, previous_window, viewer, figures, "previous_")
+    structures, patch_only = structures_section(
+        window, incidents, visible, viewer, params.since, figures
+    )
     window_pks = window.order_by().values("pk")
     shapes = _names_by_incident(Incident.shapes.through.objects, "emergentshape__name", window_pks)
     patterns = _names_by_incident(PatternLink.objects, "pattern__name", window_pks)

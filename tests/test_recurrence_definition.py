@@ -12,8 +12,8 @@ from incidents.analysis.recurrence import (
     pair_is_meaningful,
     recompute_all,
 )
-from incidents.models import Incident, RecurrenceMembership, RecurringStructure
-from incidents.selectors import recurring_structures_for
+from incidents.models import ActionItem, Incident, RecurrenceMembership, RecurringStructure
+from incidents.selectors import recurring_structures_for, visible_memberships
 from taxonomy.models import StructuralPattern
 
 from .factories import GroupFactory, UserFactory
@@ -85,7 +85,7 @@ def _state() -> list[tuple]:
     return sorted(
         RecurrenceMembership.objects.values_list(
             "structure__signature", "incident__title", "recurred", "previous__title",
-            "after_remediation",
+            "after_remediation", "remediation_kinds", "remediated_from", "aimed_kinds",
         )
     )  # fmt: skip
 
@@ -287,8 +287,8 @@ def test_cost_and_rank():
     admin = UserFactory(is_superuser=True)
     ranked = list(recurring_structures_for(admin))
     assert [s.signature for s in ranked] == ["pattern:alert-fatigue", f"pattern:{PATTERN}"]
-    assert ranked[1].reader_weighted_hours == 23.0
-    assert ranked[1].reader_users_affected == 105
+    assert ranked[1].seen.cost.weighted_hours == 23.0
+    assert ranked[1].seen.cost.users_affected == 105
 
 
 def test_a_reader_is_never_counted_a_restricted_incident():
@@ -306,26 +306,65 @@ def test_a_reader_is_never_counted_a_restricted_incident():
     assert stored.recurrence_count == 2
     assert stored.recurred_despite_remediation
 
-    theirs = recurring_structures_for(insider).get()
-    assert theirs.reader_recurrence_count == 2
-    assert theirs.reader_despite_remediation
-    assert theirs.reader_users_affected == 1010
+    [theirs] = recurring_structures_for(insider)
+    assert theirs.seen.recurrence_count == 2
+    assert theirs.seen.despite_remediation
+    assert theirs.seen.cost.users_affected == 1010
 
-    mine = recurring_structures_for(outsider).get()
-    assert mine.reader_incident_count == 2
-    assert mine.reader_recurrence_count == 1
-    assert mine.reader_last_recurred_at == day(90)
-    assert not mine.reader_despite_remediation  # the secret's done items are not theirs
-    assert mine.reader_weighted_hours == 8.0  # two SEV2 hours, not the secret's SEV1
-    assert mine.reader_users_affected == 10
-    assert mine.reader_users_affected_unknown == 1
-    b = next(m for m in mine.visible_memberships if m.incident.title == "Open B")
-    assert b.reader_recurred
-    assert not b.reader_after_remediation
-    assert b.reader_previous_id == Incident.objects.get(title="Open A").pk
+    [mine] = recurring_structures_for(outsider)
+    seen = mine.seen
+    assert seen.incident_count == 2
+    assert seen.recurrence_count == 1
+    assert seen.last_recurred_at == day(90)
+    assert not seen.despite_remediation  # the secret's done items are not theirs
+    assert seen.cost.weighted_hours == 8.0  # two SEV2 hours, not the secret's SEV1
+    assert seen.cost.users_affected == 10
+    assert seen.cost.users_affected_unknown == 1
+    members = {m.incident.title: m for m in visible_memberships(mine).select_related("incident")}
+    assert set(members) == {"Open A", "Open B"}
+    b = seen.link(members["Open B"])
+    assert b.recurred
+    assert not b.after_remediation
+    assert b.previous_id == Incident.objects.get(title="Open A").pk
+    # The same answer again, from the cache, and a different one once the secret is shared.
+    assert recurring_structures_for(outsider)[0].seen == seen
+    outsider.groups.add(group)
+    assert recurring_structures_for(outsider)[0].seen.recurrence_count == 2
+    outsider.groups.remove(group)
 
     # Without the first open review, only the secret makes it recur: not listed at all.
     Incident.objects.filter(title="Open A").delete()
     recompute_all()
     assert RecurringStructure.objects.exists()
-    assert not recurring_structures_for(outsider).exists()
+    assert recurring_structures_for(outsider) == []
+
+
+def test_a_readers_view_follows_what_changes_after_it_was_cached():
+    group = GroupFactory()
+    outsider = UserFactory()
+    first = incident("Open A", started=day(0), reviewed=day(5))
+    incident(
+        "Secret", started=day(40), reviewed=day(45), restricted_to=group,
+        actions=[("structural_fix", "done", day(50), PATTERN)],
+    )  # fmt: skip
+    incident("Open B", started=day(90), reviewed=day(95))
+    recompute_all()
+    [mine] = recurring_structures_for(outsider)
+    assert not mine.seen.despite_remediation  # only the secret's fix was done
+
+    # The first open review's structural fix is done before B began: B now came back
+    # despite remediation, for the outsider too (the structure has a new version).
+    ActionItem.objects.create(
+        incident=first, title="Own every expiry", kind="structural_fix", status="done",
+        completed_at=day(60), pattern=StructuralPattern.objects.get(slug=PATTERN),
+    )  # fmt: skip
+    analyse_incident(incident_id=first.pk)
+    [mine] = recurring_structures_for(outsider)
+    assert mine.seen.despite_remediation
+    b = RecurrenceMembership.objects.get(incident__title="Open B")
+    assert mine.seen.link(b).previous_id == first.pk
+
+    # The secret is made public: the outsider now counts it (what is hidden changed).
+    Incident.objects.filter(title="Secret").update(restricted_to=None)
+    [mine] = recurring_structures_for(outsider)
+    assert mine.seen.incident_count == 3

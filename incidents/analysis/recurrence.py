@@ -32,29 +32,32 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.dispatch import Signal
 from django.utils import timezone
 
 from incidents.models import (
     ActionItem,
+    ContributingFactor,
     Incident,
+    PatternLink,
     PatternScore,
     RecurrenceMembership,
     RecurringStructure,
     SuggestionDecision,
+    TimelineEvent,
 )
-from incidents.selectors import memberships_as_seen
 from taxonomy.models import StructuralPattern
 from taxonomy.selectors import mechanisms as catalogue_mechanisms
 
 from .cost import total_cost, weighted_hours
 from .similarity import (
-    _pattern_phrases,
-    _pinned,
+    PhraseFinder,
+    catalogue_phrases,
     catalogue_pinned,
     normalise,
     suggest_patterns,
@@ -112,10 +115,11 @@ class AnalysisResult:
 
 def review_text(incident: Incident) -> str:
     """All the prose of a review, for finding the mechanisms it describes."""
-    parts = [incident.title, incident.summary, incident.impact, incident.narrative]
-    parts += [f.text for f in incident.contributing_factors.all()]
-    parts += [f"{e.text} {e.why_reasonable}" for e in incident.timeline.all()]
-    return "\n".join(p for p in parts if p)
+    return _prose(
+        (incident.title, incident.summary, incident.impact, incident.narrative),
+        (f.text for f in incident.contributing_factors.all()),
+        ((e.text, e.why_reasonable) for e in incident.timeline.all()),
+    )
 
 
 # --- mechanisms -----------------------------------------------------------------------------
@@ -172,7 +176,6 @@ def score_incident(
     """Unsaved PatternScore rows: linked patterns at 1.0, and patterns the text shows,
     except those the authors rejected, each with the mechanisms the text names. Bulk
     callers pass `catalogue` and `rejected` to save queries per incident."""
-    links = {link.pattern_id: link for link in incident.pattern_links.all()}
     if rejected is None:
         rejected = set(
             SuggestionDecision.objects.filter(
@@ -181,64 +184,11 @@ def score_incident(
         )
     if catalogue is None:
         catalogue = read_catalogue()
-    text = review_text(incident)
-    haystack = normalise(text)
-    slug_of = catalogue.slug_of
-    rows = [
-        PatternScore(
-            incident=incident,
-            pattern_id=pattern_id,
-            score=1.0,
-            basis=PatternScore.Basis.LINKED,
-            evidence=[link.rationale[:300]],
-            mechanisms=mechanisms_named(haystack, slug_of.get(pattern_id, ""), catalogue),
-        )
-        for pattern_id, link in links.items()
+    links = [(link.pattern_id, link.rationale) for link in incident.pattern_links.all()]
+    return [
+        PatternScore(incident=incident, **row._asdict())
+        for row in _scores(normalise(review_text(incident)), links, rejected, catalogue)
     ]
-    # In a full recompute, patterns none of whose phrases can occur (no phrase has all its
-    # words in the text) are left out before matching: the same suggestions, without
-    # testing every phrase of every pattern against every review.
-    exclude = frozenset(rejected) | _unmatchable(frozenset(haystack.split()))
-    for suggestion in suggest_patterns(text=text, limit=50, exclude=exclude):
-        pattern_id = catalogue.slug_to_id.get(suggestion.slug)
-        if pattern_id is None or pattern_id in links:
-            continue
-        rows.append(
-            PatternScore(
-                incident=incident,
-                pattern_id=pattern_id,
-                score=suggestion.score,
-                basis=PatternScore.Basis.TEXT,
-                evidence=list(suggestion.matched),
-                mechanisms=mechanisms_named(haystack, suggestion.slug, catalogue),
-            )
-        )
-    return rows
-
-
-_phrase_words: dict[str, list[tuple[str, tuple[frozenset[str], ...]]]] = {}
-
-
-def _unmatchable(words: frozenset[str]) -> frozenset[str]:
-    """Slugs of the patterns none of whose phrases can be in a text made of `words`.
-
-    A phrase occurs in a normalised text only as whole words, so only if every one of its
-    words is a word of the text. Patterns with an empty phrase are never left out. Only
-    within a full recompute (`catalogue_pinned`), where the catalogue's state is known
-    without a query; elsewhere nothing is left out."""
-    key = _pinned.get("key")
-    if key is None:
-        return frozenset()
-    phrase_words = _phrase_words.get(key)
-    if phrase_words is None:
-        phrase_words = [
-            (slug, tuple(frozenset(p.split()) for p in phrases))
-            for slug, _, phrases in _pattern_phrases(key)
-            if all(p.split() for p in phrases)
-        ]
-        _phrase_words.clear()
-        _phrase_words[key] = phrase_words
-    return frozenset(slug for slug, phrases in phrase_words if not any(p <= words for p in phrases))
 
 
 def confident(score: PatternScore) -> bool:
@@ -331,6 +281,10 @@ class Member:
     basis: str = "linked"
     # severity, started_at, resolved_at, users_affected_count
     cost: tuple = ()
+    # From when its action items aimed at the structure were all done (None: never), and
+    # the kinds of those items: what a later member recurring after it is judged on.
+    remediated_from: datetime | None = None
+    aimed_kinds: tuple[str, ...] = ()
 
 
 def aimed_at(items, pattern_ids: set[int]) -> list[tuple[str, datetime | None, str]]:
@@ -361,12 +315,21 @@ class Link:
     kinds: list[str] = field(default_factory=list)
 
 
-def link_members(
-    members: list[Member], items: dict[int, list], pattern_ids: set[int]
-) -> dict[int, Link]:
+def aim(members: list[Member], items: dict[int, list], pattern_ids: set[int]) -> None:
+    """Give each member its `remediated_from` and `aimed_kinds` for a structure made of
+    `pattern_ids`, from its action items (pattern_id, status, completed_at, kind)."""
+    for m in members:
+        aimed = aimed_at(items.get(m.pk, ()), pattern_ids)
+        m.remediated_from = remediated_from(aimed)
+        m.aimed_kinds = tuple(sorted({kind for _, _, kind in aimed}))
+
+
+def link_members(members: list[Member]) -> dict[int, Link]:
     """Each member's recurrence: the earlier member it recurred after (the latest one whose
     aimed action items were all done before it began, else the latest one reviewed before
-    it began), whether it recurred, and whether despite remediation.
+    it began), whether it recurred, and whether despite remediation. Members carry their
+    remediation (`aim`), so the same function judges a structure over every member (the
+    analysis) and over the members one reader may see (`incidents.selectors`).
 
     Within one organisation, members sorted by review time; a sweep keeps each incident's
     cost at O(log n) for the look-up (plus the earlier members scanned for remediation)."""
@@ -377,11 +340,9 @@ def link_members(
     for group in by_org.values():
         group.sort(key=lambda m: (m.reviewed_at, m.pk))
         reviewed = [m.reviewed_at for m in group]
-        aimed = {m.pk: aimed_at(items.get(m.pk, ()), pattern_ids) for m in group}
-        fixed = {pk: remediated_from(a) for pk, a in aimed.items()}
         # Only members with all aimed items done can make a later one "despite remediation":
         # usually few, so scanning them back from the cut stays short.
-        fixable = [(i, m) for i, m in enumerate(group) if fixed[m.pk] is not None]
+        fixable = [(i, m) for i, m in enumerate(group) if m.remediated_from is not None]
         fixable_at = [i for i, _ in fixable]
         for m in group:
             link = links.setdefault(m.pk, Link())
@@ -394,14 +355,14 @@ def link_members(
             remedied = None
             for j in range(bisect_left(fixable_at, cut) - 1, -1, -1):
                 e = fixable[j][1]
-                if e.pk != m.pk and fixed[e.pk] <= m.occurred_at:
+                if e.pk != m.pk and e.remediated_from <= m.occurred_at:
                     remedied = e
                     break
             chosen = remedied or latest
             link.recurred = True
             link.previous = chosen.pk
             link.after_remediation = remedied is not None
-            link.kinds = sorted({kind for _, _, kind in aimed[chosen.pk]})
+            link.kinds = list(chosen.aimed_kinds)
     return links
 
 
@@ -460,7 +421,8 @@ def write_structure(
     Replaces what was stored (idempotent)."""
     kind, mechanism, slugs, name = describe(signature, catalogue)
     pattern_ids = {catalogue.slug_to_id[s] for s in slugs if s in catalogue.slug_to_id}
-    links = link_members(members, items, pattern_ids) if pattern_ids else {}
+    aim(members, items, pattern_ids)
+    links = link_members(members) if pattern_ids else {}
     if not any(link.recurred for link in links.values()):
         RecurringStructure.objects.filter(signature=signature).delete()
         return None
@@ -483,6 +445,8 @@ def write_structure(
             remediation_kinds=links[m.pk].kinds,
             weighted_hours=weighted_hours(*m.cost[:3]) if m.cost else None,
             users_affected=m.cost[3] if m.cost else None,
+            remediated_from=m.remediated_from,
+            aimed_kinds=list(m.aimed_kinds),
         )
         for m in members
     ]
@@ -498,6 +462,7 @@ def write_structure(
 _MEMBERSHIP_FIELDS = (
     "incident_id", "occurred_at", "reviewed_at", "basis", "previous_id", "recurred",
     "after_remediation", "remediation_kinds", "weighted_hours", "users_affected",
+    "remediated_from", "aimed_kinds",
 )  # fmt: skip
 
 
@@ -516,6 +481,7 @@ def _fill(structure, kind, mechanism, name, members: list[Member], links: dict[i
     cost = total_cost(m.cost for m in members)
     structure.kind, structure.mechanism, structure.name = kind, mechanism, name
     structure.incident_count = len(members)
+    structure.dated_count = len(dated)
     structure.first_seen = min(dated, default=None)
     structure.last_seen = max(dated, default=None)
     structure.recurrence_count = len(recurred)
@@ -622,9 +588,19 @@ def _link_one(structure: RecurringStructure, me: Member, catalogue: Catalogue) -
         .exclude(incident_id=me.pk)
         .order_by("-reviewed_at", "-incident_id")
     )
-    latest = earlier.values_list("incident_id", flat=True).first()
+    latest = earlier.values_list("incident_id", "aimed_kinds").first()
     if latest is None:
         return link
+    # Each earlier member carries from when its aimed action items were all done (`aim`).
+    remedied = (
+        earlier.filter(remediated_from__lte=me.occurred_at)
+        .values_list("incident_id", "aimed_kinds")
+        .first()
+    )
+    chosen = remedied or latest
+    link.recurred, link.previous, link.after_remediation = True, chosen[0], remedied is not None
+    link.kinds = list(chosen[1] or [])
+    return link
     pattern_ids = set(structure.patterns.values_list("id", flat=True))
     aimed = ActionItem.objects.filter(
         Q(pattern_id__in=pattern_ids) | Q(pattern__isnull=True, kind=ActionItem.Kind.STRUCTURAL_FIX)
@@ -654,6 +630,7 @@ def _refresh(structure: RecurringStructure) -> None:
     recurred = Q(recurred=True)
     stats = structure.memberships.aggregate(
         n=Count("pk"),
+        dated=Count("occurred_at"),
         first=Min("occurred_at"),
         last=Max("occurred_at"),
         recurrences=Count("pk", filter=recurred),
@@ -665,6 +642,7 @@ def _refresh(structure: RecurringStructure) -> None:
         users_unknown=Count("pk", filter=Q(users_affected__isnull=True)),
     )
     structure.incident_count = stats["n"]
+    structure.dated_count = stats["dated"]
     structure.first_seen, structure.last_seen = stats["first"], stats["last"]
     structure.recurrence_count = stats["recurrences"]
     structure.last_recurred_at = stats["last_recurred"]
@@ -745,9 +723,8 @@ def analyse_incident(*, incident_id: int) -> AnalysisResult:
                 continue
             me.basis = basis
             link = _link_one(structure, me, catalogue)
-            fixed_from = remediated_from(
-                aimed_at(own_items, set(structure.patterns.values_list("id", flat=True)))
-            )
+            own_aimed = aimed_at(own_items, set(structure.patterns.values_list("id", flat=True)))
+            fixed_from = remediated_from(own_aimed)
             RecurrenceMembership.objects.update_or_create(
                 structure=structure,
                 incident=incident,
@@ -758,6 +735,8 @@ def analyse_incident(*, incident_id: int) -> AnalysisResult:
                     "remediation_kinds": link.kinds,
                     "weighted_hours": weighted_hours(*me.cost[:3]),
                     "users_affected": me.cost[3],
+                    "remediated_from": fixed_from,
+                    "aimed_kinds": sorted({kind for _, _, kind in own_aimed}),
                 },
             )  # fmt: skip
             # A review that existed before later members began (an old review imported
@@ -806,6 +785,97 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
+class _Score(NamedTuple):
+    """One pattern score of a review, as `PatternScore` stores it (without the incident)."""
+
+    pattern_id: int
+    score: float
+    basis: str
+    evidence: list[str]
+    mechanisms: list[str]
+
+
+def _scores(
+    haystack: str,
+    links: list[tuple[int, str]],
+    rejected: Iterable[str],
+    catalogue: Catalogue,
+    *,
+    slug_of: dict[int, str] | None = None,
+    found: set[str] | None = None,
+) -> list[_Score]:
+    """A review's pattern scores (what `score_incident` describes), from its normalised text
+    (`normalise(review_text(…))`) and its pattern links ((pattern id, rationale), in order).
+
+    `found`: the phrases the text contains, from a `PhraseFinder` over every pattern's and
+    every mechanism's phrases (the full recompute finds them once per review); without it,
+    each phrase is searched for in the text."""
+    if slug_of is None:
+        slug_of = catalogue.slug_of
+
+    def named(pattern_slug: str) -> list[str]:
+        if found is None:
+            return mechanisms_named(haystack, pattern_slug, catalogue)
+        return [
+            slug
+            for slug, _, phrases in catalogue.mechanisms.get(pattern_slug, ())
+            if any(p in found for p in phrases)
+        ]
+
+    linked = dict(links)
+    rows = [
+        _Score(pattern_id, 1.0, PatternScore.Basis.LINKED, [rationale[:300]],
+               named(slug_of.get(pattern_id, "")))
+        for pattern_id, rationale in linked.items()
+    ]  # fmt: skip
+    suggestions = suggest_patterns(
+        haystack=haystack, found=found, limit=50, exclude=frozenset(rejected)
+    )
+    for suggestion in suggestions:
+        pattern_id = catalogue.slug_to_id.get(suggestion.slug)
+        if pattern_id is None or pattern_id in linked:
+            continue
+        rows.append(
+            _Score(pattern_id, suggestion.score, PatternScore.Basis.TEXT,
+                   list(suggestion.matched), named(suggestion.slug))
+        )  # fmt: skip
+    return rows
+
+
+def _prose(
+    fields: Iterable[str], factors: Iterable[str], timeline: Iterable[tuple[str, str]]
+) -> str:
+    """`review_text` from the parts themselves: the review's title, summary, impact and
+    narrative, its factors in order, its timeline entries (text, why it looked right) in
+    order."""
+    parts = [*fields, *factors, *(f"{text} {why}" for text, why in timeline)]
+    return "\n".join(p for p in parts if p)
+
+
+def _reviews(batch: list[int]) -> Iterator[tuple[int, str, list[tuple[int, str]]]]:
+    """(id, `review_text`, pattern links) of each review of a chunk, in `Incident`'s order,
+    from only the columns they are made of: four queries, no model instances."""
+    factors: dict[int, list[str]] = defaultdict(list)
+    for pk, text in ContributingFactor.objects.filter(incident_id__in=batch).values_list(
+        "incident_id", "text"
+    ):
+        factors[pk].append(text)
+    timeline: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for pk, text, why in TimelineEvent.objects.filter(incident_id__in=batch).values_list(
+        "incident_id", "text", "why_reasonable"
+    ):
+        timeline[pk].append((text, why))
+    links: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for pk, pattern_id, rationale in PatternLink.objects.filter(incident_id__in=batch).values_list(
+        "incident_id", "pattern_id", "rationale"
+    ):
+        links[pk].append((pattern_id, rationale))
+    for pk, *fields in Incident.objects.filter(pk__in=batch).values_list(
+        "pk", "title", "summary", "impact", "narrative"
+    ):
+        yield pk, _prose(fields, factors[pk], timeline[pk]), links[pk]
+
+
 def _score_all(
     ids: list[int],
     chunk: int,
@@ -816,32 +886,68 @@ def _score_all(
 ) -> None:
     """The scoring pass of `recompute_all`: every review's pattern scores, chunk by chunk,
     each chunk in its own transaction; collects each review's signatures and confident
-    patterns."""
+    patterns.
+
+    Only the scores that differ from the stored ones are written (the stored row deleted, the
+    new one inserted), and stored scores of patterns a review no longer shows are deleted: a
+    rerun over unchanged reviews and catalogue writes nothing. Each review is read as the
+    columns its text is made of, normalised once, and the phrases of every pattern and
+    mechanism it contains are found in one pass (`PhraseFinder`)."""
     slug_of = catalogue.slug_of
+    finder = PhraseFinder(
+        [
+            *catalogue_phrases(),
+            *(p for found in catalogue.mechanisms.values() for _, _, ps in found for p in ps),
+        ]
+    )
     for batch in progress(_chunks(ids, chunk), (len(ids) + chunk - 1) // chunk):
-        incidents = Incident.objects.filter(pk__in=batch).prefetch_related(
-            "pattern_links", "contributing_factors", "timeline"
-        )
-        rows: list[PatternScore] = []
         rejected: dict[int, set[str]] = defaultdict(set)
         for incident_id, slug in SuggestionDecision.objects.filter(
             incident_id__in=batch, kind="pattern", decision="rejected"
         ).values_list("incident_id", "pattern__slug"):
             rejected[incident_id].add(slug)
         with transaction.atomic():
-            for incident in incidents:
-                scores = score_incident(
-                    incident, catalogue=catalogue, rejected=rejected[incident.pk]
+            stored = {
+                (incident_id, pattern_id): (pk, *row)
+                for pk, incident_id, pattern_id, *row in PatternScore.objects.filter(
+                    incident_id__in=batch
+                ).values_list(
+                    "pk", "incident_id", "pattern_id", "score", "basis", "evidence", "mechanisms"
                 )
-                rows.extend(scores)
+            }
+            new: list[PatternScore] = []
+            gone: list[int] = []
+            for pk, text, links in _reviews(batch):
+                haystack = normalise(text)
+                scores = _scores(
+                    haystack, links, rejected[pk], catalogue, slug_of=slug_of,
+                    found=finder(haystack),
+                )  # fmt: skip
+                for score in scores:
+                    old = stored.pop((pk, score.pattern_id), None)
+                    if old is not None and old[1:] == score[1:]:
+                        continue
+                    if old is not None:
+                        gone.append(old[0])
+                    new.append(PatternScore(incident_id=pk, **score._asdict()))
                 mine, patterns = own_signatures(scores, slug_of)
                 for signature, basis in mine.items():
-                    by_signature[signature][incident.pk] = basis
+                    by_signature[signature][pk] = basis
                 for slug, basis in patterns.items():
-                    by_pattern[slug][incident.pk] = basis
-            PatternScore.objects.filter(incident_id__in=batch).delete()
-            PatternScore.objects.bulk_create(rows, batch_size=2000)
-            incidents_rescored.send(sender=Incident, incidents=list(incidents))
+                    by_pattern[slug][pk] = basis
+            gone.extend(old[0] for old in stored.values())
+            if gone:
+                PatternScore.objects.filter(pk__in=gone).delete()
+            if new:
+                PatternScore.objects.bulk_create(new, batch_size=2000)
+            # Read by the listeners only as far as they need (the similarity index: the
+            # versions, then only the reviews whose indexed copy is stale).
+            incidents_rescored.send(
+                sender=Incident,
+                incidents=Incident.objects.filter(pk__in=batch).prefetch_related(
+                    "contributing_factors", "timeline"
+                ),
+            )
 
 
 def meaningful_pairs(
@@ -912,36 +1018,3 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
             analysed_at=timezone.now()
         )
     return len(kept)
-
-
-def earlier_in_same_structure(*, incident: Incident, visible: QuerySet[Incident]):
-    """For the incident page: the earlier incidents of this organisation, among those the
-    reader may see, that share a pattern or mechanism structure with this one and were
-    reviewed before it began (what it recurred after), with their components, ordered by
-    pattern."""
-    if incident.started_at is None:
-        return RecurrenceMembership.objects.none()  # an undated incident recurs after nothing
-    mine = RecurrenceMembership.objects.filter(
-        incident=incident, structure__kind__in=["pattern", "mechanism"]
-    )
-    return (
-        RecurrenceMembership.objects.filter(
-            structure__in=mine.values("structure_id"),
-            reviewed_at__lt=incident.started_at,
-            incident__organisation=incident.organisation,
-            incident__in=visible,
-        )
-        .exclude(incident=incident)
-        .select_related("incident", "structure__pattern")
-        .prefetch_related("incident__components")
-        .annotate(
-            # Judged against the member before this one that the reader may see: the stored
-            # flag may rest on a restricted review's action items.
-            this_after_remediation=Subquery(
-                memberships_as_seen(visible)
-                .filter(incident=incident, structure_id=OuterRef("structure_id"))
-                .values("reader_after_remediation")[:1]
-            )
-        )
-        .order_by("structure__pattern__name", "-occurred_at")
-    )

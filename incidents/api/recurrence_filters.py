@@ -7,11 +7,12 @@ from datetime import timedelta
 import django_filters
 from django import forms
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import Incident, RecurrenceMembership, RecurringStructure
 from incidents.permissions import visible_components
+from incidents.selectors import recurring_structures_for
 from taxonomy.models import EmergentShape, StructuralPattern
 
 from .filters import CatalogueSlugFilter, EnumChoiceFilter
@@ -129,9 +130,8 @@ class RecurrenceFilter(django_filters.FilterSet):
         days = RECURRENCE_WINDOWS.get(value)
         if days is None:
             return queryset
-        return self._with_member(
-            queryset, incident__started_at__gte=timezone.now() - timedelta(days=days)
-        )
+        # The membership's own copy of when the incident began: the (structure, time) index.
+        return self._with_member(queryset, occurred_at__gte=timezone.now() - timedelta(days=days))
 
     def filter_shape(self, queryset, name, value):
         return self._with_member(queryset, incident__shapes=value)
@@ -151,18 +151,24 @@ class RecurrenceFilter(django_filters.FilterSet):
     def filter_severity(self, queryset, name, value):
         return self._with_member(queryset, incident__severity=value)
 
+    # "Despite remediation" and the order are the reader's figures, computed by
+    # `recurring_structures_for` after the filters above: `structures()` applies them.
     def filter_despite(self, queryset, name, value):
-        return queryset.filter(reader_despite_remediation=value)
+        return queryset
 
     def sort_by(self, queryset, name, value):
-        return sort_structures(queryset, value)
-
-    @property
-    def qs(self):
-        queryset = super().qs
-        if not self.form.cleaned_data.get("sort"):
-            queryset = sort_structures(queryset, "cost")
         return queryset
+
+    def structures(self) -> list[RecurringStructure]:
+        """The filtered structures that recur for the reader, ranked (call after
+        `is_valid()`), each with `seen`."""
+        data = self.form.cleaned_data
+        return recurring_structures_for(
+            self._reader(),
+            self.qs,
+            sort=data.get("sort") or "cost",
+            despite_remediation=data.get("despite_remediation"),
+        )
 
     def get_form_class(self):
         # One form class for every request, as IncidentFilter does.
@@ -170,22 +176,3 @@ class RecurrenceFilter(django_filters.FilterSet):
         if "_seams_form_class" not in cls.__dict__:
             cls._seams_form_class = super().get_form_class()
         return cls._seams_form_class
-
-
-def _reader_figure(queryset, name: str) -> F:
-    """The per-reader annotation of a figure when the selector gives one, else the stored
-    field (the selector annotates `reader_…` wherever a hidden member could change it)."""
-    field = f"reader_{name}" if f"reader_{name}" in queryset.query.annotations else name
-    return F(field).desc(nulls_last=True)
-
-
-def sort_structures(queryset, key: str):
-    """Last seen: newest first. Cost and recurrences rank those that recurred despite
-    remediation first, then by the figure, the other figure breaking ties (as the
-    selector's own order does)."""
-    if key == "last":
-        return queryset.order_by(F("reader_last_seen").desc(nulls_last=True), "id")
-    cost = _reader_figure(queryset, "weighted_hours")
-    recurrences = _reader_figure(queryset, "recurrence_count")
-    first, then = (recurrences, cost) if key == "recurrences" else (cost, recurrences)
-    return queryset.order_by(F("reader_despite_remediation").desc(), first, then, "id")

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.models import Incident, RecurrenceMembership, RecurringStructure
-from incidents.structure_page import Card, StructureView, since
+from incidents.structure_page import RECENT_MEMBERS, Card, StructureView, since
 
 
 @extend_schema_field({"type": "string", "enum": RecurringStructure.Kind.values})
@@ -37,12 +37,12 @@ class RecurrenceMemberSerializer(serializers.Serializer):
     components = serializers.SerializerMethodField()
     basis = serializers.CharField(help_text="`linked` by an author, or found in the `text`.")
     after_remediation = serializers.BooleanField(
-        source="reader_after_remediation",
+        source="link.after_remediation",
         help_text="The incident before it (among those you may see) had its remediation "
         "done when this one began.",
     )
     remediation_kinds = serializers.ListField(
-        source="reader_remediation_kinds",
+        source="link.kinds",
         child=serializers.CharField(),
         help_text="The kinds of action item the incident before it had.",
     )
@@ -111,7 +111,11 @@ class RecurringStructureSerializer(_CostFields):
     days_since_last_seen = serializers.SerializerMethodField()
     mean_interval_days = serializers.SerializerMethodField()
     components = serializers.SerializerMethodField()
-    incidents = RecurrenceMemberSerializer(source="structure.visible_memberships", many=True)
+    incidents = serializers.SerializerMethodField(
+        help_text=f"Its latest {RECENT_MEMBERS} members you may see, in time order "
+        "(`incident_count` says how many there are; the structure's detail lists them all, "
+        "a page at a time)."
+    )
     url = serializers.SerializerMethodField(help_text="The structure's page in Seams.")
 
     @extend_schema_field(serializers.ListField(child=serializers.SlugField()))
@@ -121,16 +125,15 @@ class RecurringStructureSerializer(_CostFields):
     def get_hidden_incidents(self, card: Card) -> int:
         return 0
 
-    def _dates(self, card: Card) -> list:
-        return sorted(
-            m.occurred_at for m in card.structure.visible_memberships if m.occurred_at is not None
-        )
+    @extend_schema_field(RecurrenceMemberSerializer(many=True))
+    def get_incidents(self, card: Card) -> list[dict]:
+        members = self.context.get("recent", {}).get(card.structure.pk, [])
+        return RecurrenceMemberSerializer(members, many=True).data
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_first_seen(self, card: Card):
-        return serializers.DateTimeField().to_representation(d[0]) if (
-            d := self._dates(card)
-        ) else None  # fmt: skip
+        first = card.seen.first_seen
+        return serializers.DateTimeField().to_representation(first) if first else None
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_days_since_last_seen(self, card: Card) -> float | None:
@@ -138,20 +141,15 @@ class RecurringStructureSerializer(_CostFields):
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_mean_interval_days(self, card: Card) -> float | None:
-        times = self._dates(card)
-        if len(times) < 2:
+        seen = card.seen
+        if seen.dated_count < 2 or seen.first_seen is None or seen.last_seen is None:
             return None
-        return round((times[-1] - times[0]).total_seconds() / 86400 / (len(times) - 1), 1)
+        span = (seen.last_seen - seen.first_seen).total_seconds() / 86400
+        return round(span / (seen.dated_count - 1), 1)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_components(self, card: Card) -> list[str]:
-        return sorted(
-            {
-                c.name
-                for m in card.structure.visible_memberships
-                for c in m.incident.components.all()
-            }
-        )
+        return self.context.get("components", {}).get(card.structure.pk, [])
 
     def get_url(self, card: Card) -> str:
         request = self.context.get("request")
@@ -238,8 +236,10 @@ class FixSerializer(serializers.Serializer):
     pattern = serializers.SlugField(source="pattern.slug")
     text = serializers.CharField()
     tried_by = serializers.SerializerMethodField(
-        help_text="Ids of the action items that read as attempts at it (empty: not yet tried)."
+        help_text="Ids of the first action items that read as attempts at it (empty: not yet "
+        "tried)."
     )
+    tried_count = serializers.IntegerField(help_text="How many action items read like it.")
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_tried_by(self, fix) -> list[int]:
@@ -258,24 +258,42 @@ class RecurringStructureDetailSerializer(_CostFields):
     kind_label = serializers.CharField(source="kind")
     mechanism = serializers.CharField(source="structure.mechanism")
     patterns = serializers.SerializerMethodField()
-    incident_count = serializers.SerializerMethodField(help_text="Members you may see.")
+    incident_count = serializers.IntegerField(
+        source="member_count", help_text="Members you may see."
+    )
     recurrence_count = serializers.IntegerField(source="recurrences")
     recurred_despite_remediation = serializers.BooleanField(source="despite_remediation")
     last_seen = serializers.DateTimeField(allow_null=True)
     days_since_last_seen = serializers.SerializerMethodField()
-    members = StructureMemberSerializer(many=True)
+    members = StructureMemberSerializer(
+        many=True,
+        help_text="One page of its members (`page`), in time order, undated last.",
+    )
+    members_page = serializers.IntegerField(source="members_page.number")
+    members_pages = serializers.IntegerField(source="members_page.paginator.num_pages")
     components = ComponentUseSerializer(many=True)
-    action_items = StructureActionSerializer(source="actions", many=True)
-    came_back_after_remediation = CameBackSerializer(source="came_back", many=True)
+    action_items = StructureActionSerializer(
+        source="actions",
+        many=True,
+        help_text="One page of the action items across its members (`actions_page`).",
+    )
+    action_items_count = serializers.IntegerField(source="actions_page.paginator.count")
+    action_items_page = serializers.IntegerField(source="actions_page.number")
+    action_items_pages = serializers.IntegerField(source="actions_page.paginator.num_pages")
+    came_back_after_remediation = CameBackSerializer(
+        source="came_back",
+        many=True,
+        help_text="The latest members that came back after the remediation of the one before.",
+    )
+    came_back_count = serializers.IntegerField(
+        help_text="How many members came back after remediation in all."
+    )
     untried_fixes = FixSerializer(source="untried", many=True)
     tried_fixes = FixSerializer(source="tried", many=True)
 
     @extend_schema_field(serializers.ListField(child=serializers.SlugField()))
     def get_patterns(self, view: StructureView) -> list[str]:
         return [p.slug for p in view.patterns]
-
-    def get_incident_count(self, view: StructureView) -> int:
-        return len(view.members)
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_days_since_last_seen(self, view: StructureView) -> float | None:
