@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, Exists, OuterRef, QuerySet
 
 from incidents.models import Incident
 
@@ -75,7 +75,13 @@ def index_many(incidents: Iterable[Incident]) -> int:
 
 def index_stale(incidents: Iterable[Incident]) -> int:
     """Index those of a batch whose indexed copy is missing or older than the review (its
-    `version`); returns how many. One query for the batch's indexed versions."""
+    `version`); returns how many. One query for the batch's indexed versions; given a
+    queryset (the full recompute's chunk), only the stale reviews are read from it."""
+    if isinstance(incidents, QuerySet):
+        fresh = IndexedDocument.objects.filter(
+            incident_id=OuterRef("pk"), indexed_version=OuterRef("version")
+        )
+        return index_many(incidents.exclude(Exists(fresh)))
     incidents = list(incidents)
     indexed = dict(
         IndexedDocument.objects.filter(incident_id__in=[i.pk for i in incidents]).values_list(

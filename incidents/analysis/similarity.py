@@ -15,10 +15,11 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from django.db.models import Count, QuerySet
 
@@ -102,8 +103,70 @@ def _catalogue_key() -> str:
     return hashlib.sha256(json.dumps(list(rows), default=str).encode()).hexdigest()
 
 
+class PhraseFinder:
+    """Which of a fixed set of phrases a normalised text (`normalise`) contains, each exactly
+    as `f" {phrase} " in text` would say, without searching for every phrase in every text.
+
+    A normalised text is words between single spaces, so a phrase of one word occurs in it
+    if and only if it is one of its words, a phrase of two words if and only if they are two
+    consecutive words of it, and a longer phrase only if its first two words are: single
+    words and pairs are looked up in the text's sets of words and of pairs, and a longer
+    phrase is searched for only when its first pair is there. Phrases of any other shape
+    (empty, or with leading, trailing or doubled spaces) are always searched for, and so is
+    every phrase in a text that does not begin and end with a space.
+    """
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self.phrases = frozenset(phrases)
+        single: set[str] = set()
+        pairs: dict[tuple[str, str], str] = {}
+        longer: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._always: list[tuple[str, str]] = []
+        for p in sorted(self.phrases):
+            words = p.split(" ")
+            if not all(words):
+                self._always.append((p, f" {p} "))
+            elif len(words) == 1:
+                single.add(p)
+            elif len(words) == 2:
+                pairs[(words[0], words[1])] = p
+            else:
+                longer.setdefault((words[0], words[1]), []).append((p, f" {p} "))
+        self._single = frozenset(single)
+        self._pairs, self._pair_keys = pairs, frozenset(pairs)
+        self._longer, self._longer_keys = longer, frozenset(longer)
+
+    def __call__(self, haystack: str) -> set[str]:
+        """The phrases `haystack` contains."""
+        if not (haystack.startswith(" ") and haystack.endswith(" ")):
+            return {p for p in self.phrases if f" {p} " in haystack}
+        words = haystack.split(" ")
+        found = set(self._single.intersection(words))
+        consecutive = set(pairwise(words))
+        found.update(self._pairs[pair] for pair in self._pair_keys & consecutive)
+        for pair in self._longer_keys & consecutive:
+            found.update(p for p, needle in self._longer[pair] if needle in haystack)
+        found.update(p for p, needle in self._always if needle in haystack)
+        return found
+
+
+@lru_cache(maxsize=8)
+def _pattern_finder(catalogue_key: str) -> PhraseFinder:
+    return PhraseFinder(p for _, _, phrases in _pattern_phrases(catalogue_key) for p in phrases)
+
+
+def catalogue_phrases() -> list[str]:
+    """Every phrase of every pattern of the catalogue as it is now (or as pinned)."""
+    return sorted(_pattern_finder(_catalogue_key()).phrases)
+
+
 def suggest_patterns(
-    *, text: str, limit: int = 5, exclude: frozenset[str] = frozenset()
+    *,
+    text: str = "",
+    limit: int = 5,
+    exclude: frozenset[str] = frozenset(),
+    haystack: str | None = None,
+    found: set[str] | None = None,
 ) -> list[PatternSuggestion]:
     """The patterns whose mechanism phrases appear in `text`, best first.
 
@@ -111,13 +174,21 @@ def suggest_patterns(
     phrase adds less (the score saturates towards 1), so one long list of weak matches does
     not outrank two precise ones: one single word scores 0.22, one two-word phrase 0.39, a
     four-word phrase (or two two-word ones) 0.63.
+
+    Bulk callers that have already normalised the text pass it as `haystack` (then `text`
+    is not read), and may pass `found`: the phrases it contains, from a `PhraseFinder` over
+    at least the catalogue's pattern phrases (`catalogue_phrases`).
     """
-    haystack = normalise(text)
+    if haystack is None:
+        haystack = normalise(text)
+    key = _catalogue_key()
+    if found is None:
+        found = _pattern_finder(key)(haystack)
     suggestions = []
-    for slug, name, phrases in _pattern_phrases(_catalogue_key()):
-        if slug in exclude:
+    for slug, name, phrases in _pattern_phrases(key):
+        if slug in exclude or found.isdisjoint(phrases):
             continue
-        matched = [p for p in phrases if f" {p} " in haystack]
+        matched = [p for p in phrases if p in found]
         if not matched:
             continue
         # A phrase inside a longer one that also matched ("backoff" in "exponential
