@@ -58,7 +58,11 @@ class IncidentQuerySet(models.QuerySet):
             return self
         if user.is_superuser:
             return self.none()
-        return self.filter(restricted_to__isnull=False).exclude(restricted_to__in=user.groups.all())
+        return self.hidden_from_groups(user.groups.all())
+
+    def hidden_from_groups(self, groups) -> IncidentQuerySet:
+        """The incidents hidden from a reader in these groups (ids or a queryset)."""
+        return self.filter(restricted_to__isnull=False).exclude(restricted_to__in=groups)
 
     def needing_analysis(self) -> IncidentQuerySet:
         """Incidents whose latest save has not been analysed yet."""

@@ -112,55 +112,77 @@ def _stored(structure: RecurringStructure) -> Seen:
 
 _ROW = (
     "incident_id", "incident__organisation", "occurred_at", "reviewed_at", "remediated_from",
-    "aimed_kinds", "weighted_hours", "users_affected", "previous_id", "recurred",
-    "after_remediation", "remediation_kinds",
+    "weighted_hours", "users_affected", "previous_id", "recurred", "after_remediation",
 )  # fmt: skip
 
 
-def _judged(user: Reader, hidden: dict[int, frozenset[int]]) -> dict[int, Seen]:
+def _judged(
+    hidden_incidents: QuerySet[Incident], hidden: dict[int, frozenset[int]]
+) -> dict[int, Seen]:
     """Each structure of `hidden` (id → its members hidden from the reader) judged again
-    over its other members: one query for all of them."""
+    over its other members: one query for all of them, and one for the kinds of action the
+    members they now recur after had."""
     by_structure: dict[int, list[tuple]] = {pk: [] for pk in hidden}
     for row in (
         RecurrenceMembership.objects.filter(structure_id__in=list(hidden))
-        .exclude(incident__in=Incident.objects.hidden_from(user))
+        .exclude(incident__in=hidden_incidents)
         .order_by()
         .values_list("structure_id", *_ROW)
     ):
         by_structure[row[0]].append(row[1:])
-    return {pk: _judge(rows, hidden[pk]) for pk, rows in by_structure.items()}
+    judged = {pk: _judge(rows, hidden[pk]) for pk, rows in by_structure.items()}
+    # The kinds of the aimed action items of each member a changed one now recurs after.
+    wanted = {(pk, link.previous_id) for pk, seen in judged.items()
+              for link in seen.changed.values() if link.previous_id is not None}  # fmt: skip
+    if wanted:
+        kinds = {
+            (structure_id, incident_id): tuple(found or ())
+            for structure_id, incident_id, found in RecurrenceMembership.objects.filter(
+                structure_id__in={s for s, _ in wanted}, incident_id__in={i for _, i in wanted}
+            ).values_list("structure_id", "incident_id", "aimed_kinds")
+        }
+        for pk, seen in judged.items():
+            for incident_id, link in list(seen.changed.items()):
+                if link.previous_id is not None:
+                    seen.changed[incident_id] = SeenLink(
+                        link.previous_id, link.recurred, link.after_remediation,
+                        kinds.get((pk, link.previous_id), ()),
+                    )  # fmt: skip
+    return judged
 
 
 def _judge(rows: list[tuple], hidden: frozenset[int]) -> Seen:
-    """One structure's `Seen` from the `_ROW` rows of the members a reader may see."""
-    members = [
-        Member(
-            pk=row[0],
-            organisation=row[1] or "",
-            occurred_at=row[2],
-            reviewed_at=row[3] or EARLIEST,
-            remediated_from=row[4],
-            aimed_kinds=tuple(row[5] or ()),
-        )
-        for row in rows
-    ]
-    links = link_members(members)
+    """One structure's `Seen` from the `_ROW` rows of the members a reader may see.
+
+    Only a member whose stored `previous` is hidden can recur differently for the reader:
+    when that earlier member is visible, it is also the latest (remediated) one among the
+    visible earlier members, a subset. So only those are judged again (`link_members` over
+    every visible member, links made for them alone); the others keep the stored link."""
+    again = {row[0] for row in rows if row[7] in hidden}
+    links = {}
+    if again:
+        members = [
+            Member(pk=row[0], organisation=row[1] or "", occurred_at=row[2],
+                   reviewed_at=row[3] or EARLIEST, remediated_from=row[4])
+            for row in rows
+        ]  # fmt: skip
+        links = link_members(members, only=again)
     changed: dict[int, SeenLink] = {}
     dated: list[datetime] = []
     recurred: list[datetime | None] = []
     despite = False
     hours, hours_unknown, users, users_unknown = 0.0, 0, None, 0
-    for row in rows:
-        incident_id, occurred, weighted, affected = row[0], row[2], row[6], row[7]
-        link = links[incident_id]
-        seen = SeenLink(link.previous, link.recurred, link.after_remediation, tuple(link.kinds))
-        if seen != SeenLink(row[8], row[9], row[10], tuple(row[11] or ())):
-            changed[incident_id] = seen
+    for incident_id, _, occurred, _, _, weighted, affected, _, was_recurred, was_after in rows:
+        link = links.get(incident_id)
+        if link is not None:
+            # Kinds are filled in by `_judged`, for all the changed members at once.
+            changed[incident_id] = SeenLink(link.previous, link.recurred, link.after_remediation)
+            was_recurred, was_after = link.recurred, link.after_remediation
         if occurred is not None:
             dated.append(occurred)
-        if link.recurred:
+        if was_recurred:
             recurred.append(occurred)
-        despite = despite or link.after_remediation
+        despite = despite or was_after
         if weighted is None:
             hours_unknown += 1
         else:
@@ -193,12 +215,20 @@ def _cache_key(structure: RecurringStructure, hidden: frozenset[int]) -> str:
 def hidden_members(user: Reader, structure_ids: Iterable[int]) -> dict[int, frozenset[int]]:
     """structure id → its members this reader may not see (only structures with one).
     One query; none for a reader who sees every review."""
+    if getattr(user, "is_superuser", False):
+        return {}
+    return _hidden_members(Incident.objects.hidden_from(user), structure_ids)
+
+
+def _hidden_members(
+    hidden_incidents: QuerySet[Incident], structure_ids: Iterable[int]
+) -> dict[int, frozenset[int]]:
     ids = list(structure_ids)
-    if not ids or getattr(user, "is_superuser", False):
+    if not ids:
         return {}
     found: dict[int, set[int]] = defaultdict(set)
     for structure_id, incident_id in RecurrenceMembership.objects.filter(
-        structure_id__in=ids, incident__in=Incident.objects.hidden_from(user)
+        structure_id__in=ids, incident__in=hidden_incidents
     ).values_list("structure_id", "incident_id"):
         found[structure_id].add(incident_id)
     return {pk: frozenset(members) for pk, members in found.items()}
@@ -207,7 +237,15 @@ def hidden_members(user: Reader, structure_ids: Iterable[int]) -> dict[int, froz
 def seen_structures(user: Reader, structures: Iterable[RecurringStructure]) -> dict[int, Seen]:
     """structure id → the structure as this reader may see it."""
     structures = list(structures)
-    hidden = hidden_members(user, (s.pk for s in structures))
+    if getattr(user, "is_superuser", False):
+        return {s.pk: _stored(s) for s in structures}
+    return _seen(Incident.objects.hidden_from(user), structures)
+
+
+def _seen(
+    hidden_incidents: QuerySet[Incident], structures: list[RecurringStructure]
+) -> dict[int, Seen]:
+    hidden = _hidden_members(hidden_incidents, (s.pk for s in structures))
     out = {s.pk: _stored(s) for s in structures if s.pk not in hidden}
     judged = [s for s in structures if s.pk in hidden]
     if judged:
@@ -221,10 +259,18 @@ def seen_structures(user: Reader, structures: Iterable[RecurringStructure]) -> d
             else:
                 missing[s.pk] = hidden[s.pk]
         if missing:
-            fresh = _judged(user, missing)
+            fresh = _judged(hidden_incidents, missing)
             out.update(fresh)
             cache.set_many({keys[pk]: seen for pk, seen in fresh.items()}, SEEN_CACHE_SECONDS)
     return out
+
+
+def warm_reader_views() -> int:
+    """Judge every structure for readers in no group (the usual reader outside every
+    restricted review), so the first of them after a full recompute, which gives every
+    structure a new version, is not the one who waits. Returns how many were looked at."""
+    structures = list(RecurringStructure.objects.all())
+    return len(_seen(Incident.objects.hidden_from_groups([]), structures))
 
 
 def memberships_seen(

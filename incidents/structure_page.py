@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -114,16 +116,29 @@ def card(structure: RecurringStructure) -> Card:
 def recent_members(
     structures: list[RecurringStructure], limit: int = RECENT_MEMBERS
 ) -> dict[int, list[RecurrenceMembership]]:
-    """structure id → its latest members the reader may see, in time order (undated last),
-    each with `link` (its recurrence for the reader). One query for all the structures
+    """structure id → its latest dated members the reader may see, in time order, each
+    with `link` (its recurrence for the reader). One query for all the structures
     (each its own `LIMIT` through the (structure, time) index, ORed), and one for the
     components."""
     if not structures:
         return {}
-    newest = (F("occurred_at").desc(nulls_last=True), "-incident_id")
-    latest = Q()
-    for structure in structures:
-        latest |= Q(pk__in=visible_memberships(structure).order_by(*newest).values("pk")[:limit])
+    newest = ("-occurred_at", "-incident_id")
+    # The latest by date: an undated member has none, so it is never among them. Each
+    # structure's own LIMIT walks the (structure, time) index backwards; PostgreSQL takes
+    # them as one UNION ALL, SQLite (which allows no LIMIT inside one) as ORed subqueries.
+    arms = [
+        visible_memberships(structure)
+        .filter(occurred_at__isnull=False)
+        .order_by(*newest)
+        .values("pk")[:limit]
+        for structure in structures
+    ]
+    if connection.features.supports_slicing_ordering_in_compound:
+        latest = Q(pk__in=arms[0].union(*arms[1:], all=True))
+    else:
+        latest = Q()
+        for arm in arms:
+            latest |= Q(pk__in=arm)
     found: dict[int, list[RecurrenceMembership]] = {s.pk: [] for s in structures}
     seen = {s.pk: s.seen for s in structures}
     for m in (
@@ -135,25 +150,28 @@ def recent_members(
         m.link = seen[m.structure_id].link(m)
         found[m.structure_id].append(m)
     for members in found.values():
-        members.sort(key=lambda m: (m.occurred_at is None, m.occurred_at or 0, m.incident_id))
+        members.reverse()
     return found
 
 
 def components_of(structures: list[RecurringStructure], user: Reader) -> dict[int, list[str]]:
     """structure id → names of the components its members the reader may see went through,
-    sorted; one aggregate query for all of them."""
-    names: dict[int, set[str]] = {s.pk: set() for s in structures}
-    rows = (
-        Component.objects.filter(
-            incidents__recurrence_memberships__structure_id__in=list(names),
-            incidents__in=Incident.objects.visible_to(user),
-        )
-        .values_list("incidents__recurrence_memberships__structure_id", "name")
+    sorted; one aggregate query over the component links for all of them, and their names."""
+    pairs = Incident.components.through.objects.filter(
+        incident__recurrence_memberships__structure_id__in=[s.pk for s in structures]
+    )
+    if any(s.seen.hidden for s in structures):
+        pairs = pairs.exclude(incident_id__in=Incident.objects.hidden_from(user))
+    found = list(
+        pairs.order_by()
+        .values_list("incident__recurrence_memberships__structure_id", "component_id")
         .distinct()
     )
-    for structure_id, name in rows:
-        names[structure_id].add(name)
-    return {pk: sorted(found) for pk, found in names.items()}
+    names = dict(Component.objects.filter(pk__in={c for _, c in found}).values_list("pk", "name"))
+    out: dict[int, set[str]] = {s.pk: set() for s in structures}
+    for structure_id, component_id in found:
+        out[structure_id].add(names[component_id])
+    return {pk: sorted(found) for pk, found in out.items()}
 
 
 # --- one structure --------------------------------------------------------------------------
@@ -395,7 +413,10 @@ def _fixes(
     if not fixes:
         return [], []
     uses = dict(items.order_by().values("title").annotate(n=Count("pk")).values_list("title", "n"))
-    matching = {text: [t for t in uses if resembles(t, text)] for _, text in fixes}
+    # A title can read like a fix only if it shares two stems with one: most share none.
+    any_fix = frozenset().union(*(_stems(text) for _, text in fixes))
+    near = [t for t in uses if len(_stems(t) & any_fix) >= MIN_SHARED_WORDS]
+    matching = {text: [t for t in near if resembles(t, text)] for _, text in fixes}
     wanted = sorted({t for found in matching.values() for t in found})
     # The first few items of each matching title, in one query: a window over the titles.
     first: dict[str, list[ActionItem]] = {}
@@ -448,12 +469,14 @@ def catalogue_fixes(pattern: StructuralPattern) -> list[str]:
 _SUFFIX = re.compile(r"(ations|ation|ings|ing|ies|ied|ed|es|s|y)$")
 
 
-def _stems(text: str) -> set[str]:
+# Action titles repeat across reviews and requests: each is stemmed once per process.
+@lru_cache(maxsize=100_000)
+def _stems(text: str) -> frozenset[str]:
     stems = set()
     for word in content_words(text):
         stem = _SUFFIX.sub("", word)
         stems.add(stem if len(stem) >= 4 else word)
-    return stems
+    return frozenset(stems)
 
 
 # An action item "tried" a catalogue fix when it shares at least this many meaningful words

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from .analysis.recurrence import analyse_incident, recompute_all
 from .models import Incident
+from .selectors import warm_reader_views
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,10 @@ def sweep_stale_analyses_task() -> int:
 def recompute_all_task() -> int:
     """Rebuild every pattern score and recurring structure (nightly, and after catalogue
     changes). Interrupted runs are redelivered (acks_late) and converge on rerun."""
-    return recompute_all()
+    count = recompute_all()
+    # Every structure has a new version now: judge them once for readers in no group.
+    warm_reader_views()
+    return count
 
 
 def sweep_stale_analyses(*, grace_seconds: int | None = None, limit: int = 1000) -> int:

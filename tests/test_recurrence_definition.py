@@ -4,6 +4,7 @@ recurs, when despite remediation, which pairs are structures, and what each read
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 
 from incidents import services
 from incidents.analysis.recurrence import (
@@ -13,7 +14,7 @@ from incidents.analysis.recurrence import (
     recompute_all,
 )
 from incidents.models import ActionItem, Incident, RecurrenceMembership, RecurringStructure
-from incidents.selectors import recurring_structures_for, visible_memberships
+from incidents.selectors import recurring_structures_for, visible_memberships, warm_reader_views
 from taxonomy.models import StructuralPattern
 
 from .factories import GroupFactory, UserFactory
@@ -368,3 +369,21 @@ def test_a_readers_view_follows_what_changes_after_it_was_cached():
     Incident.objects.filter(title="Secret").update(restricted_to=None)
     [mine] = recurring_structures_for(outsider)
     assert mine.seen.incident_count == 3
+
+
+def test_after_the_warm_up_a_reader_in_no_group_waits_for_no_judging(
+    django_assert_num_queries,
+):
+    group = GroupFactory()
+    outsider = UserFactory()
+    incident("Open A", started=day(0), reviewed=day(5))
+    incident("Secret", started=day(40), reviewed=day(45), restricted_to=group)
+    incident("Open B", started=day(90), reviewed=day(95))
+    recompute_all()
+    cache.clear()
+    assert warm_reader_views() == 1
+    # The structures, their patterns, the members hidden from the outsider: nothing judged.
+    with django_assert_num_queries(3):
+        [mine] = recurring_structures_for(outsider)
+    assert mine.seen.incident_count == 2
+    assert mine.seen.link(member("Open B")).previous_id == Incident.objects.get(title="Open A").pk

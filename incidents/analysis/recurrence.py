@@ -324,7 +324,7 @@ def aim(members: list[Member], items: dict[int, list], pattern_ids: set[int]) ->
         m.aimed_kinds = tuple(sorted({kind for _, _, kind in aimed}))
 
 
-def link_members(members: list[Member]) -> dict[int, Link]:
+def link_members(members: list[Member], only: set[int] | None = None) -> dict[int, Link]:
     """Each member's recurrence: the earlier member it recurred after (the latest one whose
     aimed action items were all done before it began, else the latest one reviewed before
     it began), whether it recurred, and whether despite remediation. Members carry their
@@ -332,7 +332,9 @@ def link_members(members: list[Member]) -> dict[int, Link]:
     analysis) and over the members one reader may see (`incidents.selectors`).
 
     Within one organisation, members sorted by review time; a sweep keeps each incident's
-    cost at O(log n) for the look-up (plus the earlier members scanned for remediation)."""
+    cost at O(log n) for the look-up (plus the earlier members scanned for remediation).
+    With `only`, links are made for those members alone (all members still count as
+    earlier ones)."""
     links: dict[int, Link] = {}
     by_org: dict[str, list[Member]] = defaultdict(list)
     for m in members:
@@ -345,6 +347,8 @@ def link_members(members: list[Member]) -> dict[int, Link]:
         fixable = [(i, m) for i, m in enumerate(group) if m.remediated_from is not None]
         fixable_at = [i for i, _ in fixable]
         for m in group:
+            if only is not None and m.pk not in only:
+                continue
             link = links.setdefault(m.pk, Link())
             if m.occurred_at is None:
                 continue  # cannot be placed in time: never a recurrence

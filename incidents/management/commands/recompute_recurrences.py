@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from incidents.analysis.recurrence import recompute_all
+from incidents.selectors import warm_reader_views
 
 
 class Command(BaseCommand):
@@ -17,4 +18,5 @@ class Command(BaseCommand):
             return tqdm(chunks, total=total, unit="chunk", disable=no_progress, file=self.stderr)
 
         count = recompute_all(progress=progress)
+        warm_reader_views()
         self.stdout.write(self.style.SUCCESS(f"{count} recurring structures"))
