@@ -44,7 +44,8 @@ def recurrences(request: HttpRequest) -> HttpResponse:
             "sorts": list(RECURRENCE_SORTS.items()),
             "shapes": EmergentShape.objects.all(),
             "patterns": StructuralPattern.objects.only("slug", "name").order_by("name"),
-            "components": visible_components(request.user).only("slug", "name").order_by("name"),
+            # Plain rows: an archive can name thousands of components.
+            "components": visible_components(request.user).order_by("name").values("slug", "name"),
             "severities": Incident.Severity.choices,
             "hotspots": hotspots(incidents=Incident.objects.visible_to(request.user), limit=10),
         },
