@@ -27,6 +27,11 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
+# The session settings of Seams' own PostgreSQL connections (config/settings/base.py turns
+# JIT off): a floor replaying Seams' statements must run them in the same session.
+SESSION_OPTIONS = "-c jit=off"
+
+
 def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
 

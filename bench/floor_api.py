@@ -68,7 +68,10 @@ _touched: dict[int, float] = {}
 def connection() -> psycopg.Connection:
     conn = getattr(_local, "conn", None)
     if conn is None or conn.closed:
-        conn = psycopg.connect(DSN, autocommit=True, cursor_factory=psycopg.ClientCursor)
+        # The session settings of Seams' own connections (config/settings/base.py: no JIT).
+        conn = psycopg.connect(
+            DSN, autocommit=True, cursor_factory=psycopg.ClientCursor, options="-c jit=off"
+        )
         conn.execute("SET TIME ZONE 'UTC'")
         _local.conn = conn
     return conn

@@ -219,7 +219,8 @@ _cache: dict = {}
 def connection() -> psycopg.Connection:
     conn = getattr(_local, "conn", None)
     if conn is None or conn.closed:
-        conn = _local.conn = psycopg.connect(DSN, autocommit=True)
+        # The session settings of Seams' own connections (config/settings/base.py: no JIT).
+        conn = _local.conn = psycopg.connect(DSN, autocommit=True, options="-c jit=off")
     return conn
 
 

@@ -127,7 +127,11 @@ def main() -> None:
 
     settings.DEBUG = False
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    floor_conn = psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
+    floor_conn = psycopg.connect(
+        url.replace("postgres://", "postgresql://", 1),
+        autocommit=True,
+        options=benchkit.SESSION_OPTIONS,
+    )
     results = {}
     requests = {**REQUESTS, **_more_requests()}
     if args.only:

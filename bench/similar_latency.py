@@ -56,6 +56,7 @@ from pathlib import Path
 from benchkit import (
     BENCH,
     ROOT,
+    SESSION_OPTIONS,
     QueryCounter,
     database_name,
     database_url,
@@ -199,7 +200,11 @@ def in_process(queries: list[dict], *, url: str, warmup: int, budget: float, sho
     user = get_user_model().objects.get(username=BOT_USER)
     counter = QueryCounter(keep_sql=show_sql)
     floor_conn = TimedConnection(
-        psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
+        psycopg.connect(
+            url.replace("postgres://", "postgresql://", 1),
+            autocommit=True,
+            options=SESSION_OPTIONS,
+        )
     )
 
     def seams(text: str) -> int:

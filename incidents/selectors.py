@@ -23,19 +23,26 @@ How that stays cheap at a hundred thousand reviews (docs/benchmarks.md):
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import F, FloatField, Func, QuerySet
+from django.db.models import (
+    Count,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 
 from .analysis.cost import Cost
-from .analysis.recurrence import EARLIEST, Member, link_members
 from .models import Incident, RecurrenceMembership, RecurringStructure
 
 Reader = AbstractBaseUser | AnonymousUser
@@ -112,128 +119,132 @@ def _stored(structure: RecurringStructure) -> Seen:
     )
 
 
-_ROW = (
-    "incident_id", "incident__organisation", "occurred", "reviewed", "remediated",
-    "weighted_hours", "users_affected", "previous_id", "recurred", "after_remediation",
-)  # fmt: skip
-
-
-class Epoch(Func):
-    """A time as seconds since 1970, on PostgreSQL: judging a structure compares the times of
-    thousands of members, and a float is read several times faster than a timestamp
-    (microseconds are kept exactly: they fit a double)."""
-
-    output_field = FloatField()
-    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
-
-
-def _times() -> dict:
-    """The three times `_judge` compares, as `Epoch` floats on PostgreSQL, else as they are
-    (all of one kind in one run, so comparisons agree)."""
-    names = {"occurred": "occurred_at", "reviewed": "reviewed_at", "remediated": "remediated_from"}
-    if connection.vendor == "postgresql":
-        return {alias: Epoch(field) for alias, field in names.items()}
-    return {alias: F(field) for alias, field in names.items()}
-
-
-def _moment(value) -> datetime | None:
-    """A time `_times` read, as a datetime."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromtimestamp(value, tz=UTC)
-
-
-def _judged(
-    hidden_incidents: QuerySet[Incident], hidden: dict[int, frozenset[int]]
-) -> dict[int, Seen]:
+def _judged(hidden: dict[int, frozenset[int]]) -> dict[int, Seen]:
     """Each structure of `hidden` (id → its members hidden from the reader) judged again
-    over its other members: one query for all of them, and one for the kinds of action the
-    members they now recur after had."""
-    by_structure: dict[int, list[tuple]] = {pk: [] for pk in hidden}
-    for row in (
-        RecurrenceMembership.objects.filter(structure_id__in=list(hidden))
-        .exclude(incident__in=hidden_incidents)
-        .order_by()
-        .annotate(**_times())
-        .values_list("structure_id", *_ROW)
-    ):
-        by_structure[row[0]].append(row[1:])
-    judged = {pk: _judge(rows, hidden[pk]) for pk, rows in by_structure.items()}
-    # The kinds of the aimed action items of each member a changed one now recurs after.
-    wanted = {(pk, link.previous_id) for pk, seen in judged.items()
-              for link in seen.changed.values() if link.previous_id is not None}  # fmt: skip
-    if wanted:
-        kinds = {
-            (structure_id, incident_id): tuple(found or ())
-            for structure_id, incident_id, found in RecurrenceMembership.objects.filter(
-                structure_id__in={s for s, _ in wanted}, incident_id__in={i for _, i in wanted}
-            ).values_list("structure_id", "incident_id", "aimed_kinds")
-        }
-        for pk, seen in judged.items():
-            for incident_id, link in list(seen.changed.items()):
-                if link.previous_id is not None:
-                    seen.changed[incident_id] = SeenLink(
-                        link.previous_id, link.recurred, link.after_remediation,
-                        kinds.get((pk, link.previous_id), ()),
-                    )  # fmt: skip
-    return judged
-
-
-def _judge(rows: list[tuple], hidden: frozenset[int]) -> Seen:
-    """One structure's `Seen` from the `_ROW` rows of the members a reader may see.
+    over its other members, in the database: four queries for all of them.
 
     Only a member whose stored `previous` is hidden can recur differently for the reader:
     when that earlier member is visible, it is also the latest (remediated) one among the
-    visible earlier members, a subset. So only those are judged again (`link_members` over
-    every visible member, links made for them alone); the others keep the stored link."""
-    again = {row[0] for row in rows if row[7] in hidden}
-    links = {}
-    if again:
-        epochs = any(isinstance(row[3], float) for row in rows)
-        floor = -math.inf if epochs else EARLIEST
-        members = [
-            Member(pk=row[0], organisation=row[1] or "", occurred_at=row[2],
-                   reviewed_at=row[3] if row[3] is not None else floor, remediated_from=row[4])
-            for row in rows
-        ]  # fmt: skip
-        links = link_members(members, only=again)
-    changed: dict[int, SeenLink] = {}
-    dated: list[datetime] = []
-    recurred: list[datetime | None] = []
-    despite = False
-    hours, hours_unknown, users, users_unknown = 0.0, 0, None, 0
-    for incident_id, _, occurred, _, _, weighted, affected, _, was_recurred, was_after in rows:
-        link = links.get(incident_id)
-        if link is not None:
-            # Kinds are filled in by `_judged`, for all the changed members at once.
-            changed[incident_id] = SeenLink(link.previous, link.recurred, link.after_remediation)
-            was_recurred, was_after = link.recurred, link.after_remediation
-        if occurred is not None:
-            dated.append(occurred)
-        if was_recurred:
-            recurred.append(occurred)
-        despite = despite or was_after
-        if weighted is None:
-            hours_unknown += 1
-        else:
-            hours += weighted
-        if affected is None:
-            users_unknown += 1
-        else:
-            users = (users or 0) + affected
-    when = [d for d in recurred if d is not None]
-    return Seen(
-        incident_count=len(rows),
-        dated_count=len(dated),
-        first_seen=_moment(min(dated, default=None)),
-        last_seen=_moment(max(dated, default=None)),
-        recurrence_count=len(recurred),
-        last_recurred_at=_moment(max(when, default=None)),
-        despite_remediation=despite,
-        cost=Cost(len(rows), round(hours, 1), hours_unknown, users, users_unknown),
-        hidden=hidden,
-        changed=changed,
+    visible earlier members, a subset of all. So the figures are aggregates of the stored
+    flags over the visible members that keep theirs, and the few others are judged again by
+    the rule of `analysis.recurrence.link_members` written as two indexed look-ups each: the
+    latest visible earlier member of the same organisation reviewed before it began, and
+    the latest such one whose aimed action items were all done by then."""
+    # The hidden members themselves, as a list: a handful per structure, where the
+    # incidents hidden from the reader are thousands.
+    gone = sorted(set().union(*hidden.values()))
+    visible = RecurrenceMembership.objects.filter(structure_id__in=list(hidden)).exclude(
+        incident_id__in=gone
     )
+    again = Q(previous_id__isnull=False, previous_id__in=gone)
+    figures = {
+        row["structure_id"]: row
+        for row in visible.values("structure_id")
+        .annotate(
+            n=Count("pk"),
+            dated=Count("occurred_at"),
+            first=Min("occurred_at"),
+            last=Max("occurred_at"),
+            hours=Sum("weighted_hours"),
+            hours_unknown=Count("pk", filter=Q(weighted_hours__isnull=True)),
+            users=Sum("users_affected"),
+            users_unknown=Count("pk", filter=Q(users_affected__isnull=True)),
+        )
+        .order_by()
+    }
+    # The stored flags of the members that keep them (a filter, not an aggregate's FILTER:
+    # SQLite refuses a subquery there).
+    for row in (
+        visible.filter(recurred=True)
+        .exclude(again)
+        .values("structure_id")
+        .annotate(
+            recurred=Count("pk"),
+            last_recurred=Max("occurred_at"),
+            despite=Count("pk", filter=Q(after_remediation=True)),
+        )
+        .order_by()
+    ):
+        figures.setdefault(row["structure_id"], {}).update(row)
+    earlier = (
+        RecurrenceMembership.objects.filter(
+            structure_id=OuterRef("structure_id"),
+            # The member's organisation read through its own incident: the outer query then
+            # needs no join of the whole incident table.
+            incident__organisation=Subquery(
+                Incident.objects.filter(pk=OuterRef(OuterRef("incident_id")))
+                .order_by()
+                .values("organisation")[:1]
+            ),
+            reviewed_at__lt=OuterRef("occurred_at"),
+        )
+        .exclude(incident_id=OuterRef("incident_id"))
+        .exclude(incident_id__in=gone)
+        .order_by("-reviewed_at", "-incident_id")
+        .values("incident_id")
+    )
+    remedied = earlier.filter(remediated_from__lte=OuterRef("occurred_at"))
+    changed: dict[int, dict[int, SeenLink]] = defaultdict(dict)
+    began: dict[int, datetime | None] = {}
+    for structure_id, incident_id, occurred, latest, fixed in (
+        visible.filter(again)
+        .annotate(latest=Subquery(earlier[:1]), fixed=Subquery(remedied[:1]))
+        .values_list("structure_id", "incident_id", "occurred_at", "latest", "fixed")
+    ):
+        previous = fixed or latest
+        changed[structure_id][incident_id] = SeenLink(previous, previous is not None, bool(fixed))
+        began[incident_id] = occurred
+    _add_kinds(changed)
+
+    judged = {}
+    for pk, members_hidden in hidden.items():
+        row = figures.get(pk, {})
+        mine = changed.get(pk, {})
+        recurred = [began[i] for i, link in mine.items() if link.recurred]
+        last = [d for d in [row.get("last_recurred"), *recurred] if d is not None]
+        count = row.get("n", 0)
+        judged[pk] = Seen(
+            incident_count=count,
+            dated_count=row.get("dated", 0),
+            first_seen=row.get("first"),
+            last_seen=row.get("last"),
+            recurrence_count=row.get("recurred", 0) + len(recurred),
+            last_recurred_at=max(last, default=None),
+            despite_remediation=bool(row.get("despite"))
+            or any(link.after_remediation for link in mine.values()),
+            cost=Cost(
+                count,
+                round(row.get("hours") or 0.0, 1),
+                row.get("hours_unknown", 0),
+                row.get("users"),
+                row.get("users_unknown", 0),
+            ),
+            hidden=members_hidden,
+            changed=mine,
+        )
+    return judged
+
+
+def _add_kinds(changed: dict[int, dict[int, SeenLink]]) -> None:
+    """Give each judged-again link the kinds of the aimed action items of the member it now
+    recurs after: one query (as a column of the look-ups, PostgreSQL ran them twice)."""
+    wanted = {(pk, link.previous_id) for pk, links in changed.items()
+              for link in links.values() if link.previous_id is not None}  # fmt: skip
+    if not wanted:
+        return
+    kinds = {
+        (structure_id, incident_id): tuple(found or ())
+        for structure_id, incident_id, found in RecurrenceMembership.objects.filter(
+            structure_id__in={s for s, _ in wanted}, incident_id__in={i for _, i in wanted}
+        ).values_list("structure_id", "incident_id", "aimed_kinds")
+    }
+    for pk, links in changed.items():
+        for incident_id, link in links.items():
+            if link.previous_id is not None:
+                links[incident_id] = SeenLink(
+                    link.previous_id, link.recurred, link.after_remediation,
+                    kinds.get((pk, link.previous_id), ()),
+                )  # fmt: skip
 
 
 def _cache_key(structure: RecurringStructure, hidden: frozenset[int]) -> str:
@@ -289,7 +300,7 @@ def _seen(
             else:
                 missing[s.pk] = hidden[s.pk]
         if missing:
-            fresh = _judged(hidden_incidents, missing)
+            fresh = _judged(missing)
             out.update(fresh)
             cache.set_many({keys[pk]: seen for pk, seen in fresh.items()}, SEEN_CACHE_SECONDS)
     return out

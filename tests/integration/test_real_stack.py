@@ -52,6 +52,14 @@ def test_runs_on_postgresql():
     assert connection.vendor == "postgresql"
 
 
+def test_seams_connections_do_not_compile_statements_first():
+    """JIT is off for Seams' sessions (config/settings/base.py): it cost more than the
+    per-reader statements it compiled."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+
+
 def test_a_review_created_through_the_api_is_analysed_by_the_worker(
     write_api, start_worker, flush_queue
 ):
