@@ -11,13 +11,16 @@ How that stays cheap at a hundred thousand reviews (docs/benchmarks.md):
 
 - A reader who may see every member of a structure (a superuser; anyone, when none of its
   members is restricted) is shown the stored figures: they are that reader's.
-- Otherwise the structure is judged again over the members the reader may see, by the same
-  function the analysis uses (`analysis.recurrence.link_members`), from the membership rows
-  alone: each carries its incident's organisation-free facts, its cost and its own
-  remediation. The result (`Seen`) keeps the figures and only the members whose recurrence
-  differs from the stored one, and is cached under the structure's version and the set of
-  members hidden from the reader: readers who may see the same reviews share it, and any
-  change to the structure or to what is hidden makes a new key.
+- Otherwise the structure is judged again over the members the reader may see, in the
+  database, from the membership rows: each carries when its incident began, when its
+  review existed, its cost and its own remediation. A member whose stored "previous" the
+  reader may see keeps its stored recurrence (that member is also the latest among the
+  visible ones); only the others are looked up again, by the rule of
+  `analysis.recurrence.link_members` (tests/test_reader_view.py checks the two agree).
+  The result (`Seen`) keeps the figures and the members judged again, and is cached under
+  the structure's version and the set of members hidden from the reader: readers who may
+  see the same reviews share it, and any change to the structure or to what is hidden
+  makes a new key.
 """
 
 from __future__ import annotations
@@ -65,8 +68,8 @@ class SeenLink:
 @dataclass(frozen=True)
 class Seen:
     """A recurring structure as one reader may see it: figures over the members they may
-    see, the members hidden from them, and the members whose recurrence differs from the
-    stored one (an earlier member it rested on is hidden)."""
+    see, the members hidden from them, and the members judged again because the earlier
+    member their stored recurrence rests on is hidden (`changed`)."""
 
     incident_count: int
     dated_count: int
