@@ -65,6 +65,25 @@ def test_analysing_twice_changes_nothing(save_review):
     assert RecurringStructure.objects.count() == 1
 
 
+def test_the_recompute_rewrites_only_memberships_that_differ(save_review):
+    save_review(patterns=["slack-erosion"], started_at=YEARS_AGO)
+    second = save_review(patterns=["slack-erosion"])
+    recompute_all()
+    ids = sorted(RecurrenceMembership.objects.values_list("pk", flat=True))
+    recompute_all()
+    assert sorted(RecurrenceMembership.objects.values_list("pk", flat=True)) == ids
+
+    # A membership changed behind the analysis is put right, every field of it.
+    RecurrenceMembership.objects.filter(incident=second).update(
+        recurred=False, previous=None, aimed_kinds=["component_patch"]
+    )
+    recompute_all()
+    repaired = RecurrenceMembership.objects.get(incident=second)
+    assert repaired.recurred
+    assert repaired.previous_id is not None
+    assert repaired.aimed_kinds == []
+
+
 def test_unlinking_the_pattern_dissolves_the_recurrence(
     save_review, django_capture_on_commit_callbacks
 ):

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -437,32 +437,34 @@ def write_structure(
     if created:
         structure.patterns.set(sorted(pattern_ids))
     rows = [
-        RecurrenceMembership(
-            structure=structure,
-            incident_id=m.pk,
-            occurred_at=m.occurred_at,
-            reviewed_at=m.reviewed_at,
-            basis=m.basis,
-            previous_id=links[m.pk].previous,
-            recurred=links[m.pk].recurred,
-            after_remediation=links[m.pk].after_remediation,
-            remediation_kinds=links[m.pk].kinds,
-            weighted_hours=weighted_hours(*m.cost[:3]) if m.cost else None,
-            users_affected=m.cost[3] if m.cost else None,
-            remediated_from=m.remediated_from,
-            aimed_kinds=list(m.aimed_kinds),
+        (
+            m.pk, m.occurred_at, m.reviewed_at, m.basis, links[m.pk].previous,
+            links[m.pk].recurred, links[m.pk].after_remediation, tuple(links[m.pk].kinds),
+            weighted_hours(*m.cost[:3]) if m.cost else None, m.cost[3] if m.cost else None,
+            m.remediated_from, tuple(m.aimed_kinds),
         )
         for m in members
-    ]
+    ]  # fmt: skip
     # The nightly recompute mostly finds a structure's members as it left them: rewriting
-    # hundreds of thousands of identical rows would be most of its cost.
-    if created or _membership_rows(structure.memberships.all()) != _membership_rows(rows):
+    # hundreds of thousands of identical rows would be most of its cost, and so would
+    # building a model instance for each only to compare it.
+    if created or _stored_rows(structure) != set(rows):
         structure.memberships.all().delete()
-        RecurrenceMembership.objects.bulk_create(rows, batch_size=2000)
+        RecurrenceMembership.objects.bulk_create(
+            (
+                RecurrenceMembership(
+                    structure=structure, **dict(zip(_MEMBERSHIP_FIELDS, row, strict=True))
+                )
+                for row in rows
+            ),
+            batch_size=2000,
+        )
     _fill(structure, kind, mechanism, name, members, links)
     return structure
 
 
+# In the order of the tuples `write_structure` compares; the two lists stored as JSON are
+# compared as tuples.
 _MEMBERSHIP_FIELDS = (
     "incident_id", "occurred_at", "reviewed_at", "basis", "previous_id", "recurred",
     "after_remediation", "remediation_kinds", "weighted_hours", "users_affected",
@@ -470,13 +472,14 @@ _MEMBERSHIP_FIELDS = (
 )  # fmt: skip
 
 
-def _membership_rows(rows) -> set[tuple]:
-    """Every stored field of each membership but its id and structure, comparable."""
-    if isinstance(rows, QuerySet):
-        rows = rows.values_list(*_MEMBERSHIP_FIELDS)
-    else:
-        rows = ([getattr(r, f) for f in _MEMBERSHIP_FIELDS] for r in rows)
-    return {tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in rows}
+def _stored_rows(structure: RecurringStructure) -> set[tuple]:
+    """Every stored field of each of the structure's memberships but its id and structure."""
+    return {
+        (a, b, c, d, e, f, g, tuple(h or ()), i, j, k, tuple(l_ or ()))
+        for a, b, c, d, e, f, g, h, i, j, k, l_ in structure.memberships.values_list(
+            *_MEMBERSHIP_FIELDS
+        )
+    }
 
 
 def _fill(structure, kind, mechanism, name, members: list[Member], links: dict[int, Link]):
