@@ -122,6 +122,13 @@ def test_the_api_says_unknown_and_filters_by_it(read_api):
         assert [r["title"] for r in listed] == ["Known"]
 
 
+def test_a_draft_a_bot_opens_without_a_severity_has_an_unknown_one(write_api):
+    response = write_api.post("/api/v1/incidents/", {"title": "Paged at 3am"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["severity"] == "unknown"
+    assert Incident.objects.get().severity == Incident.Severity.UNKNOWN
+
+
 def test_the_schema_lists_unknown_among_the_severities(read_api):
     schema = read_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     enums = [s.get("enum") for s in schema["components"]["schemas"].values() if "sev1" in str(s)]

@@ -260,7 +260,13 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     """A draft review opened by a bot. Everything but the title may be filled in later."""
 
     title = serializers.CharField(max_length=250)
-    severity = serializers.ChoiceField(choices=Incident.Severity.choices, default="sev3")
+    # A bot that does not say how severe it was leaves it unknown: a guessed SEV3 would be
+    # weighed in every cost figure (docs/recurrence.md).
+    severity = serializers.ChoiceField(
+        choices=Incident.Severity.choices,
+        default=Incident.Severity.UNKNOWN,
+        help_text="`unknown` when not given, until someone who knows sets it.",
+    )
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     detected_at = serializers.DateTimeField(required=False, allow_null=True)
     mitigated_at = serializers.DateTimeField(required=False, allow_null=True)
