@@ -16,6 +16,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
 
 from . import permissions, services
 from .forms import DATETIME_FORMAT, KeepsUnchangedValues, date_widget
@@ -26,7 +28,6 @@ from .models import (
     ContributingFactor,
     Incident,
     PatternLink,
-    RecurrenceMembership,
     RecurringStructure,
     TimelineEvent,
 )
@@ -191,34 +192,28 @@ class ComponentAdmin(RoundTripAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class MembershipInline(RoundTripInline):
-    model = RecurrenceMembership
-    # Not `previous`: as a select it would list every review's title.
-    fields = readonly_fields = ["incident", "occurred_at", "basis", "after_remediation"]
-    can_delete = False
-
-    def get_queryset(self, request):
-        # A member's title is its review's content: only the members the user may see.
-        visible = Incident.objects.visible_to(request.user).values("pk")
-        return super().get_queryset(request).filter(incident__in=visible)
-
-
 @admin.register(RecurringStructure)
 class RecurringStructureAdmin(RoundTripAdmin):
-    """Read-only: these rows are derived by the analysis and rebuilt by it."""
+    """Read-only: these rows are derived by the analysis and rebuilt by it.
 
-    list_display = ["signature", "first_seen", "last_seen"]
+    Its figures and members are not shown here: the stored ones count every review,
+    restricted ones included, and a structure can have thousands of members. The
+    structure's page in Seams shows both as the user may see them, a page at a time."""
+
+    list_display = ["signature", "kind", "updated_at"]
+    list_filter = ["kind"]
+    search_fields = ["signature", "name"]
     # Every field shown, none editable: the next analysis would overwrite an edit anyway.
     fields = readonly_fields = [
         "signature",
+        "kind",
+        "name",
+        "mechanism",
         "pattern",
         "patterns",
-        "first_seen",
-        "last_seen",
-        "incident_count",
-        "recurred_despite_remediation",
+        "updated_at",
+        "as_you_may_see_it",
     ]
-    inlines = [MembershipInline]
 
     def has_add_permission(self, request):
         return False
@@ -228,6 +223,13 @@ class RecurringStructureAdmin(RoundTripAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Members and figures")
+    def as_you_may_see_it(self, structure: RecurringStructure) -> str:
+        return format_html(
+            '<a href="{}">The structure\'s page, as you may see it</a>',
+            reverse("incidents:structure", args=[structure.pk]),
+        )
 
 
 @admin.register(ApiToken)

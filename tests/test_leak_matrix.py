@@ -366,7 +366,8 @@ def admin_pages(w: World) -> list[tuple[str, bool]]:
         (f"/admin/incidents/incident/{x}/delete/", True),
         ("/admin/incidents/component/", True),
         ("/admin/incidents/component/?q=ledger", True),
-        (f"/admin/incidents/recurringstructure/{s}/change/", True),
+        # Lists no member (it links to the structure's page): nothing to show either reader.
+        (f"/admin/incidents/recurringstructure/{s}/change/", False),
         (f"/admin/taxonomy/emergentshape/{shape}/change/", False),  # its canonical incident
     ]
 
