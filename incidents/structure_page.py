@@ -73,18 +73,11 @@ def structure_patterns(structure: RecurringStructure) -> list[StructuralPattern]
     return list(structure.patterns.all()) or [structure.pattern]
 
 
-@dataclass(frozen=True)
-class Card:
-    """One structure in the list: what a lead compares before opening it."""
+class SeenFigures:
+    """A structure's figures as its reader may see them (`self.seen`), by the names pages,
+    serializers and templates use for a card and a structure's page alike."""
 
-    structure: RecurringStructure
-    name: str
-    kind: str
     seen: Seen
-
-    @property
-    def members(self) -> int:
-        return self.seen.incident_count
 
     @property
     def recurrences(self) -> int:
@@ -101,6 +94,20 @@ class Card:
     @property
     def despite_remediation(self) -> bool:
         return self.seen.despite_remediation
+
+
+@dataclass(frozen=True)
+class Card(SeenFigures):
+    """One structure in the list: what a lead compares before opening it."""
+
+    structure: RecurringStructure
+    name: str
+    kind: str
+    seen: Seen
+
+    @property
+    def members(self) -> int:
+        return self.seen.incident_count
 
 
 def card(structure: RecurringStructure) -> Card:
@@ -222,7 +229,7 @@ class Fix:
 
 
 @dataclass(frozen=True)
-class StructureView:
+class StructureView(SeenFigures):
     structure: RecurringStructure
     name: str
     kind: str
@@ -250,22 +257,6 @@ class StructureView:
     @property
     def member_count(self) -> int:
         return self.seen.incident_count
-
-    @property
-    def recurrences(self) -> int:
-        return self.seen.recurrence_count
-
-    @property
-    def cost(self) -> Cost:
-        return self.seen.cost
-
-    @property
-    def despite_remediation(self) -> bool:
-        return self.seen.despite_remediation
-
-    @property
-    def last_seen(self) -> datetime | None:
-        return self.seen.last_seen
 
 
 def visible_structure(user: Reader, pk: int) -> RecurringStructure:
