@@ -46,6 +46,7 @@ from django.db.models import (
 )
 
 from .analysis.cost import Cost
+from .analysis.recurrence import earlier_reviewed, remedied_by
 from .models import Incident, RecurrenceMembership, RecurringStructure
 
 Reader = AbstractBaseUser | AnonymousUser
@@ -170,23 +171,22 @@ def _judged(hidden: dict[int, frozenset[int]]) -> dict[int, Seen]:
     ):
         figures.setdefault(row["structure_id"], {}).update(row)
     earlier = (
-        RecurrenceMembership.objects.filter(
-            structure_id=OuterRef("structure_id"),
+        earlier_reviewed(
+            OuterRef("structure_id"),
             # The member's organisation read through its own incident: the outer query then
             # needs no join of the whole incident table.
-            incident__organisation=Subquery(
+            Subquery(
                 Incident.objects.filter(pk=OuterRef(OuterRef("incident_id")))
                 .order_by()
                 .values("organisation")[:1]
             ),
-            reviewed_at__lt=OuterRef("occurred_at"),
+            OuterRef("occurred_at"),
+            OuterRef("incident_id"),
         )
-        .exclude(incident_id=OuterRef("incident_id"))
         .exclude(incident_id__in=gone)
-        .order_by("-reviewed_at", "-incident_id")
         .values("incident_id")
     )
-    remedied = earlier.filter(remediated_from__lte=OuterRef("occurred_at"))
+    remedied = remedied_by(earlier, OuterRef("occurred_at"))
     changed: dict[int, dict[int, SeenLink]] = defaultdict(dict)
     began: dict[int, datetime | None] = {}
     for structure_id, incident_id, occurred, latest, fixed in (
@@ -256,17 +256,10 @@ def _cache_key(structure: RecurringStructure, hidden: frozenset[int]) -> str:
     return f"seams:seen:2:{structure.pk}:{version}:{digest}"
 
 
-def hidden_members(user: Reader, structure_ids: Iterable[int]) -> dict[int, frozenset[int]]:
-    """structure id → its members this reader may not see (only structures with one).
-    One query; none for a reader who sees every review."""
-    if getattr(user, "is_superuser", False):
-        return {}
-    return _hidden_members(Incident.objects.hidden_from(user), structure_ids)
-
-
 def _hidden_members(
     hidden_incidents: QuerySet[Incident], structure_ids: Iterable[int]
 ) -> dict[int, frozenset[int]]:
+    """structure id → its members among `hidden_incidents` (only structures with one)."""
     ids = list(structure_ids)
     if not ids:
         return {}

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -324,17 +324,14 @@ def aim(members: list[Member], items: dict[int, list], pattern_ids: set[int]) ->
         m.aimed_kinds = tuple(sorted({kind for _, _, kind in aimed}))
 
 
-def link_members(members: list[Member], only: set[int] | None = None) -> dict[int, Link]:
+def link_members(members: list[Member]) -> dict[int, Link]:
     """Each member's recurrence: the earlier member it recurred after (the latest one whose
     aimed action items were all done before it began, else the latest one reviewed before
     it began), whether it recurred, and whether despite remediation. Members carry their
-    remediation (`aim`), so the same function judges a structure over every member (the
-    analysis) and over the members one reader may see (`incidents.selectors`).
+    remediation (`aim`). The same rule, one member at a time in SQL, is `earlier_reviewed`.
 
     Within one organisation, members sorted by review time; a sweep keeps each incident's
-    cost at O(log n) for the look-up (plus the earlier members scanned for remediation).
-    With `only`, links are made for those members alone (all members still count as
-    earlier ones)."""
+    cost at O(log n) for the look-up (plus the earlier members scanned for remediation)."""
     links: dict[int, Link] = {}
     by_org: dict[str, list[Member]] = defaultdict(list)
     for m in members:
@@ -347,8 +344,6 @@ def link_members(members: list[Member], only: set[int] | None = None) -> dict[in
         fixable = [(i, m) for i, m in enumerate(group) if m.remediated_from is not None]
         fixable_at = [i for i, _ in fixable]
         for m in group:
-            if only is not None and m.pk not in only:
-                continue
             link = links.setdefault(m.pk, Link())
             if m.occurred_at is None:
                 continue  # cannot be placed in time: never a recurrence
@@ -581,28 +576,39 @@ def rebuild_structure(signature: str, catalogue: Catalogue) -> RecurringStructur
     return write_structure(signature, members, _items_of(found), catalogue)
 
 
+def earlier_reviewed(structure_id, organisation, began, incident_id) -> QuerySet:
+    """`link_members`' rule as indexed look-ups: the members of a structure of the same
+    organisation whose review existed before the incident `incident_id` began, the latest
+    first. The arguments are values, or expressions of an outer query
+    (`incidents.selectors` judges many members at once through them)."""
+    return (
+        RecurrenceMembership.objects.filter(
+            structure_id=structure_id,
+            incident__organisation=organisation,
+            reviewed_at__lt=began,
+        )
+        .exclude(incident_id=incident_id)
+        .order_by("-reviewed_at", "-incident_id")
+    )
+
+
+def remedied_by(earlier: QuerySet, began) -> QuerySet:
+    """Those of `earlier_reviewed` whose aimed action items were all done when it began
+    (each carries from when: `aim`)."""
+    return earlier.filter(remediated_from__lte=began)
+
+
 def _link_one(structure: RecurringStructure, me: Member, catalogue: Catalogue) -> Link:
     """One member's link, by indexed look-ups among the structure's earlier members."""
     link = Link()
     if me.occurred_at is None:
         return link
-    earlier = (
-        RecurrenceMembership.objects.filter(
-            structure=structure,
-            reviewed_at__lt=me.occurred_at,
-            incident__organisation=me.organisation,
-        )
-        .exclude(incident_id=me.pk)
-        .order_by("-reviewed_at", "-incident_id")
-    )
+    earlier = earlier_reviewed(structure.pk, me.organisation, me.occurred_at, me.pk)
     latest = earlier.values_list("incident_id", "aimed_kinds").first()
     if latest is None:
         return link
-    # Each earlier member carries from when its aimed action items were all done (`aim`).
     remedied = (
-        earlier.filter(remediated_from__lte=me.occurred_at)
-        .values_list("incident_id", "aimed_kinds")
-        .first()
+        remedied_by(earlier, me.occurred_at).values_list("incident_id", "aimed_kinds").first()
     )
     chosen = remedied or latest
     link.recurred, link.previous, link.after_remediation = True, chosen[0], remedied is not None
