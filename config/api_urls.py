@@ -2,7 +2,7 @@
 together here, above every app, so that no app has to import the ones that build on it
 (reports build on incidents, incidents on the catalogue)."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from duplicates.api import DuplicateViewSet
@@ -25,4 +25,10 @@ router.register("leverage-levels", taxonomy_views.LeverageLevelViewSet, basename
 urlpatterns = [
     path("similar/", incident_views.SimilarView.as_view(), name="similar"),
     *router.urls,
+    path("", include("review_templates.api_urls")),
+    path("", include("notifications.api_urls")),
+    path("", include("people.api_urls")),
+    path("", include("reviewflow.api_urls")),
+    path("", include("actions.api_urls")),
+    path("", include("exports.api_urls")),
 ]

@@ -158,6 +158,14 @@ class Incident(models.Model):
         on_delete=models.SET_NULL,
         related_name="incidents_created",
     )
+    # The template the review was written from: which sections it requires before review.
+    template = models.ForeignKey(
+        "review_templates.ReviewTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -245,12 +253,32 @@ class ActionItem(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
     title = models.CharField(max_length=300)
+    # The owner as written (an imported write-up's "SRE team"); a person or a team in Seams
+    # is `owner_user` or `owner_team`, and only they get reminders and "My action items".
     owner = models.CharField(max_length=150, blank=True)
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_action_items",
+    )
+    owner_team = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_action_items",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     due = models.DateField(null=True, blank=True)
     # When the item was done: "recurred despite remediation" compares it with the next
     # incident of the same structure.
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Who marked it done (or won't do); kept when the person leaves.
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     tracker_url = models.URLField(max_length=500, blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMPONENT_PATCH)
     leverage_level = models.ForeignKey(
@@ -325,6 +353,16 @@ class Comment(models.Model):
     )
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Threads: a reply names the comment that opened its thread (one level deep), and a
+    # thread may be anchored to a section of the review (blank: the review as a whole).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    section = models.CharField(max_length=40, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -1,6 +1,7 @@
 """Which app may import which: the layers of Seams, checked on the source.
 
-    common, idempotency  ←  taxonomy  ←  incidents  ←  similarity, duplicates  ←  reports
+    common, idempotency  ←  taxonomy  ←  incidents, review_templates
+        ←  similarity, duplicates, notifications, people  ←  reports, reviewflow, actions, exports
 
 An app imports only from the layers to its left (and from itself); `config` puts them all
 together and may import anything. Every import counts, also one inside a function: a lazy
@@ -15,8 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-LAYERS = [{"common", "idempotency"}, {"taxonomy"}, {"incidents"}, {"similarity", "duplicates"},
-          {"reports"}]  # fmt: skip
+LAYERS = [{"common", "idempotency"}, {"taxonomy"}, {"incidents", "review_templates"},
+          {"similarity", "duplicates", "notifications", "people"},
+          {"reports", "reviewflow", "actions", "exports"}]  # fmt: skip
 APPS = set().union(*LAYERS)
 LEVEL = {app: n for n, layer in enumerate(LAYERS) for app in layer}
 

@@ -126,11 +126,17 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "taxonomy",
+    "review_templates",
     "incidents",
     "similarity",
     "duplicates",
     "reports",
     "idempotency",
+    "notifications",
+    "people",
+    "reviewflow",
+    "actions",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -186,7 +192,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite has no row locks. A transaction that reads and then writes while another one
     # writes fails at once with "database is locked" (SQLite cannot wait for the upgrade);
     # taking the write lock when the transaction begins makes the others wait their turn.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
+    # In write-ahead-log mode a reader never waits for a writer, nor a writer for readers, and
+    # a commit appends to one file instead of writing and deleting a rollback journal.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE", timeout=20, init_command="PRAGMA journal_mode=WAL;"
+    )
 # PostgreSQL compiles a statement it estimates as costly to machine code first (JIT). Seams'
 # statements are short, and their estimates are often far above what they read (a
 # per-reader look-up estimated at 170,000 rows reads 5,000): JIT spent 1.35 s of 1.6 s on
@@ -232,6 +242,25 @@ SEAMS_MAX_URI_LENGTH = env_int("SEAMS_MAX_URI_LENGTH", 4096)
 # Large enough that a 10 MB section reaches form validation (which names the limit and keeps
 # the text on the page); anything larger gets the 400 page that names this limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 24 * 1024 * 1024)
+
+# --- E-mail ------------------------------------------------------------------------------
+# Notifications and reminders are e-mailed. Without EMAIL_HOST (the embedded mode) they are
+# printed to the console; with it, sent over SMTP with the settings below.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "1") == "1"
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Seams <seams@localhost>")
+# The address people reach Seams at, for links in e-mails (which have no request to ask).
+SEAMS_BASE_URL = os.environ.get("SEAMS_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Background jobs -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -53,9 +53,13 @@ class ReportViewSet(
         return f"report-{obj.pk}-{obj.status}"
 
     def get_queryset(self):
-        reports = Report.objects.visible_to(self.request.user).select_related("created_by")
+        # `page` is the web page's trimmed copy of the snapshot: the API never reads it, and a
+        # list never reads the snapshot either.
+        reports = (
+            Report.objects.visible_to(self.request.user).select_related("created_by").defer("page")
+        )
         if self.action == "list":
-            reports = reports.defer("snapshot")
+            reports = reports.defer("snapshot", "page")
         return reports.order_by("-created_at", "id")
 
     def get_serializer_context(self):

@@ -52,7 +52,7 @@ check() {  # check NAME PORT: run schemathesis against the server listening on P
     --max-examples "${CONTRACT_EXAMPLES:-20}" \
     --seed 1 \
     --max-time "${CONTRACT_MAX_TIME:-200}" \
-    --request-timeout 15 \
+    --request-timeout 60 \
     ${CONTRACT_EXTRA:-} || status=1
   # The server's log is kept: schemathesis also sends requests it does not check (probes of
   # what the server accepts), and a server error on any of them fails this run too.

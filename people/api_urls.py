@@ -1,0 +1,5 @@
+"""API v1 routes of the people app, included under /api/v1/ by config/api_urls.py."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
