@@ -36,6 +36,9 @@ run: demo  ## Set everything up and serve Seams on http://127.0.0.1:$(PORT)/
 	@echo "Seams is starting on http://127.0.0.1:$(PORT)/ (log in with the demo login above)"
 	$(DEV_ENV) $(MANAGE) runserver 127.0.0.1:$(PORT)
 
+# `make serve` is the production server; a trial run needs no reminder of that.
+run: export DJANGO_RUNSERVER_HIDE_WARNING := true
+
 serve: install  ## Serve with gunicorn (production settings from the environment)
 	$(MANAGE) collectstatic --noinput -v0
 	$(BIN)/gunicorn config.wsgi --config config/gunicorn.conf.py --bind 0.0.0.0:$(PORT) --workers 2 --access-logfile -

@@ -264,7 +264,9 @@ SEAMS_BASE_URL = os.environ.get("SEAMS_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Background jobs -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Celery still opens a (memory) connection to run an eager job; naming its host keeps kombu
+# from warning "No hostname was supplied" on every job of the embedded mode.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 # Without a broker, jobs run in-process; `transaction.on_commit` still defers them until the
 # review is committed, so the embedded mode behaves like the real one, only synchronously.
@@ -421,6 +423,11 @@ LOGGING = {
     "loggers": {
         "seams.cache": {"filters": ["cache_failed_open"]},
         "seams.throttle": {"filters": ["once_a_minute"]},
+        # In the embedded mode every job runs in-process and would log "Task … succeeded"
+        # on each save; failures are still logged (at WARNING and above).
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+        # Django's own console handler already says the dev server watches for changes.
+        "django.utils.autoreload": {"level": "WARNING"},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
