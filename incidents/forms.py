@@ -208,7 +208,13 @@ class ActionItemForm(KeepsUnchangedValues, forms.Form):
 class PatternLinkForm(KeepsUnchangedValues, forms.Form):
     pattern = forms.ModelChoiceField(StructuralPattern.objects.all())
     rationale = forms.CharField(
-        help_text="Why this incident shows the pattern.",
+        help_text="Why this incident shows the pattern, in your words.",
+        # Seams' suggestions show their evidence beside this field, never in it: the link
+        # says what the author concluded, so it is refused without their reason.
+        error_messages={
+            "required": "Say why this incident shows the pattern: a pattern link needs your "
+            "rationale (Seams' evidence is a hint, not a reason)."
+        },
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[SECTION_LIMIT],
     )
@@ -226,13 +232,15 @@ class _NoDuplicatePatterns(forms.BaseFormSet):
             seen.add(pattern)
 
 
-TimelineFormSet = formset_factory(TimelineEventForm, extra=2, can_delete=True)
-FactorFormSet = formset_factory(FactorForm, extra=2, can_delete=True)
-ActionItemFormSet = formset_factory(ActionItemForm, extra=1, can_delete=True)
+# No blank rows: the editor adds rows in place from each formset's `empty_form` (see
+# static/seams-formset.js), so a save never grows the form. A new review starts with one.
+TimelineFormSet = formset_factory(TimelineEventForm, extra=0, can_delete=True)
+FactorFormSet = formset_factory(FactorForm, extra=0, can_delete=True)
+ActionItemFormSet = formset_factory(ActionItemForm, extra=0, can_delete=True)
 PatternLinkFormSet = formset_factory(
-    PatternLinkForm, formset=_NoDuplicatePatterns, extra=2, can_delete=True
+    PatternLinkForm, formset=_NoDuplicatePatterns, extra=0, can_delete=True
 )
-
+STARTER_ROWS = 1
 
 class ReviewForms:
     """The incident form and its four formsets, bound or initial, handled as one."""
@@ -248,6 +256,10 @@ class ReviewForms:
         self.factors = FactorFormSet(data, prefix="factors", initial=initial.get("factors"))
         self.actions = ActionItemFormSet(data, prefix="actions", initial=initial.get("actions"))
         self.patterns = PatternLinkFormSet(data, prefix="patterns", initial=initial.get("patterns"))
+        if data is None and not instance.pk:
+            # A blank review shows one row of each part to start from (also without scripts).
+            for formset in self.formsets:
+                formset.extra = STARTER_ROWS
 
     @property
     def formsets(self):

@@ -4,14 +4,17 @@ be restored (which is itself a new save, so restoring loses nothing either)."""
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from django.db import models
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Incident, Revision
+from .models import ActionItem, Incident, Revision, TimelineEvent
 
 # The order sections appear in a diff, with their display names.
 SECTIONS = [
@@ -97,44 +100,161 @@ def record_revision(*, incident: Incident, by, note: str = "") -> Revision:
     )
 
 
-def _section_lines(snap: dict[str, Any], section: str) -> list[str]:
-    """One section of a snapshot as lines of text, for a readable line diff."""
+# Datetimes pass through the line diff wrapped in two private-use characters (which no review
+# text contains), so the rendered diff can show each as a <time> in the reader's time zone.
+_MOMENT = re.compile("\ue000([^\ue000\ue001]{1,64})\ue001")
+TIME_LABELS = {"started_at": "Started", "detected_at": "Detected", "mitigated_at": "Mitigated",
+               "resolved_at": "Resolved"}  # fmt: skip
+NONE = "—"
+
+
+def _moment(value: str | None) -> str:
+    return f"\ue000{value}\ue001" if value else NONE
+
+
+def _day(value: str | None) -> str:
+    day = parse_date(value) if isinstance(value, str) else None
+    return f"{day.day} {day:%b %Y}" if day else (value or NONE)
+
+
+def _label(choices: type[models.TextChoices], value: Any) -> str:
+    """A stored code in people's words; a code no longer offered shows as it was stored."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return NONE if value in (None, "") else str(value)
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What the slugs in two snapshots are called, read once per diff."""
+
+    patterns: dict[str, str]
+    levels: dict[str, str]
+    shapes: dict[str, str]
+    perrow: dict[str, dict[int, str]]
+
+    @classmethod
+    def of(cls, *snaps: dict[str, Any]) -> _Names:
+        from taxonomy.catalogue import perrow_axes
+        from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
+
+        actions = [a for snap in snaps for a in snap.get("actions", [])]
+        pattern_slugs = {p.get("slug") for snap in snaps for p in snap.get("patterns", [])}
+        pattern_slugs |= {a.get("pattern") for a in actions}
+        level_slugs = {a.get("leverage_level") for a in actions}
+        shape_slugs = {slug for snap in snaps for slug in snap.get("shapes", [])}
+        return cls(
+            patterns=dict(
+                StructuralPattern.objects.filter(slug__in=pattern_slugs - {None}).values_list(
+                    "slug", "name"
+                )
+            ),
+            levels={
+                level.slug: str(level)
+                for level in LeverageLevel.objects.filter(slug__in=level_slugs - {None})
+            },
+            shapes=dict(
+                EmergentShape.objects.filter(slug__in=shape_slugs).values_list("slug", "name")
+            ),
+            perrow={
+                axis["slug"]: {level["score"]: level["label"] for level in axis["levels"]}
+                for axis in perrow_axes()
+            },
+        )
+
+    def perrow_line(self, label: str, axis: str, score: int | None) -> str:
+        if score is None:
+            return f"{label}: not scored"
+        meaning = self.perrow.get(axis, {}).get(score)
+        return f"{label}: {score} of 5" + (f" — {meaning}" if meaning else "")
+
+
+def _action_line(a: dict[str, Any], names: _Names) -> str:
+    # Every stored attribute of an item is on its line: a change to any of them (a due date
+    # lost, a tracker link edited) must show in the diff, not only a new title.
+    level, pattern = a.get("leverage_level"), a.get("pattern")
+    return (
+        f"{a['title']} — Status: {_label(ActionItem.Status, a.get('status'))}; "
+        f"Kind: {_label(ActionItem.Kind, a.get('kind'))}; Owner: {a.get('owner') or NONE}; "
+        f"Due: {_day(a.get('due'))}; "
+        f"Leverage level: {names.levels.get(level, level) if level else NONE}; "
+        f"Pattern: {names.patterns.get(pattern, pattern) if pattern else NONE}; "
+        f"Tracker: {a.get('tracker_url') or NONE}; Completed: {_moment(a.get('completed_at'))}"
+        # Left out while empty, so a revision saved before owners could be people or teams
+        # reads the same as one saved since without them.
+        + (f"; Owned by {a['owner_user']}" if a.get("owner_user") else "")
+        + (f"; Owned by team {a['owner_team']}" if a.get("owner_team") else "")
+        + (f"; Closed by {a['closed_by']}" if a.get("closed_by") else "")
+    )
+
+
+def _section_lines(snap: dict[str, Any], section: str, names: _Names) -> list[str]:
+    """One section of a snapshot as lines of text in people's words, for a line diff."""
+    if section == "status":
+        return [_label(Incident.Status, snap.get("status"))]
+    if section == "severity":
+        return [_label(Incident.Severity, snap.get("severity"))]
     if section in TEXT_FIELDS:
         return (snap.get(section) or "").splitlines()
     if section == "times":
-        return [f"{name}: {snap.get(name) or '—'}" for name in TIME_FIELDS]
+        return [f"{TIME_LABELS[name]}: {_moment(snap.get(name))}" for name in TIME_FIELDS]
     if section == "users_affected_count":
         count = snap.get("users_affected_count")
-        return ["unknown" if count is None else str(count)]
+        return ["Not known" if count is None else f"{count:,}"]
     if section == "perrow":
-        return [f"complexity: {snap.get('complexity')}", f"coupling: {snap.get('coupling')}"]
+        return [
+            names.perrow_line("Interactive complexity", "interactive-complexity",
+                              snap.get("complexity")),
+            names.perrow_line("Coupling", "coupling", snap.get("coupling")),
+        ]  # fmt: skip
     if section == "timeline":
         return [
-            f"{e['occurred_at']} [{e['kind']}] {e['text']}"
-            + (f" — why: {e['why_reasonable']}" if e.get("why_reasonable") else "")
+            f"{_moment(e.get('occurred_at'))} · {_label(TimelineEvent.Kind, e.get('kind'))} · "
+            f"{e['text']}"
+            + (
+                f" — Why it looked right at the time: {e['why_reasonable']}"
+                if e.get("why_reasonable")
+                else ""
+            )
             for e in snap.get("timeline", [])
         ]
     if section == "actions":
-        # Every stored attribute of an item is on its line: a change to any of them (a due
-        # date lost, a tracker link edited) must show in the diff, not only a new title.
-        return [
-            f"{a['title']} ({a['status']}, {a['kind']}, owner {a.get('owner') or '—'}, "
-            f"due {a.get('due') or '—'}, leverage {a.get('leverage_level') or '—'}, "
-            f"pattern {a.get('pattern') or '—'}, tracker {a.get('tracker_url') or '—'}, "
-            f"done {a.get('completed_at') or '—'})"
-            for a in snap.get("actions", [])
-        ]
+        return [_action_line(a, names) for a in snap.get("actions", [])]
     if section == "restricted_to":
         from django.contrib.auth.models import Group
 
         group_id = snap.get("restricted_to")
         if not group_id:
-            return ["everyone who may read reviews"]
+            return ["Everyone who may read reviews"]
         name = Group.objects.filter(pk=group_id).values_list("name", flat=True).first()
-        return [f"group {name or f'#{group_id} (deleted)'}"]
+        return [f"Only group {name or f'#{group_id} (deleted)'}"]
     if section == "patterns":
-        return [f"{p['slug']}: {p['rationale']}" for p in snap.get("patterns", [])]
+        return [
+            f"{names.patterns.get(p['slug'], p['slug'])}: {p['rationale']}"
+            for p in snap.get("patterns", [])
+        ]
+    if section == "shapes":
+        return [names.shapes.get(slug, slug) for slug in snap.get("shapes", [])]
     return [str(item) for item in snap.get(section, [])]
+
+
+def _time_html(value: str) -> str:
+    """A stored moment as a <time> in UTC, which static/seams-page.js shows in local time."""
+    moment = parse_datetime(value)
+    if moment is None:
+        return escape(value)
+    utc = moment.astimezone(UTC)
+    precise = utc.second or utc.microsecond
+    text = f"{utc.day} {utc:%b %Y, %H:%M{':%S' if precise else ''}} UTC"
+    return (
+        f'<time datetime="{escape(utc.isoformat())}" '
+        f'data-local="{"seconds" if precise else "minutes"}">{text}</time>'
+    )
+
+
+def _line_html(text: str) -> str:
+    return _MOMENT.sub(lambda found: _time_html(found.group(1)), escape(text))
 
 
 @dataclass(frozen=True)
@@ -150,14 +270,15 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> list[SectionDiff
 
     Every line is escaped before it is wrapped in markup: revision text is user input.
     """
+    names = _Names.of(old, new)
     diffs = []
     for key, name in SECTIONS:
-        before, after = _section_lines(old, key), _section_lines(new, key)
+        before, after = _section_lines(old, key, names), _section_lines(new, key, names)
         if before == after:
             continue
         rows = []
         for line in difflib.ndiff(before, after):
-            tag, text = line[:2], escape(line[2:])
+            tag, text = line[:2], _line_html(line[2:])
             if tag == "- ":
                 rows.append(f'<tr class="del"><td>−</td><td>{text}</td></tr>')
             elif tag == "+ ":

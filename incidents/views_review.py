@@ -157,14 +157,33 @@ def decide_suggestion(request: HttpRequest, pk: int) -> HttpResponse:
             return JsonResponse({"error": "unknown incident"}, status=400)
     else:
         return JsonResponse({"error": "name a pattern or an incident"}, status=400)
+    link = request.POST.get("link", "1") != "0"
+    # A link states what the author concluded, as the form and the API require: it takes
+    # their rationale, never Seams' evidence for the suggestion.
+    rationale = request.POST.get("rationale", "").strip()
+    if link and pattern is not None and decision == SuggestionDecision.Decision.ACCEPTED:
+        if not rationale:
+            return JsonResponse(
+                {
+                    "error": "Say why this incident shows the pattern: a pattern link needs "
+                    "your rationale (send `rationale`, or `link=0` to only record the answer)."
+                },
+                status=400,
+            )
+        if len(rationale) > settings.SEAMS_MAX_SECTION_CHARS:
+            return JsonResponse(
+                {"error": f"The rationale is too long: at most "
+                          f"{settings.SEAMS_MAX_SECTION_CHARS:,} characters."},
+                status=400,
+            )  # fmt: skip
     services.suggestion_decide(
         incident=incident,
         by=request.user,
         decision=decision,
         pattern=pattern,
         other_incident=other,
-        rationale=request.POST.get("why", "")[:2000],
-        link=request.POST.get("link", "1") != "0",
+        rationale=rationale,
+        link=link,
     )
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"ok": True})

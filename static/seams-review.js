@@ -69,19 +69,48 @@
     if (!list.children.length) list.append(item("No hints so far.", "empty"));
   }
 
-  function addPatternRow(slug, why) {
-    // Fill the first empty pattern row of the formset; the author still saves the form.
-    const selects = Array.from(form.querySelectorAll("select[name^=patterns-][name$=-pattern]"));
-    const option = (sel) => Array.from(sel.options).find((o) => o.dataset.slug === slug
-      || o.textContent.trim() === slug);
-    const empty = selects.find((sel) => !sel.value);
-    if (!empty) return false;
-    const match = option(empty);
+  // Seams' evidence for a pattern, shown beside the rationale the author writes. It is read
+  // only and never sent: the rationale says what the author concluded, in their words.
+  function showEvidence(rationale, why) {
+    const field = rationale.closest(".field") || rationale;
+    let note = field.parentNode.querySelector(".pattern-evidence");
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "pattern-evidence";
+      note.setAttribute("role", "note");
+      const label = document.createElement("p");
+      label.className = "evidence-label";
+      label.textContent = "Seams' evidence (not saved; write your own rationale above)";
+      const text = document.createElement("p");
+      text.className = "evidence-text";
+      note.append(label, text);
+      note.id = `${rationale.id}_evidence`;
+      field.after(note);
+      const described = rationale.getAttribute("aria-describedby");
+      rationale.setAttribute("aria-describedby", `${described ? described + " " : ""}${note.id}`);
+    }
+    note.querySelector(".evidence-text").textContent = why;
+  }
+
+  function addPatternRow(name, why) {
+    // Choose the pattern in an empty row (a new one if none is empty) and leave the
+    // rationale to the author, with Seams' evidence beside it; the author still saves.
+    const selects = Array.from(form.querySelectorAll("select[name^=patterns-][name$=-pattern]"))
+      .filter((sel) => !sel.closest("[data-formset-row]")?.hidden);
+    const option = (sel) => Array.from(sel.options).find((o) => o.textContent.trim() === name);
+    let select = selects.find((sel) => !sel.value);
+    if (!select && window.Seams && window.Seams.formsets) {
+      const row = window.Seams.formsets.add("patterns", {}, { focus: false });
+      select = row && row.querySelector("select[name$=-pattern]");
+    }
+    if (!select) return false;
+    const match = option(select);
     if (!match) return false;
-    empty.value = match.value;
-    const rationale = form.querySelector(`[name=${empty.name.replace("-pattern", "-rationale")}]`);
-    if (rationale && !rationale.value) rationale.value = why;
-    empty.focus();
+    select.value = match.value;
+    const rationale = form.querySelector(`[name="${select.name.replace(/-pattern$/, "-rationale")}"]`);
+    if (!rationale) return false;
+    showEvidence(rationale, why);
+    rationale.focus();
     return true;
   }
 
@@ -117,8 +146,10 @@
       why.textContent = p.why;
       const accept = button("Use this pattern", () => {
         const added = addPatternRow(p.name, p.why);
-        decide({ decision: "accepted", pattern: p.slug, why: p.why });
-        accept.textContent = added ? "Added below — save to keep" : "No empty pattern row: save first";
+        decide({ decision: "accepted", pattern: p.slug });
+        accept.textContent = added
+          ? "Added below: write why, then save"
+          : "Could not add it: choose the pattern below";
         accept.disabled = true;
       });
       li.append(head, why, accept);

@@ -90,7 +90,7 @@ def test_a_lost_due_date_is_named_in_the_action_items_diff():
     diffs = diff_snapshots(BASE, _changed(("actions", 0, "due"), None))
     [section] = diffs
     assert section.name == "Action items"
-    assert "due 2026-12-15" in section.html
+    assert "Due: 15 Dec 2026" in section.html
 
 
 @pytest.mark.django_db

@@ -77,6 +77,7 @@ def test_write_a_complete_review_with_the_assistant_then_publish_it(page, login,
     page.get_by_role("group", name="Factor 1", exact=True).get_by_label("Contributing factor").fill(
         "Renewal depended on one person's calendar."
     )
+    page.get_by_role("button", name="Add contributing factor").click()
     page.get_by_role("group", name="Factor 2", exact=True).get_by_label("Contributing factor").fill(
         "The expiry alarm went to an unwatched mailbox."
     )
