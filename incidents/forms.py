@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.forms import formset_factory
 
+from review_templates.editor import show_prompts, suggested_timeline
+from review_templates.models import ReviewTemplate
 from taxonomy.catalogue import perrow_axes
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 from taxonomy.round_trip import KeepsUnchangedValues
@@ -242,17 +244,51 @@ PatternLinkFormSet = formset_factory(
 )
 STARTER_ROWS = 1
 
+
+class SuggestedTimelineEventForm(TimelineEventForm):
+    """A timeline row a review template suggests: its kind is chosen, the rest is empty."""
+
+    def has_changed(self) -> bool:
+        # Left without a time, a text or a reason, the row is no part of the review, whatever
+        # kind it shows (also after rows were added or removed around it).
+        names = ("occurred_at", "text", "why_reasonable")
+        return any((self.data.get(self.add_prefix(name)) or "").strip() for name in names)
+
+
+class SuggestedTimelineFormSet(TimelineFormSet):
+    """A new review's timeline, started from its template's rows. They are suggestions, not
+    stored rows: each counts as an extra row, so one left empty is neither checked nor saved."""
+
+    form = SuggestedTimelineEventForm
+
+    def initial_form_count(self) -> int:
+        return 0
+
+
 class ReviewForms:
     """The incident form and its four formsets, bound or initial, handled as one."""
 
-    def __init__(self, data=None, *, instance: Incident | None = None) -> None:
+    def __init__(
+        self,
+        data=None,
+        *,
+        instance: Incident | None = None,
+        template: ReviewTemplate | None = None,
+    ) -> None:
         instance = instance or Incident()
+        # A new review is written from the template its author chose (its timeline rows and
+        # prompts); a stored one shows the prompts of the template it was written from.
+        self.creating = not instance.pk
+        self.template = template if self.creating else instance.template
+        suggested = suggested_timeline(self.template) if self.creating else []
         # Bound forms get the stored rows as initial too, so each row can tell what it showed
         # and keep the stored value of what was not changed. Rows line up with what the
         # editor was shown: a save over a newer version is refused (`expected_version`).
         initial = _initial_parts(instance) if instance.pk else {}
         self.incident = IncidentForm(data, instance=instance)
-        self.timeline = TimelineFormSet(data, prefix="timeline", initial=initial.get("timeline"))
+        self.timeline = (SuggestedTimelineFormSet if suggested else TimelineFormSet)(
+            data, prefix="timeline", initial=initial.get("timeline", suggested or None)
+        )
         self.factors = FactorFormSet(data, prefix="factors", initial=initial.get("factors"))
         self.actions = ActionItemFormSet(data, prefix="actions", initial=initial.get("actions"))
         self.patterns = PatternLinkFormSet(data, prefix="patterns", initial=initial.get("patterns"))
@@ -260,6 +296,9 @@ class ReviewForms:
             # A blank review shows one row of each part to start from (also without scripts).
             for formset in self.formsets:
                 formset.extra = STARTER_ROWS
+            if suggested:
+                self.timeline.extra = len(suggested)
+        self.prompts = show_prompts(self.incident, self.template)
 
     @property
     def formsets(self):
@@ -284,6 +323,8 @@ class ReviewForms:
 
         data = self.incident.cleaned_data
         fields = {name: data[name] for name in IncidentForm.Meta.fields if name not in {"shapes"}}
+        if self.creating:
+            fields["template"] = self.template
         return ReviewContent(
             fields=fields,
             shapes=list(data["shapes"]),

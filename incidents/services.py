@@ -16,6 +16,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
+from review_templates.requirements import check_required_sections
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
 from .models import (
@@ -55,6 +56,8 @@ EDITABLE_FIELDS = (
     "external_id",
     "source_url",
     "organisation",
+    # The review template it is written from (chosen when the review is created).
+    "template",
 )
 
 
@@ -432,7 +435,8 @@ def _set_status(
 def incident_request_review(
     *, incident: Incident, by: AbstractBaseUser | None, reviewers: list[AbstractBaseUser]
 ) -> Incident:
-    """Move a draft to "in review" and name who reviews it."""
+    """Move a draft to "in review" and name who reviews it; raise RequiredSectionsEmpty
+    (a ValueError naming the sections) while a section its template requires is empty."""
     if not reviewers:
         raise ValueError("Name at least one reviewer.")
     names = ", ".join(sorted(r.get_username() for r in reviewers))
@@ -441,6 +445,9 @@ def incident_request_review(
         Incident.Status.IN_REVIEW,
         by,
         f"Sent for review to {names}",
+        # Checked on the locked review, as publishing is: a concurrent save cannot empty a
+        # section the template requires between the check and the move.
+        check=check_required_sections,
         before=lambda current: current.reviewers.set(reviewers),
     )
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from review_templates.forms import TemplateChoiceForm
 from similarity.questions import similar_to_review
 from similarity.search import text_search
 from taxonomy.models import StructuralPattern
@@ -181,13 +182,17 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def incident_create_view(request: HttpRequest) -> HttpResponse:
     """Write a new review."""
-    forms = _restrict_choices(ReviewForms(request.POST or None), request)
-    if request.method == "POST" and forms.is_valid():
+    # The template the review is written from: chosen at the top of the page (the default
+    # preselected); its timeline rows and prompts come with it.
+    choice = TemplateChoiceForm(request.POST if request.method == "POST" else request.GET)
+    forms = _restrict_choices(ReviewForms(request.POST or None, template=choice.chosen()), request)
+    if request.method == "POST" and choice.is_acceptable() and forms.is_valid():
         incident = incident_create(by=request.user, content=forms.review_content())
         messages.success(request, "Review saved. Seams is looking for structures it shares.")
         _hint_message(request, incident)
         return redirect(incident)
-    return render(request, "incidents/form.html", _form_context(forms, None))
+    context = {**_form_context(forms, None), "template_choice": choice}
+    return render(request, "incidents/form.html", context)
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from review_templates.requirements import RequiredSectionsEmpty, missing_required_sections
 from similarity.questions import similar_to_text
 from taxonomy.models import StructuralPattern
 
@@ -291,13 +292,26 @@ def request_review(request: HttpRequest, pk: int) -> HttpResponse:
         published=published,
         initial={"reviewers": list(incident.reviewers.all())},
     )
+    context = {"incident": incident, "form": form}
     if request.method == "POST" and form.is_valid():
-        services.incident_request_review(
-            incident=incident, by=request.user, reviewers=list(form.cleaned_data["reviewers"])
-        )
+        try:
+            services.incident_request_review(
+                incident=incident, by=request.user, reviewers=list(form.cleaned_data["reviewers"])
+            )
+        except RequiredSectionsEmpty as refused:
+            # Nothing changed; the reviewers ticked stay ticked for when the sections are in.
+            messages.error(request, str(refused))
+            return render(request, "incidents/request_review.html", context, status=409)
         messages.success(request, "Sent for review.")
         return redirect(incident)
-    return render(request, "incidents/request_review.html", {"incident": incident, "form": form})
+    if request.method == "GET" and (missing := missing_required_sections(incident)):
+        messages.warning(
+            request,
+            f"The template “{incident.template.name}” requires "
+            f"{', '.join(s.label for s in missing)}, still empty: fill them in before "
+            "sending the review for review.",
+        )
+    return render(request, "incidents/request_review.html", context)
 
 
 @login_required

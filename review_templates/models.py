@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -32,3 +33,22 @@ class ReviewTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("review_templates:edit", args=[self.pk])
+
+    def clean(self) -> None:
+        """Refuse section names and timeline kinds Seams does not know (see `sections`)."""
+        from .sections import check_template
+
+        check_template(
+            required_sections=self.required_sections,
+            timeline_kinds=self.timeline_kinds,
+            prompts=self.prompts,
+        )
+
+    def required_labels(self) -> list[str]:
+        """The required sections in people's words, in the order the review reads."""
+        from .sections import labels
+
+        return labels(self.required_sections)

@@ -1,7 +1,14 @@
 """Web pages of the review_templates app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "review_templates"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("templates/", views.template_list, name="list"),
+    path("templates/new/", views.template_create, name="create"),
+    path("templates/<int:pk>/", views.template_edit, name="edit"),
+    path("templates/<int:pk>/delete/", views.template_delete_view, name="delete"),
+]

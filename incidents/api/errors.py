@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from common.api.errors import error_body
+from review_templates.api import REFUSED_STATUS, refusal_body
+from review_templates.requirements import RequiredSectionsEmpty
 
 __all__ = ["api_exception_handler", "bad_request", "error_body", "not_found", "server_error"]
 
@@ -45,6 +47,10 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler that answers every error in the one shape."""
+    if isinstance(exc, RequiredSectionsEmpty):
+        # Sent for review while its template requires an empty section: whichever endpoint
+        # called the service, the answer names the sections.
+        return Response(refusal_body(exc), status=REFUSED_STATUS)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -17,6 +17,8 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
+from review_templates.api import TemplateRefField, TemplateSummarySerializer
+from review_templates.selectors import default_template
 from taxonomy.api.serializers import slug_enum_schema
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
@@ -144,6 +146,11 @@ class IncidentDetailSerializer(IncidentSerializer):
 
     timeline = TimelineEventSerializer(many=True, read_only=True)
     contributing_factors = serializers.SerializerMethodField()
+    template = TemplateSummarySerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The review template it was written from (what it requires before review).",
+    )
 
     class Meta(IncidentSerializer.Meta):
         fields = [
@@ -159,6 +166,7 @@ class IncidentDetailSerializer(IncidentSerializer):
             "timeline",
             "contributing_factors",
             "analysed_at",
+            "template",
         ]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
@@ -288,6 +296,7 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         child=serializers.CharField(max_length=MAX_SECTION), required=False, max_length=100
     )
     action_items = ActionItemInSerializer(many=True, required=False)
+    template = TemplateRefField(required=False, allow_null=True)
 
     def validate_patterns(self, value):
         slugs = [claim["slug"].slug for claim in value]
@@ -302,7 +311,12 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
                   "resolved_at", "summary", "impact", "users_affected_count",
                   "narrative"]  # fmt: skip
         return ReviewContent(
-            fields={"status": Incident.Status.DRAFT, **{k: data[k] for k in scalar if k in data}},
+            fields={
+                "status": Incident.Status.DRAFT,
+                # Not named: the default template, as on the new-review page; null: none.
+                "template": data["template"] if "template" in data else default_template(),
+                **{k: data[k] for k in scalar if k in data},
+            },
             shapes=list(data.get("shapes", [])),
             components=list(data.get("components", [])),
             timeline=[TimelineEntry(**event) for event in data.get("timeline", [])],

@@ -176,7 +176,11 @@ class IncidentViewSet(
             return list_values(Incident.objects.visible_to(self.request.user)).order_by(
                 "-started_at", "-id"
             )
-        return _incidents_for(self.request).prefetch_related("timeline", "contributing_factors")
+        return (
+            _incidents_for(self.request)
+            .prefetch_related("timeline", "contributing_factors")
+            .select_related("template")
+        )
 
     def list(self, request, *args, **kwargs):
         incidents = self.filter_queryset(self.get_queryset())
