@@ -128,7 +128,8 @@ class IncidentAdmin(RoundTripAdmin):
     list_filter = ["status", "severity", "shapes", "restricted_to"]
     search_fields = ["title", "summary", "external_id"]
     filter_horizontal = ["shapes", "components"]
-    readonly_fields = ["version", "analysis_requested_at", "analysed_at", "created_at"]
+    # Status moves only through the workflow (send for review, publish through its gate).
+    readonly_fields = ["status", "version", "analysis_requested_at", "analysed_at", "created_at"]
     inlines = [TimelineInline, FactorInline, ActionInline, PatternLinkInline]
 
     def save_related(self, request, form, formsets, change) -> None:

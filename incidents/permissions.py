@@ -13,8 +13,13 @@ The model (docs/security.md has the same rules as a table):
   or loaded without a login) is editable by editors only.
 - **Send for review**: whoever may edit; a published review goes back to review only by an
   editor, and only when they say so explicitly (never as a side effect).
+- **Approve or request changes**: a named reviewer who is not the author, while the review
+  is in review (`reviewflow.gate`).
 - **Publish**: a named reviewer who is not the author, or a user with the
-  `incidents.publish_incident` permission (superusers have every permission).
+  `incidents.publish_incident` permission (superusers have every permission) — and only
+  through the publish gate, for them too: every required section, `SEAMS_REQUIRED_APPROVALS`
+  (default 1) current approvals by named reviewers other than the author, and no outstanding
+  request for changes (docs/review-workflow.md).
 - **Restrict**: only to a group the user belongs to (superusers: any group); lifting or
   changing a restriction only by a member of the current group (or a superuser), so nobody
   can lose a review by restricting it away from themselves.
@@ -98,8 +103,10 @@ def can_request_review(user: User, incident: Incident) -> bool:
 
 
 def can_publish(user: User, incident: Incident) -> bool:
-    """Approve and publish: a named reviewer other than the author, or a user with the
-    `publish_incident` permission. An author cannot approve their own review."""
+    """Press Publish: a named reviewer other than the author, or a user with the
+    `publish_incident` permission. Whether it then publishes is the publish gate's call
+    (`services.incident_publish`: sections, and the approvals `reviewflow` requires); an
+    author cannot approve their own review."""
     if not can_view(user, incident) or incident.status == Incident.Status.PUBLISHED:
         return False
     if user.has_perm(PUBLISH_PERMISSION):

@@ -5,6 +5,7 @@ requested after commit) hold whichever door a change came through."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -200,6 +201,10 @@ def _write_parts(incident: Incident, content: ReviewContent, by: AbstractBaseUse
 # Sent inside the transaction of every write to a review, once its parts are written, so what
 # is derived from the text at once (the search index) never lags behind what was saved.
 review_written = Signal()  # sender=Incident, incident_id=…
+# Sent inside the transaction that sends a review to its named reviewers, and of every new
+# comment, so apps above this one (the review workflow's notifications) can act on them.
+review_requested = Signal()  # sender=Incident, incident=…, by=…, reviewers=[…]
+comment_added = Signal()  # sender=Comment, comment=…, by=…
 
 
 def _request_analysis(incident: Incident) -> None:
@@ -380,7 +385,8 @@ def revision_restore(
 
 
 class PublishBlocked(Exception):
-    """The review is missing sections a published review must have."""
+    """The review is missing sections a published review must have, or a publish gate
+    (see `PUBLISH_GATES`) refuses it; `missing` says what, one item per reason."""
 
     def __init__(self, missing: list[str]) -> None:
         self.missing = missing
@@ -440,6 +446,13 @@ def incident_request_review(
     if not reviewers:
         raise ValueError("Name at least one reviewer.")
     names = ", ".join(sorted(r.get_username() for r in reviewers))
+
+    def name_reviewers(current: Incident) -> None:
+        current.reviewers.set(reviewers)
+        # In the same transaction: whoever tells the reviewers does so exactly when this
+        # request is stored.
+        review_requested.send(sender=Incident, incident=current, by=by, reviewers=reviewers)
+
     return _set_status(
         incident,
         Incident.Status.IN_REVIEW,
@@ -448,12 +461,36 @@ def incident_request_review(
         # Checked on the locked review, as publishing is: a concurrent save cannot empty a
         # section the template requires between the check and the move.
         check=check_required_sections,
-        before=lambda current: current.reviewers.set(reviewers),
+        before=name_reviewers,
     )
+
+
+# Conditions other apps put on publishing (the review workflow's approvals): each gate is
+# called with the review and the version its readers saw, and returns what still stands in
+# the way (empty: nothing). Registered in an AppConfig.ready(), so incidents imports nothing
+# above it to enforce them.
+PublishGate = Callable[[Incident, int], list[str]]
+PUBLISH_GATES: list[PublishGate] = []
+
+
+def register_publish_gate(gate: PublishGate) -> None:
+    """Make publishing wait on `gate` as well (once, however often it is registered)."""
+    if gate not in PUBLISH_GATES:
+        PUBLISH_GATES.append(gate)
+
+
+def publish_gate_reasons(incident: Incident, version: int | None = None) -> list[str]:
+    """What the registered gates say still stands in the way of publishing the review at
+    `version` (default: its current version)."""
+    seen = incident.version if version is None else version
+    return [reason for gate in PUBLISH_GATES for reason in gate(incident, seen)]
 
 
 def _publishable(incident: Incident) -> None:
     missing = missing_for_publication(incident)
+    # `_set_status` has claimed the review by bumping its version: the gates judge the
+    # version before that, the one its reviewers saw.
+    missing += publish_gate_reasons(incident, incident.version - 1)
     if missing:
         raise PublishBlocked(missing)
 
@@ -467,11 +504,30 @@ def incident_publish(*, incident: Incident, by: AbstractBaseUser | None) -> Inci
     return _set_status(incident, Incident.Status.PUBLISHED, by, "Published", check=_publishable)
 
 
-def comment_add(*, incident: Incident, by: AbstractBaseUser, body: str) -> Comment:
-    """A reviewer's comment on the review."""
+def comment_add(
+    *,
+    incident: Incident,
+    by: AbstractBaseUser,
+    body: str,
+    parent: Comment | None = None,
+    section: str = "",
+) -> Comment:
+    """A comment on the review: a new thread (anchored to `section`, or to the whole review
+    when blank), or a reply to the comment that opened a thread (`parent`)."""
     if not body.strip():
         raise ValueError("A comment needs some text.")
-    return Comment.objects.create(incident=incident, author=by, body=body)
+    if parent is not None and (parent.parent_id is not None or parent.incident_id != incident.pk):
+        raise ValueError("Reply to the comment that opened a thread on this review.")
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            incident=incident,
+            author=by,
+            body=body,
+            parent=parent,
+            section="" if parent is not None else section,
+        )
+        comment_added.send(sender=Comment, comment=comment, by=by)
+    return comment
 
 
 # --- suggestions -------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
             "reviewers",
-            Prefetch("comments", Comment.objects.select_related("author")),
+            Prefetch("comments", Comment.objects.select_related("author", "resolved_by")),
         ),
         pk=pk,
     )

@@ -7,6 +7,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from incidents.permissions import can_view
+
 from .models import Notification
 
 
@@ -19,11 +21,14 @@ def email_notification(notification_id: int) -> bool:
     with transaction.atomic():
         note = (
             Notification.objects.select_for_update()
-            .select_related("recipient")
+            .select_related("recipient", "incident")
             .filter(pk=notification_id, emailed_at__isnull=True)
             .first()
         )
-        if note is None or not note.recipient.email:
+        if note is None or not note.recipient.email or not note.recipient.is_active:
+            return False
+        if note.incident_id is not None and not can_view(note.recipient, note.incident):
+            # They left the review's group since they were told: the e-mail would name it.
             return False
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])

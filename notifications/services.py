@@ -6,6 +6,11 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.utils import timezone
+
+from incidents.models import Incident
+from incidents.permissions import can_view
 
 from .models import Notification
 
@@ -24,13 +29,17 @@ def notify(
     """Record one notification per active recipient (never the actor themself) and queue
     its e-mail once the surrounding transaction commits. With `key`, a recipient already
     told under that key is not told again: the key is stored as `<key>:<recipient id>`.
-    Returns the notifications created now."""
+    Nobody is told about a review they may not see (a restricted review outside their
+    group): its title would be in the text. Returns the notifications created now."""
     created = []
     seen = set()
+    subject = incident if incident is not None else getattr(action_item, "incident", None)
     for person in recipients:
         if person is None or not person.is_active or person.pk in seen:
             continue
         if actor is not None and person.pk == actor.pk:
+            continue
+        if subject is not None and not can_view(person, subject):
             continue
         seen.add(person.pk)
         row_key = f"{key}:{person.pk}" if key else None
@@ -58,3 +67,38 @@ def notify(
         ids = [n.pk for n in created]
         transaction.on_commit(lambda: enqueue_emails(ids))
     return created
+
+
+def unread_count(user) -> int:
+    """How many of the user's notifications are unread (one query; the nav shows it)."""
+    if not user.is_authenticated:
+        return 0
+    return visible_notifications(user).filter(read_at__isnull=True).count()
+
+
+def visible_notifications(user) -> QuerySet[Notification]:
+    """The user's notifications, without those about a review they may no longer see (they
+    left its group since): the text names the review."""
+    return Notification.objects.filter(recipient=user).filter(
+        Q(incident__isnull=True) | Q(incident__in=Incident.objects.visible_to(user))
+    )
+
+
+def inbox(user) -> QuerySet[Notification]:
+    """The user's notifications for the inbox: unread first, then newest first."""
+    unread = ExpressionWrapper(Q(read_at__isnull=True), output_field=BooleanField())
+    return (
+        visible_notifications(user)
+        .annotate(unread=unread)
+        .select_related("actor")
+        .order_by("-unread", "-created_at", "-id")
+    )
+
+
+def mark_read(user, notification_id: int | None = None) -> int:
+    """Mark one of the user's notifications read (or all of them, without an id); returns
+    how many changed. Someone else's notification is never touched."""
+    rows = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if notification_id is not None:
+        rows = rows.filter(pk=notification_id)
+    return rows.update(read_at=timezone.now())

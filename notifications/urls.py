@@ -1,7 +1,13 @@
 """Web pages of the notifications app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "notifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/read-all/", views.mark_all_read, name="mark_all_read"),
+    path("inbox/<int:pk>/read/", views.mark_read, name="mark_read"),
+]

@@ -23,6 +23,7 @@ from duplicates.models import PossibleDuplicate
 from incidents import services
 from incidents.analysis.recurrence import recompute_all
 from incidents.models import Incident, RecurringStructure
+from notifications.models import Notification
 from reports.models import Report
 from reports.services import report_generate
 from taxonomy.models import EmergentShape, StructuralPattern
@@ -122,6 +123,8 @@ NOT_ABOUT_REVIEWS = {
     "schema", "api-docs",  # the OpenAPI document: no data
     "api:api-root", "api:leverage-level-list", "api:leverage-level-detail",
     "taxonomy:leverage",  # the catalogue's leverage levels
+    # Marks the caller's own notifications read: reads and answers nothing of a review.
+    "notifications:mark_all_read", "api:notification-read-all",
 }  # fmt: skip
 
 
@@ -195,6 +198,12 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
         "api:duplicate-list": [("/api/v1/duplicates/", True),
                                ("/api/v1/duplicates/?status=open", True)],
         "api:duplicate-detail": [(f"/api/v1/duplicates/{d}/", True)],
+        # The inbox lists only the reader's own notifications (none in this world; see
+        # tests/test_notifications_restricted.py for the member's and the outsider's).
+        "notifications:inbox": [("/inbox/", False)],
+        "api:notification-list": [("/api/v1/notifications/", False)],
+        "api:incident-review": [(f"/api/v1/incidents/{x}/review/", False)],
+        "api:incident-threads": [(f"/api/v1/incidents/{x}/threads/", True)],
     }  # fmt: skip
 
 
@@ -218,6 +227,36 @@ def writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
         "duplicates:dismiss": [("post", f"/duplicates/{d}/dismiss/", {})],
         "api:duplicate-merge": [("post", f"/api/v1/duplicates/{d}/merge/", {"keep": x})],
         "api:duplicate-dismiss": [("post", f"/api/v1/duplicates/{d}/dismiss/", {})],
+        **_review_workflow_writes(w),
+    }  # fmt: skip
+
+
+def _review_workflow_writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
+    """Decisions, threads and the member's notifications about the restricted review."""
+    x, t = w.secret.pk, w.secret.comments.get(parent=None).pk
+    note, _ = Notification.objects.get_or_create(
+        recipient=w.member, kind="comment", incident=w.secret, text=f"{MARK} comment"
+    )
+    return {
+        "reviewflow:approve": [("post", f"/incidents/{x}/approve/", {})],
+        "reviewflow:request_changes": [("post", f"/incidents/{x}/request-changes/",
+                                        {"note": "no"})],
+        "reviewflow:thread_start": [("post", f"/incidents/{x}/threads/", {"body": "hi"})],
+        "reviewflow:thread_reply": [("post", f"/incidents/{x}/threads/{t}/reply/",
+                                     {"body": "hi"})],
+        "reviewflow:thread_resolve": [("post", f"/incidents/{x}/threads/{t}/resolve/", {})],
+        "reviewflow:thread_reopen": [("post", f"/incidents/{x}/threads/{t}/reopen/", {})],
+        "api:incident-approve": [("post", f"/api/v1/incidents/{x}/approve/", {})],
+        "api:incident-request-changes": [("post", f"/api/v1/incidents/{x}/request-changes/",
+                                          {"note": "no"})],
+        "api:incident-publish": [("post", f"/api/v1/incidents/{x}/publish/", {})],
+        "api:incident-threads": [("post", f"/api/v1/incidents/{x}/threads/", {"body": "hi"})],
+        "api:thread-replies": [("post", f"/api/v1/incidents/{x}/threads/{t}/replies/",
+                                {"body": "hi"})],
+        "api:thread-resolve": [("post", f"/api/v1/incidents/{x}/threads/{t}/resolve/", {})],
+        "api:thread-reopen": [("post", f"/api/v1/incidents/{x}/threads/{t}/reopen/", {})],
+        "notifications:mark_read": [("post", f"/inbox/{note.pk}/read/", {})],
+        "api:notification-read": [("post", f"/api/v1/notifications/{note.pk}/read/", {})],
     }  # fmt: skip
 
 

@@ -119,6 +119,11 @@ def test_a_complete_review_goes_through_review_to_published(logged_in):
     html = logged_in.get(incident.get_absolute_url()).content.decode()
     assert "<strong>detection</strong>" in html
 
+    # Publishing waits for the reviewer's approval of the current version.
+    logged_in.post(reverse("incidents:publish", args=[incident.pk]))
+    incident.refresh_from_db()
+    assert incident.status == "in_review"
+    logged_in.post(reverse("reviewflow:approve", args=[incident.pk]), {"version": incident.version})
     logged_in.post(reverse("incidents:publish", args=[incident.pk]))
     incident.refresh_from_db()
     assert incident.status == "published"

@@ -176,6 +176,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.inbox",
             ],
         },
     },
@@ -261,6 +262,14 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Seams <seams@localhost>")
 # The address people reach Seams at, for links in e-mails (which have no request to ask).
 SEAMS_BASE_URL = os.environ.get("SEAMS_BASE_URL", "http://127.0.0.1:8000")
+# A notification whose e-mail job was lost (broker down) is queued again after this long.
+SEAMS_NOTIFICATION_EMAIL_GRACE_SECONDS = env_int("SEAMS_NOTIFICATION_EMAIL_GRACE_SECONDS", 600)
+
+# --- Review workflow (docs/review-workflow.md) ---------------------------------------------
+# Publishing needs this many current approvals by named reviewers other than the author.
+SEAMS_REQUIRED_APPROVALS = env_int("SEAMS_REQUIRED_APPROVALS", 1)
+# An approval given on an older version than the current one no longer counts.
+SEAMS_DISMISS_STALE_APPROVALS = os.environ.get("SEAMS_DISMISS_STALE_APPROVALS", "1") != "0"
 
 # --- Background jobs -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -318,6 +327,12 @@ CELERY_BEAT_SCHEDULE["recompute-recurrences"] = {
     "task": "incidents.recompute_all",
     "schedule": crontab(hour=3, minute=17),  # nightly, off the hour
     "options": {"expires": 6 * 3600},
+}
+# Notifications whose e-mail job was lost are queued again on the same schedule.
+CELERY_BEAT_SCHEDULE["sweep-unsent-notification-emails"] = {
+    "task": "notifications.sweep_unsent_emails",
+    "schedule": env_int("SEAMS_SWEEP_INTERVAL", 300),
+    "options": {"expires": env_int("SEAMS_SWEEP_INTERVAL", 300) - 10},
 }
 # An analysis requested longer ago than this and not done is considered lost.
 SEAMS_ANALYSIS_GRACE_SECONDS = env_int("SEAMS_ANALYSIS_GRACE_SECONDS", 120)

@@ -41,7 +41,11 @@ def status_badge(page: Page) -> Locator:
 # --- 1. Writing a complete review, then publishing it ---------------------------------------
 
 
-def test_write_a_complete_review_with_the_assistant_then_publish_it(page, login, browser_events):
+def test_write_a_complete_review_with_the_assistant_then_publish_it(
+    page, login, browser_events, settings
+):
+    # About writing: the approvals publishing waits for are tested in test_reviewflow_*.
+    settings.SEAMS_REQUIRED_APPROVALS = 0
     user = approver()
     login(page, user.username)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Write a review").click()
