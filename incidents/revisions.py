@@ -7,6 +7,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -103,6 +104,8 @@ def record_revision(*, incident: Incident, by, note: str = "") -> Revision:
 # Datetimes pass through the line diff wrapped in two private-use characters (which no review
 # text contains), so the rendered diff can show each as a <time> in the reader's time zone.
 _MOMENT = re.compile("\ue000([^\ue000\ue001]{1,64})\ue001")
+# The snapshot keys a section shows, where they are not just the section's own key.
+SECTION_KEYS = {"times": tuple(TIME_FIELDS), "perrow": ("complexity", "coupling")}
 TIME_LABELS = {"started_at": "Started", "detected_at": "Detected", "mitigated_at": "Mitigated",
                "resolved_at": "Resolved"}  # fmt: skip
 NONE = "—"
@@ -125,49 +128,63 @@ def _label(choices: type[models.TextChoices], value: Any) -> str:
         return NONE if value in (None, "") else str(value)
 
 
-@dataclass(frozen=True)
 class _Names:
-    """What the slugs in two snapshots are called, read once per diff."""
+    """What the slugs in two snapshots are called, each kind read once and only if a
+    section that shows it changed."""
 
-    patterns: dict[str, str]
-    levels: dict[str, str]
-    shapes: dict[str, str]
-    perrow: dict[str, dict[int, str]]
+    def __init__(self, *snaps: dict[str, Any]) -> None:
+        self.snaps = snaps
 
-    @classmethod
-    def of(cls, *snaps: dict[str, Any]) -> _Names:
+    @cached_property
+    def patterns(self) -> dict[str, str]:
+        from taxonomy.models import StructuralPattern
+
+        slugs = {p.get("slug") for snap in self.snaps for p in snap.get("patterns", [])}
+        slugs |= {a.get("pattern") for snap in self.snaps for a in snap.get("actions", [])}
+        found = StructuralPattern.objects.filter(slug__in=slugs - {None})
+        return dict(found.values_list("slug", "name"))
+
+    @cached_property
+    def levels(self) -> dict[str, str]:
+        from taxonomy.models import LeverageLevel
+
+        slugs = {a.get("leverage_level") for snap in self.snaps for a in snap.get("actions", [])}
+        return {level.slug: str(level) for level in LeverageLevel.objects.filter(slug__in=slugs)}
+
+    @cached_property
+    def shapes(self) -> dict[str, str]:
+        from taxonomy.models import EmergentShape
+
+        slugs = {slug for snap in self.snaps for slug in snap.get("shapes", [])}
+        return dict(EmergentShape.objects.filter(slug__in=slugs).values_list("slug", "name"))
+
+    @cached_property
+    def perrow(self) -> dict[str, dict[int, str]]:
         from taxonomy.catalogue import perrow_axes
-        from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
-        actions = [a for snap in snaps for a in snap.get("actions", [])]
-        pattern_slugs = {p.get("slug") for snap in snaps for p in snap.get("patterns", [])}
-        pattern_slugs |= {a.get("pattern") for a in actions}
-        level_slugs = {a.get("leverage_level") for a in actions}
-        shape_slugs = {slug for snap in snaps for slug in snap.get("shapes", [])}
-        return cls(
-            patterns=dict(
-                StructuralPattern.objects.filter(slug__in=pattern_slugs - {None}).values_list(
-                    "slug", "name"
-                )
-            ),
-            levels={
-                level.slug: str(level)
-                for level in LeverageLevel.objects.filter(slug__in=level_slugs - {None})
-            },
-            shapes=dict(
-                EmergentShape.objects.filter(slug__in=shape_slugs).values_list("slug", "name")
-            ),
-            perrow={
-                axis["slug"]: {level["score"]: level["label"] for level in axis["levels"]}
-                for axis in perrow_axes()
-            },
-        )
+        return {
+            axis["slug"]: {level["score"]: level["label"] for level in axis["levels"]}
+            for axis in perrow_axes()
+        }
 
     def perrow_line(self, label: str, axis: str, score: int | None) -> str:
         if score is None:
             return f"{label}: not scored"
         meaning = self.perrow.get(axis, {}).get(score)
         return f"{label}: {score} of 5" + (f" — {meaning}" if meaning else "")
+
+
+class _SlugsAsNames(_Names):
+    """Every slug stands for itself: a section's lines, compared without reading names."""
+
+    patterns = levels = shapes = {}
+    perrow: dict[str, dict[int, str]] = {}
+
+    def __init__(self) -> None:
+        self.snaps = ()
+
+
+_SLUGS = _SlugsAsNames()
 
 
 def _action_line(a: dict[str, Any], names: _Names) -> str:
@@ -270,12 +287,16 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> list[SectionDiff
 
     Every line is escaped before it is wrapped in markup: revision text is user input.
     """
-    names = _Names.of(old, new)
+    names = _Names(old, new)
     diffs = []
     for key, name in SECTIONS:
-        before, after = _section_lines(old, key, names), _section_lines(new, key, names)
-        if before == after:
+        stored = SECTION_KEYS.get(key, (key,))
+        if all(old.get(k) == new.get(k) for k in stored):
+            continue  # the same stored values read the same
+        # Lines with slugs for names tell whether anything shown changed, without a query.
+        if _section_lines(old, key, _SLUGS) == _section_lines(new, key, _SLUGS):
             continue
+        before, after = _section_lines(old, key, names), _section_lines(new, key, names)
         rows = []
         for line in difflib.ndiff(before, after):
             tag, text = line[:2], _line_html(line[2:])
