@@ -1,7 +1,12 @@
 """Web pages of the exports app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "exports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("incidents/<int:pk>/export.md", views.export_markdown, name="markdown"),
+    path("incidents/<int:pk>/export.pdf", views.export_pdf, name="pdf"),
+]

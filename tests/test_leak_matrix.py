@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from pypdf import PdfReader
 
 from duplicates.models import PossibleDuplicate
 from incidents import services
@@ -143,6 +144,8 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
         "incidents:history": [(f"/incidents/{x}/history/", True)],
         "incidents:diff": [(f"/incidents/{x}/diff/", True)],
         "incidents:request_review": [(f"/incidents/{x}/request-review/", True)],
+        "exports:markdown": [(f"/incidents/{x}/export.md", True)],
+        "exports:pdf": [(f"/incidents/{x}/export.pdf", True)],
         "incidents:recurrences": [("/recurrences/", True),
                                   (f"/recurrences/?component={MARK}ledger", True),
                                   ("/recurrences/?severity=sev3&window=all", True)],
@@ -178,6 +181,8 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
             (f"/api/v1/incidents/{x}/similar/", True),
             (f"/api/v1/incidents/{w.public.pk}/similar/", True),
         ],
+        "api:incident-export": [(f"/api/v1/incidents/{x}/export/?format={f}", True)
+                                for f in ("md", "pdf")],
         "api:component-list": [
             ("/api/v1/components/", True),
             ("/api/v1/components/?q=ledger", True),
@@ -294,6 +299,9 @@ def _text(response) -> str:
     if response.get("Content-Type", "").startswith("application/zip"):
         archive = zipfile.ZipFile(io.BytesIO(response.content))
         return "".join(archive.read(name).decode() for name in archive.namelist())
+    if response.get("Content-Type", "").startswith("application/pdf"):
+        pages = PdfReader(io.BytesIO(response.content)).pages
+        return "".join(page.extract_text() for page in pages)
     return response.content.decode(errors="replace")
 
 
