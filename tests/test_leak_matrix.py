@@ -126,7 +126,18 @@ NOT_ABOUT_REVIEWS = {
     "taxonomy:leverage",  # the catalogue's leverage levels
     # Marks the caller's own notifications read: reads and answers nothing of a review.
     "notifications:mark_all_read", "api:notification-read-all",
+    # Defining review templates (403 but for template managers): no review's text, and the
+    # counts of reviews written from a template are of the reader's visible ones (tested in
+    # tests/test_review_templates_pages.py).
+    "review_templates:list", "review_templates:create", "review_templates:edit",
+    "review_templates:delete",
 }  # fmt: skip
+
+
+def _template(w: World) -> int:
+    from review_templates.models import ReviewTemplate
+
+    return ReviewTemplate.objects.get_or_create(name="Leak matrix")[0].pk
 
 
 def _pair(w: World) -> int:
@@ -203,6 +214,9 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
         "api:duplicate-list": [("/api/v1/duplicates/", True),
                                ("/api/v1/duplicates/?status=open", True)],
         "api:duplicate-detail": [(f"/api/v1/duplicates/{d}/", True)],
+        # Templates say what a review must contain, never what one does.
+        "api:review-template-list": [("/api/v1/templates/", False)],
+        "api:review-template-detail": [(f"/api/v1/templates/{_template(w)}/", False)],
         # The inbox lists only the reader's own notifications (none in this world; see
         # tests/test_notifications_restricted.py for the member's and the outsider's).
         "notifications:inbox": [("/inbox/", False)],
