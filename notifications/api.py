@@ -81,7 +81,6 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own notifications."""
 
     serializer_class = NotificationSerializer
-    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
@@ -91,7 +90,8 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_object(self) -> Notification:
         # Beyond the largest id a database integer holds, nothing exists (and SQLite would
         # overflow comparing it).
-        if int(self.kwargs["pk"]) > MAX_DB_INT:
+        pk = str(self.kwargs["pk"])
+        if not pk.isdigit() or int(pk) > MAX_DB_INT:
             raise NotFound("No Notification matches the given query.")
         return super().get_object()
 
