@@ -111,6 +111,10 @@ def test_one_approval_by_a_named_reviewer_publishes(client, author, reviewer):
 
     page = client.get(incident.get_absolute_url()).content.decode()
     assert f"Approve version {incident.version}" in page
+    # The Publish button says what it still waits for.
+    assert 'aria-describedby="publish-needs"' in page
+    needs = page[page.index('id="publish-needs"') :]
+    assert "1 more approval by a named reviewer" in needs[: needs.index("</ul>")]
     client.post(reverse("reviewflow:approve", args=[incident.pk]), {"version": incident.version})
     assert "Published." in _publish(client, incident).content.decode()
     assert _status(incident) == "published"

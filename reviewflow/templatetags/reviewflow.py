@@ -27,7 +27,11 @@ def review_panel(context, incident: Incident, missing: list[str], may_publish: b
         "may_decide": in_review and gate.can_decide(user, incident),
         "mine": mine,
         "may_publish": may_publish,
-        "still_needed": [*missing, *state.reasons],
+        # The sections are listed just above the panel: named here once, not repeated.
+        "still_needed": [
+            *(["the missing sections listed above"] if missing else []),
+            *state.reasons,
+        ],
         "csrf_token": context.get("csrf_token"),
     }
 
