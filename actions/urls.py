@@ -1,7 +1,13 @@
 """Web pages of the actions app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "actions"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("action-items/", views.my_items, name="mine"),
+    path("action-items/overdue/", views.overdue, name="overdue"),
+    path("action-items/<int:pk>/close/", views.close, name="close"),
+]

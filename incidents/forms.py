@@ -10,6 +10,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.validators import MaxLengthValidator
 from django.forms import formset_factory
 
@@ -19,6 +21,7 @@ from taxonomy.catalogue import perrow_axes
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 from taxonomy.round_trip import KeepsUnchangedValues
 
+from .bounds import MAX_DB_INT
 from .models import ActionItem, Incident, TimelineEvent
 from .services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
 
@@ -185,9 +188,39 @@ class FactorForm(KeepsUnchangedValues, forms.Form):
     )
 
 
+class PersonChoiceField(forms.ModelChoiceField):
+    """A person by name and username (usernames alone are hard to tell apart)."""
+
+    def label_from_instance(self, obj) -> str:
+        full = obj.get_full_name() if hasattr(obj, "get_full_name") else ""
+        return f"{full} ({obj.get_username()})" if full else obj.get_username()
+
+
 class ActionItemForm(KeepsUnchangedValues, forms.Form):
+    # Which stored item the row is: it keeps its id (and the reminders about it) when saved.
+    # The service ignores an id that is not one of this review's items.
+    id = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, min_value=1, max_value=MAX_DB_INT
+    )
     title = forms.CharField(max_length=300)
-    owner = forms.CharField(max_length=150, required=False)
+    owner_user = PersonChoiceField(
+        get_user_model().objects.none(),
+        label="Owner (a person)",
+        required=False,
+        help_text="They see it under “My action items” and get its reminders.",
+    )
+    owner_team = forms.ModelChoiceField(
+        Group.objects.none(),
+        label="Or owner (a team)",
+        required=False,
+        help_text="Every member sees it under “My action items” and gets its reminders.",
+    )
+    owner = forms.CharField(
+        label="Owner as written",
+        max_length=150,
+        required=False,
+        help_text="Free text, e.g. from an imported write-up; nobody is reminded of it.",
+    )
     status = forms.ChoiceField(choices=ActionItem.Status.choices, initial="open")
     due = forms.DateField(required=False, widget=date_widget())
     tracker_url = forms.URLField(
@@ -197,13 +230,23 @@ class ActionItemForm(KeepsUnchangedValues, forms.Form):
     leverage_level = forms.ModelChoiceField(LeverageLevel.objects.all(), required=False)
     pattern = forms.ModelChoiceField(StructuralPattern.objects.all(), required=False)
 
+    def __init__(self, *args, owner_users=None, owner_teams=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The choices depend on who edits (see `ReviewForms.offer_owners`).
+        if owner_users is not None:
+            self.fields["owner_user"].queryset = owner_users
+        if owner_teams is not None:
+            self.fields["owner_team"].queryset = owner_teams
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        # The form does not show when an item was done; a row that stays done keeps that
-        # moment (recurrence analysis compares it with the next incident), whatever its title.
-        was_done = self.initial.get("status") == ActionItem.Status.DONE
-        if was_done and data.get("status") == ActionItem.Status.DONE:
-            data["completed_at"] = self.initial.get("completed_at")
+        if data.get("owner_user") and data.get("owner_team"):
+            raise forms.ValidationError(
+                "Choose a person or a team as the owner, not both (the other owner can go in "
+                "“Owner as written”)."
+            )
+        # When an item was done and by whom is kept by the service, which knows the stored
+        # item by its id; the form does not show either.
         return data
 
 
@@ -300,6 +343,28 @@ class ReviewForms:
                 self.timeline.extra = len(suggested)
         self.prompts = show_prompts(self.incident, self.template)
 
+    def offer_owners(self, user) -> None:
+        """Offer as action-item owners the active people and the teams `user` may name
+        (`permissions.assignable_teams`), and keep whoever owns an item of this review now,
+        so an untouched save keeps every owner. Call before the rows are used."""
+        from django.db.models import Q
+
+        from .permissions import assignable_teams
+
+        instance = self.incident.instance
+        items = list(instance.action_items.all()) if instance.pk else []
+        kept_users = {a.owner_user_id for a in items} - {None}
+        kept_teams = {a.owner_team_id for a in items} - {None}
+        people = get_user_model().objects.filter(Q(is_active=True) | Q(pk__in=kept_users))
+        teams = Group.objects.filter(
+            Q(pk__in=assignable_teams(user).values("pk")) | Q(pk__in=kept_teams)
+        )
+        self.actions.form_kwargs = {
+            **self.actions.form_kwargs,
+            "owner_users": people.order_by(get_user_model().USERNAME_FIELD),
+            "owner_teams": teams.order_by("name"),
+        }
+
     @property
     def formsets(self):
         return [self.timeline, self.factors, self.actions, self.patterns]
@@ -372,7 +437,9 @@ def _initial_parts(incident: Incident) -> dict[str, list[dict]]:
                 "kind": a.kind,
                 "leverage_level": a.leverage_level_id,
                 "pattern": a.pattern_id,
-                "completed_at": a.completed_at,
+                "id": a.pk,
+                "owner_user": a.owner_user_id,
+                "owner_team": a.owner_team_id,
             }
             for a in incident.action_items.all()
         ],

@@ -80,8 +80,16 @@ def snapshot(incident: Incident) -> dict[str, Any]:
                 "leverage_level": a.leverage_level.slug if a.leverage_level_id else None,
                 "pattern": a.pattern.slug if a.pattern_id else None,
                 "completed_at": _iso(a.completed_at),
+                "owner_user": a.owner_user.get_username() if a.owner_user_id else None,
+                "owner_team": a.owner_team.name if a.owner_team_id else None,
+                "closed_by": a.closed_by.get_username() if a.closed_by_id else None,
+                # Not shown in a diff: which stored item this is, so a restore or an API
+                # change keeps the item (and what refers to it) rather than making a new one.
+                "id": a.pk,
             }
-            for a in incident.action_items.select_related("leverage_level", "pattern")
+            for a in incident.action_items.select_related(
+                "leverage_level", "pattern", "owner_user", "owner_team", "closed_by"
+            )
         ],
         "patterns": [
             {"slug": link.pattern.slug, "rationale": link.rationale}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
 from django.db.models import F
 from django.dispatch import Signal
@@ -85,6 +85,14 @@ class ActionEntry:
     leverage_level: LeverageLevel | None = None
     pattern: StructuralPattern | None = None
     completed_at: datetime | None = None
+    # A person or a team in Seams (`owner` is the owner as written, e.g. by an import).
+    owner_user: AbstractBaseUser | None = None
+    owner_team: Group | None = None
+    # Who closed it (done or won't do); None lets the write record who closes it now.
+    closed_by: AbstractBaseUser | None = None
+    # The stored item this entry is (None: a new item). Kept, an item keeps its identity
+    # across saves: the reminders and inbox entries about it, and its API address.
+    id: int | None = None
 
 
 @dataclass
@@ -138,6 +146,89 @@ def components_named(names: list[str]) -> list[Component]:
     return result
 
 
+# An action item is closed when done or given up (won't do): it then records who closed it
+# and when, and reopening it clears both.
+CLOSED_STATUSES = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
+_ACTION_FIELDS = ("title", "owner", "owner_user", "owner_team", "status", "due", "tracker_url",
+                  "kind", "leverage_level", "pattern", "completed_at", "closed_by")  # fmt: skip
+
+
+def _closure(
+    entry: ActionEntry, item: ActionItem | None, by: AbstractBaseUser | None, now: datetime
+) -> tuple[datetime | None, AbstractBaseUser | int | None]:
+    """When the item was closed and by whom (a user or a user id), for an entry written over
+    `item` (None: a new item).
+
+    An item that stays closed keeps both, whatever else changed: recurrence analysis compares
+    the moment it was done with the next incident's start. An entry that carries its moment
+    (a restored revision, the editor's unchanged row) keeps it. One newly closed is closed now,
+    by whoever writes. Reopened, it has neither.
+    """
+    if entry.status not in CLOSED_STATUSES:
+        return None, None
+    same = item is not None and item.status == entry.status
+    if entry.completed_at is not None:
+        kept_by = item.closed_by_id if same else None
+        return entry.completed_at, entry.closed_by or kept_by
+    if same:
+        return item.completed_at, item.closed_by_id
+    return now, by if getattr(by, "is_authenticated", False) else None
+
+
+def _write_actions(
+    incident: Incident, actions: list[ActionEntry], by: AbstractBaseUser | None
+) -> None:
+    """Write the review's action items, updating in place the stored items the entries name.
+
+    Items keep their ids across saves, so what refers to one (its reminders and inbox
+    entries, its API address) survives the review being edited. Items are listed by id, so
+    an entry keeps its item only while the ids stay in the entries' order; from the first new
+    entry on, the rest are written anew (new rows come after every stored one).
+    """
+    stored = {item.pk: item for item in ActionItem.objects.filter(incident=incident)}
+    now = timezone.now()
+    plan: list[tuple[ActionItem | None, ActionEntry]] = []
+    last_kept = 0
+    writing_anew = False
+    for entry in actions:
+        item = stored.get(entry.id) if entry.id is not None else None
+        if writing_anew or item is None or item.pk <= last_kept:
+            writing_anew = True
+            plan.append((None, entry))
+        else:
+            last_kept = item.pk
+            plan.append((item, entry))
+    kept_ids = {item.pk for item, _ in plan if item is not None}
+    ActionItem.objects.filter(incident=incident).exclude(pk__in=kept_ids).delete()
+    changed: list[ActionItem] = []
+    new: list[ActionItem] = []
+    for item, entry in plan:
+        completed_at, closed_by = _closure(entry, item, by, now)
+        values = {
+            "title": entry.title,
+            "owner": entry.owner,
+            "owner_user_id": entry.owner_user.pk if entry.owner_user is not None else None,
+            "owner_team_id": entry.owner_team.pk if entry.owner_team is not None else None,
+            "status": entry.status,
+            "due": entry.due,
+            "tracker_url": entry.tracker_url,
+            "kind": entry.kind,
+            "leverage_level_id": entry.leverage_level.pk if entry.leverage_level else None,
+            "pattern_id": entry.pattern.pk if entry.pattern is not None else None,
+            "completed_at": completed_at,
+            "closed_by_id": getattr(closed_by, "pk", closed_by),
+        }
+        if item is None:
+            new.append(ActionItem(incident=incident, **values))
+        elif any(getattr(item, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(item, name, value)
+            changed.append(item)
+    if changed:
+        ActionItem.objects.bulk_update(changed, _ACTION_FIELDS)
+    ActionItem.objects.bulk_create(new)
+
+
 def _write_parts(incident: Incident, content: ReviewContent, by: AbstractBaseUser | None) -> None:
     incident.shapes.set(content.shapes)
     incident.components.set(components_named(content.components))
@@ -157,32 +248,7 @@ def _write_parts(incident: Incident, content: ReviewContent, by: AbstractBaseUse
         ContributingFactor(incident=incident, text=text, position=i)
         for i, text in enumerate(content.factors)
     )
-    # An item that was already done keeps the moment it was done; one newly marked done is
-    # done now. Recurrence analysis compares that moment with the next incident's start.
-    done_before = dict(
-        incident.action_items.filter(status=ActionItem.Status.DONE).values_list(
-            "title", "completed_at"
-        )
-    )
-    now = timezone.now()
-    incident.action_items.all().delete()
-    ActionItem.objects.bulk_create(
-        ActionItem(
-            incident=incident,
-            title=a.title,
-            owner=a.owner,
-            status=a.status,
-            due=a.due,
-            tracker_url=a.tracker_url,
-            kind=a.kind,
-            leverage_level=a.leverage_level,
-            pattern=a.pattern,
-            completed_at=(a.completed_at or done_before.get(a.title) or now)
-            if a.status == ActionItem.Status.DONE
-            else None,
-        )
-        for a in content.actions
-    )
+    _write_actions(incident, content.actions, by)
     # Pattern links keep who added them and when, so only changed links are rewritten.
     wanted = {claim.pattern.pk: claim for claim in content.patterns}
     existing = {link.pattern_id: link for link in incident.pattern_links.all()}
@@ -313,6 +379,23 @@ RESTORED_TEXT_FIELDS = ("title", "severity", "summary", "impact", "users_affecte
                         "narrative", "went_well", "where_lucky", "organisation")  # fmt: skip
 
 
+def _action_owners(actions: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Group]]:
+    """The people (by username) and teams (by name) a snapshot's action items name."""
+    from django.contrib.auth import get_user_model
+
+    names = {a.get(key) for a in actions for key in ("owner_user", "closed_by")} - {None, ""}
+    team_names = {a.get("owner_team") for a in actions} - {None, ""}
+    user_model = get_user_model()
+    users = (
+        {u.get_username(): u for u in user_model._default_manager.filter(
+            **{f"{user_model.USERNAME_FIELD}__in": names})}
+        if names
+        else {}
+    )  # fmt: skip
+    teams = {t.name: t for t in Group.objects.filter(name__in=team_names)} if team_names else {}
+    return users, teams
+
+
 def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
     """Rebuild a service input from a revision's snapshot (for restore)."""
     from django.utils.dateparse import parse_date, parse_datetime
@@ -321,6 +404,7 @@ def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
 
     patterns = {p.slug: p for p in StructuralPattern.objects.all()}
     levels = {lvl.slug: lvl for lvl in LeverageLevel.objects.all()}
+    users, teams = _action_owners(snap.get("actions", []))
     fields = {
         name: snap.get(name, "")
         # Status is workflow, not text: restoring old words does not unpublish a review.
@@ -356,6 +440,11 @@ def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
                 leverage_level=levels.get(a.get("leverage_level") or ""),
                 pattern=patterns.get(a.get("pattern") or ""),
                 completed_at=parse_datetime(a["completed_at"]) if a.get("completed_at") else None,
+                # By name: a person or team renamed or deleted since is no longer the owner.
+                owner_user=users.get(a.get("owner_user") or ""),
+                owner_team=teams.get(a.get("owner_team") or ""),
+                closed_by=users.get(a.get("closed_by") or ""),
+                id=a.get("id"),
             )
             for a in snap.get("actions", [])
         ],
@@ -622,6 +711,38 @@ def incident_patch(
         saved = _write_review(incident.pk, content, by, note)
     incident.refresh_from_db()
     return saved
+
+
+def action_item_set_status(
+    *, item: ActionItem, by: AbstractBaseUser | None, status: str
+) -> ActionItem:
+    """Give one action item a new status, as a new version of its review (every other part
+    kept as it is): closing it (done, won't do) records who closed it and when, reopening it
+    clears both. A status it already has writes nothing.
+
+    Raises `ActionItem.DoesNotExist` when the item was removed from its review meanwhile.
+    """
+    from .revisions import snapshot
+
+    if status not in ActionItem.Status.values:
+        raise ValueError(f"unknown status {status!r}")
+    with transaction.atomic():
+        # Locked before the item is read: a concurrent save of the review waits, then sees it.
+        _lock(item.incident_id)
+        current = ActionItem.objects.get(pk=item.pk)
+        if current.status == status:
+            return current
+        _claim(current.incident_id, None)
+        incident = Incident.objects.get(pk=current.incident_id)
+        content = content_from_snapshot(snapshot(incident))
+        for entry in content.actions:
+            if entry.id == current.pk:
+                entry.status = status
+                entry.completed_at = None
+                entry.closed_by = None
+        label = ActionItem.Status(status).label.lower()
+        _write_review(incident.pk, content, by, f"Action item “{current.title}” marked {label}")
+    return ActionItem.objects.get(pk=item.pk)
 
 
 # --- edits made outside these services (the admin) ----------------------------------------

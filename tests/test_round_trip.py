@@ -256,6 +256,7 @@ def make_awkward_review(member) -> Incident:
         actions=[
             services.ActionEntry(
                 title="Renew certificates automatically",
+                owner_user=member,
                 owner="  ana ",
                 status="open",
                 due=dt.date(2026, 12, 15),
@@ -268,6 +269,8 @@ def make_awkward_review(member) -> Incident:
                 title="Same title",
                 status="done",
                 due=dt.date(2026, 1, 31),
+                # Someone who has left since: an untouched save keeps them the owner.
+                owner_user=UserFactory(is_active=False),
                 completed_at=dt.datetime(2026, 2, 1, 8, 0, 1, 5, tzinfo=UTC),
             ),
             services.ActionEntry(
@@ -275,7 +278,12 @@ def make_awkward_review(member) -> Incident:
                 status="done",
                 completed_at=dt.datetime(2026, 2, 3, 17, 30, tzinfo=UTC),
             ),
-            services.ActionEntry(title="Never mind", status="wont_do", kind="component_patch"),
+            services.ActionEntry(
+                title="Never mind",
+                status="wont_do",
+                kind="component_patch",
+                owner_team=GroupFactory(name="security"),
+            ),
         ],
         patterns=[
             services.PatternClaim(pattern=pattern[0], rationale=" spaces around \r\n"),

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
@@ -116,7 +118,10 @@ def _child_statements() -> dict[str, str]:
         "level": q(LeverageLevel._meta.db_table),
         "link": q(PatternLink._meta.db_table),
         "action": q(ActionItem._meta.db_table),
+        "user": q(get_user_model()._meta.db_table),
+        "group": q(Group._meta.db_table),
     }
+    username = q(get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).column)
     return {
         "shapes": (
             f'SELECT s.incident_id AS "incident_id", e.slug AS "emergentshape__slug" '
@@ -138,13 +143,18 @@ def _child_statements() -> dict[str, str]:
             "WHERE l.incident_id IN ({ids}) ORDER BY p.name"
         ),
         "actions": (
-            f'SELECT a.incident_id AS "incident_id", a.title AS "title", a.owner AS "owner", '
-            f'a.status AS "status", a.due AS "due", '
+            f'SELECT a.incident_id AS "incident_id", a.id AS "id", a.title AS "title", '
+            f'o.{username} AS "owner_user__username", g.name AS "owner_team__name", '
+            f'a.owner AS "owner", a.status AS "status", a.due AS "due", '
             f'CAST(a.completed_at AS text) AS "completed_at_text", '
+            f'c.{username} AS "closed_by__username", '
             f'a.tracker_url AS "tracker_url", a.kind AS "kind", '
             f'v.slug AS "leverage_level__slug", p.slug AS "pattern__slug" '
             f"FROM {t['action']} a LEFT OUTER JOIN {t['level']} v ON v.id = a.leverage_level_id "
             f"LEFT OUTER JOIN {t['pattern']} p ON p.id = a.pattern_id "
+            f"LEFT OUTER JOIN {t['user']} o ON o.id = a.owner_user_id "
+            f"LEFT OUTER JOIN {t['group']} g ON g.id = a.owner_team_id "
+            f"LEFT OUTER JOIN {t['user']} c ON c.id = a.closed_by_id "
             "WHERE a.incident_id IN ({ids}) ORDER BY a.id"
         ),
     }
@@ -173,14 +183,19 @@ def incident_rows(page: Sequence[dict[str, Any]], request: Request) -> list[dict
         patterns[incident_id].append({"slug": slug, "name": name, "rationale": rationale})
     actions: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in _child_rows("actions", ids):
-        incident_id, title, owner, state, due, completed, tracker, kind, level, pattern = row
+        (incident_id, pk, title, owner_user, owner_team, owner, state, due, completed,
+         closed_by, tracker, kind, level, pattern) = row  # fmt: skip
         actions[incident_id].append(
             {
+                "id": pk,
                 "title": title,
+                "owner_user": owner_user,
+                "owner_team": owner_team,
                 "owner": owner,
                 "status": state,
                 "due": _date.to_representation(due) if due is not None else None,
                 "completed_at": _iso(completed),
+                "closed_by": closed_by,
                 "tracker_url": tracker,
                 "kind": kind,
                 "leverage_level": level,

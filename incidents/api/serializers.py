@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.core.validators import MaxLengthValidator, MinLengthValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -16,6 +18,7 @@ from incidents.models import (
     Incident,
     TimelineEvent,
 )
+from incidents.permissions import assignable_teams
 from incidents.services import ActionEntry, PatternClaim, ReviewContent, TimelineEntry
 from review_templates.api import TemplateRefField, TemplateSummarySerializer
 from review_templates.selectors import default_template
@@ -80,25 +83,44 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         fields = ["occurred_at", "kind", "text", "why_reasonable"]
 
 
+def _username_field(**kwargs) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field=get_user_model().USERNAME_FIELD, read_only=True, allow_null=True, **kwargs
+    )
+
+
 class ActionItemSerializer(serializers.ModelSerializer):
     leverage_level = serializers.SlugRelatedField(
         slug_field="slug", read_only=True, allow_null=True
     )
     pattern = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    owner_user = _username_field(help_text="The person who owns it (username), if any.")
+    owner_team = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True, help_text="The team that owns it."
+    )
+    closed_by = _username_field(help_text="Who marked it done or won't do (username).")
 
     class Meta:
         model = ActionItem
         fields = [
+            "id",
             "title",
+            "owner_user",
+            "owner_team",
             "owner",
             "status",
             "due",
             "completed_at",
+            "closed_by",
             "tracker_url",
             "kind",
             "leverage_level",
             "pattern",
         ]
+        extra_kwargs = {
+            "owner": {"help_text": "The owner as written (free text, e.g. from an import)."},
+            "completed_at": {"help_text": "When it was marked done or won't do."},
+        }
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -236,9 +258,78 @@ class TimelineEventInSerializer(StrictFieldsMixin, serializers.Serializer):
     why_reasonable = section()
 
 
+@extend_schema_field({"type": "string", "maxLength": 150})
+class OwnerUserField(serializers.SlugRelatedField):
+    """An active person, by username."""
+
+    def __init__(self, **kwargs):
+        user_model = get_user_model()
+        super().__init__(
+            slug_field=user_model.USERNAME_FIELD,
+            queryset=user_model._default_manager.filter(is_active=True),
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "\x00" in data:
+            # NUL too: PostgreSQL cannot even compare text holding it.
+            raise serializers.ValidationError("Give a username (text in quotes, without NUL).")
+        found = self.get_queryset().filter(**{self.slug_field: data}).first()
+        if found is None:
+            raise serializers.ValidationError(
+                f"No active user is called {data[:150]!r}; give the username of a person "
+                "who can sign in to Seams."
+            )
+        return found
+
+
+@extend_schema_field({"type": "string", "maxLength": 150})
+class OwnerTeamField(serializers.SlugRelatedField):
+    """A team the caller may name (`incidents.permissions.assignable_teams`), by name.
+
+    A group the caller may not name is refused exactly like one that does not exist, so the
+    answer tells nobody which closed groups there are."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="name", **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        user = getattr(request, "user", None) or AnonymousUser()
+        return assignable_teams(user)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "\x00" in data:
+            raise serializers.ValidationError("Give a team's name (text in quotes, without NUL).")
+        found = self.get_queryset().filter(name=data).first()
+        if found is None:
+            raise serializers.ValidationError(
+                f"No team called {data[:150]!r} that you may name: give a group you belong "
+                "to, or one no review is restricted to."
+            )
+        return found
+
+
 class ActionItemInSerializer(StrictFieldsMixin, serializers.Serializer):
     title = serializers.CharField(max_length=300)
-    owner = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    owner_user = OwnerUserField(
+        required=False,
+        allow_null=True,
+        help_text="The person who owns it: an active user's username. They see it under "
+        "“My action items” and get its reminders.",
+    )
+    owner_team = OwnerTeamField(
+        required=False,
+        allow_null=True,
+        help_text="Or the team that owns it: a group you belong to, or one no review is "
+        "restricted to. Not both `owner_user` and `owner_team`.",
+    )
+    owner = serializers.CharField(
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        help_text="The owner as written (free text); nobody is reminded of it.",
+    )
     status = serializers.ChoiceField(choices=ActionItem.Status.choices, default="open")
     due = serializers.DateField(required=False, allow_null=True)
     tracker_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
@@ -255,6 +346,13 @@ class ActionItemInSerializer(StrictFieldsMixin, serializers.Serializer):
         required=False,
         allow_null=True,
     )
+
+    def validate(self, attrs):
+        if attrs.get("owner_user") and attrs.get("owner_team"):
+            raise serializers.ValidationError(
+                {"owner_team": ["Give a person (`owner_user`) or a team, not both."]}
+            )
+        return attrs
 
 
 class PatternClaimInSerializer(StrictFieldsMixin, serializers.Serializer):
