@@ -24,6 +24,8 @@ The model (docs/security.md has the same rules as a table):
   changing a restriction only by a member of the current group (or a superuser), so nobody
   can lose a review by restricting it away from themselves.
 - **Comment**: anyone who can see the review.
+- **Write a new review**: users with `incidents.add_incident` (the Author, Reviewer and Admin
+  roles of `people.roles`); Readers read and comment only.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ User = AbstractBaseUser | AnonymousUser
 
 EDIT_PERMISSION = "incidents.change_incident"
 PUBLISH_PERMISSION = "incidents.publish_incident"
+CREATE_PERMISSION = "incidents.add_incident"
+# What a refused new review says (a Reader's role is to read and comment).
+CREATE_REFUSED = (
+    "Your role lets you read and comment on reviews, not write them. "
+    "Ask an admin of Seams for the Author role."
+)
+# Groups named so are roles (people.roles: what a person may do), not teams: a review is
+# never restricted to one, and no list of teams offers them.
+ROLE_GROUP_PREFIX = "Role: "
 # What a refused edit says, in the web pages and the API alike.
 EDIT_REFUSED = (
     "Only this review's author, its named reviewers and editors may change it. "
@@ -78,6 +89,13 @@ def is_reviewer(user: User, incident: Incident) -> bool:
         return False
     # `.all()`, not a filter: a page that prefetched the reviewers asks no query here.
     return any(reviewer.pk == user.pk for reviewer in incident.reviewers.all())
+
+
+def can_create(user: User) -> bool:
+    """Write a new review (web form and API): users with Django's `incidents.add_incident`
+    permission, which the Author, Reviewer and Admin roles carry (superusers have every
+    permission). Readers read and comment only."""
+    return user.is_authenticated and user.has_perm(CREATE_PERMISSION)
 
 
 def can_edit(user: User, incident: Incident) -> bool:
@@ -133,6 +151,8 @@ def can_restrict_to(user: User, group: Group | None) -> bool:
     `can_change_restriction`'s concern."""
     if group is None:
         return user.is_authenticated
+    if group.name.startswith(ROLE_GROUP_PREFIX):
+        return False
     return user.is_authenticated and (user.is_superuser or _in_group(user, group.pk))
 
 
@@ -151,9 +171,10 @@ def restrictable_groups(user: User) -> QuerySet[Group]:
     """The groups the user may restrict a review to (the choices of every edit form)."""
     if not user.is_authenticated:
         return Group.objects.none()
+    teams = Group.objects.exclude(name__startswith=ROLE_GROUP_PREFIX)
     if user.is_superuser:
-        return Group.objects.order_by("name")
-    return Group.objects.filter(user=user).order_by("name")
+        return teams.order_by("name")
+    return teams.filter(user=user).order_by("name")
 
 
 def visible_components(user: User) -> QuerySet[Component]:

@@ -182,6 +182,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def incident_create_view(request: HttpRequest) -> HttpResponse:
     """Write a new review."""
+    if not permissions.can_create(request.user):
+        raise PermissionDenied(permissions.CREATE_REFUSED)
     # The template the review is written from: chosen at the top of the page (the default
     # preselected); its timeline rows and prompts come with it.
     choice = TemplateChoiceForm(request.POST if request.method == "POST" else request.GET)

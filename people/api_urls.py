@@ -1,5 +1,10 @@
 """API v1 routes of the people app, included under /api/v1/ by config/api_urls.py."""
 
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from .api import PeopleViewSet
+
+router = SimpleRouter()
+router.register("people", PeopleViewSet, basename="person")
+
+urlpatterns = router.urls

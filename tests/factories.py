@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import Component, Incident
+from people.models import Role
+from people.roles import set_role
 from taxonomy.models import EmergentShape, StructuralPattern
 
 
@@ -18,9 +20,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True  # the role hook saves what it changes
 
     username = factory.Sequence(lambda n: f"engineer{n}")
     password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        """The person's role (people.roles): Author unless `role=` says otherwise
+        ("reader", "reviewer", "admin"; "" for none), as everyone could write before roles."""
+        if not create or extracted == "":
+            return
+        set_role(obj, Role(extracted or Role.AUTHOR))
 
 
 class GroupFactory(factory.django.DjangoModelFactory):

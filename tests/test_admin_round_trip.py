@@ -28,6 +28,7 @@ from django.urls import reverse
 from incidents import services
 from incidents.models import ApiToken, Component, Incident, RecurringStructure, Revision
 from incidents.revisions import snapshot
+from people.models import ExternalIdentity, Invitation
 from taxonomy import catalogue
 from taxonomy.models import EmergentShape, LeverageLevel, PatternRelation, StructuralPattern
 
@@ -44,6 +45,8 @@ READ_ONLY = {
     AccessLog: "login records written by the login guard; every field read-only",
     AccessFailureLog: "failed-login records written by the login guard; every field read-only",
     RecurringStructure: "derived by the recurrence analysis, which rebuilds it; read-only",
+    Invitation: "made and used on Seams' own people pages; read-only in the admin",
+    ExternalIdentity: "recorded by single sign-on at a person's first sign-in; read-only",
 }
 
 

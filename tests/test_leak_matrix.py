@@ -131,6 +131,13 @@ NOT_ABOUT_REVIEWS = {
     # tests/test_review_templates_pages.py).
     "review_templates:list", "review_templates:create", "review_templates:edit",
     "review_templates:delete",
+    # People, roles, teams and invitations (403 but for admins; invitations and single
+    # sign-on for anyone): accounts and group names only, never a review or a count of
+    # reviews (tested in tests/test_people_*.py).
+    "people:list", "people:detail", "people:role", "people:deactivate", "people:reactivate",
+    "people:teams", "people:team", "people:team_remove", "people:invite", "people:accept",
+    "people:sso_start", "people:sso_callback",
+    "api:person-list", "api:person-detail", "api:person-me",
 }  # fmt: skip
 
 

@@ -260,8 +260,9 @@ def test_a_structure_only_a_restricted_review_makes_recur_is_not_shown(
     # Session, user; structures, patterns, members hidden from the reader; the structure
     # judged again over the others (figures, stored flags, members judged again, their
     # kinds of action); hotspots
-    # (dependencies, component links); the filters' shapes, patterns, components.
-    with django_assert_max_num_queries(14):
+    # (dependencies, component links); the filters' shapes, patterns, components; the
+    # reader's permissions for the menu (2).
+    with django_assert_max_num_queries(16):
         html = logged_in.get(reverse("incidents:recurrences")).content.decode()
     assert "Regex pins edge CPU" not in html
     # The 2025 review alone is no recurrence for this reader, and "despite remediation"

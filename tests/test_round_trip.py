@@ -229,7 +229,7 @@ def make_awkward_review(member) -> Incident:
             "where_lucky": "Lucky.  ",
             "complexity": 4,
             "coupling": 5,
-            "restricted_to": member.groups.get(),
+            "restricted_to": member.groups.get(name="security"),
             "external_id": "import:round-trip-1",
             "source_url": "https://example.com/postmortem",
             "organisation": " Example Networks, EU ",

@@ -467,6 +467,48 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if SEAMS_PROXY_COUNT else ("REMOTE_ADDR",)
 )
 
+# --- People: invitations and single sign-on (docs/people.md) --------------------------
+# An invitation link works once, for this many days.
+SEAMS_INVITE_DAYS = env_int("SEAMS_INVITE_DAYS", 7)
+SEAMS_ROLES = ("reader", "author", "reviewer", "admin")
+# Single sign-on through OpenID Connect (mozilla-django-oidc), on only when a client id is
+# set; the provider's endpoints are then required (a typo fails at start-up).
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+SEAMS_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+# The role of a person who signs in for the first time; with a groups claim, their teams
+# follow it at every sign-in.
+SEAMS_OIDC_DEFAULT_ROLE = os.environ.get("SEAMS_OIDC_DEFAULT_ROLE", "reader")
+SEAMS_OIDC_GROUPS_CLAIM = os.environ.get("SEAMS_OIDC_GROUPS_CLAIM", "")
+if SEAMS_OIDC_DEFAULT_ROLE not in SEAMS_ROLES:
+    raise ImproperlyConfigured(
+        f"SEAMS_OIDC_DEFAULT_ROLE must be one of {', '.join(SEAMS_ROLES)}, "
+        f"not {SEAMS_OIDC_DEFAULT_ROLE!r}"
+    )
+if SEAMS_OIDC_ENABLED:
+    _oidc_required = ("OIDC_RP_CLIENT_SECRET", "OIDC_OP_AUTHORIZATION_ENDPOINT",
+                      "OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT",
+                      "OIDC_OP_JWKS_ENDPOINT")  # fmt: skip
+    if _missing := [name for name in _oidc_required if not os.environ.get(name)]:
+        raise ImproperlyConfigured(
+            f"OIDC_RP_CLIENT_ID is set, so single sign-on also needs {', '.join(_missing)}"
+        )
+    OIDC_RP_CLIENT_SECRET = os.environ["OIDC_RP_CLIENT_SECRET"]
+    OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ["OIDC_OP_AUTHORIZATION_ENDPOINT"]
+    OIDC_OP_TOKEN_ENDPOINT = os.environ["OIDC_OP_TOKEN_ENDPOINT"]
+    OIDC_OP_USER_ENDPOINT = os.environ["OIDC_OP_USER_ENDPOINT"]
+    OIDC_OP_JWKS_ENDPOINT = os.environ["OIDC_OP_JWKS_ENDPOINT"]
+    # When set, an ID token from any other issuer is refused.
+    OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
+    OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+    OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+    OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+    OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+    OIDC_AUTHENTICATION_CALLBACK_URL = "people:sso_callback"
+    LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+    # After axes (a locked-out address is refused first) and the password backend.
+    AUTHENTICATION_BACKENDS.append("people.oidc.SeamsOIDCBackend")
+
 # --- Content-Security-Policy (django-csp 4) --------------------------------------------
 # Scripts and styles come only from Seams' own static files: no inline script or style
 # anywhere (the Swagger UI at /api/docs/ loads its initialiser as a file too). The one

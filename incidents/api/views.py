@@ -11,7 +11,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +19,7 @@ from common.api.conditional import ConditionalRetrieveMixin
 from idempotency.api import idempotent
 from incidents.bounds import InvalidInput, bounded_int
 from incidents.models import ActionItem, Incident, PatternLink
-from incidents.permissions import visible_components
+from incidents.permissions import CREATE_REFUSED, can_create, visible_components
 from incidents.services import (
     ActionEntry,
     ConcurrentEditError,
@@ -231,6 +231,8 @@ class IncidentViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
+        if not can_create(request.user):
+            raise PermissionDenied(CREATE_REFUSED)
         serializer = IncidentCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         incident = incident_create(by=request.user, content=serializer.to_content())
