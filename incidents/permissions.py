@@ -177,6 +177,21 @@ def restrictable_groups(user: User) -> QuerySet[Group]:
     return teams.filter(user=user).order_by("name")
 
 
+def assignable_teams(user: User) -> QuerySet[Group]:
+    """The teams (groups) the user may make the owner of an action item: those they belong
+    to, and those no review is restricted to (superusers: any). A group that restricts a
+    review is a closed circle whose very name only its members see, so it is offered, and
+    accepted, only to them. Roles are not teams."""
+    if not user.is_authenticated:
+        return Group.objects.none()
+    teams = Group.objects.exclude(name__startswith=ROLE_GROUP_PREFIX)
+    if user.is_superuser:
+        return teams
+    restricting = Incident.objects.filter(restricted_to_id=OuterRef("pk"))
+    mine = Group.objects.filter(user=user).values("pk")
+    return teams.filter(Q(pk__in=mine) | ~Q(Exists(restricting)))
+
+
 def visible_components(user: User) -> QuerySet[Component]:
     """Components the user may know exist: those used by a review the user can see, and
     those no review uses yet. A component only restricted reviews use is their content."""

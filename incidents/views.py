@@ -54,6 +54,8 @@ def _restrict_choices(forms: ReviewForms, request: HttpRequest) -> ReviewForms:
     # Whoever can open the form can see the review, so its current group (if any) is one of
     # theirs: lifting or keeping the restriction stays possible, moving it away is not.
     forms.incident.fields["restricted_to"].queryset = permissions.restrictable_groups(request.user)
+    # Likewise the teams an action item may be given to (never a closed group's name).
+    forms.offer_owners(request.user)
     return forms
 
 
@@ -130,7 +132,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contributing_factors",
             Prefetch(
                 "action_items",
-                ActionItem.objects.select_related("leverage_level", "pattern").order_by("id"),
+                ActionItem.objects.select_related(
+                    "leverage_level", "pattern", "owner_user", "owner_team", "closed_by"
+                ).order_by("id"),
             ),
             Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
             "reviewers",

@@ -52,8 +52,10 @@ def _review(by, title, day, words="", **fields):
             timeline=[services.TimelineEntry(start, "trigger", f"Started {words}",
                                              f"Looked right {words}")],
             factors=[f"Factor {words}"],
+            # Owned by the author and overdue: it shows on their action-item lists.
             actions=[services.ActionEntry(f"Rotate the {words or 'edge'} keys",
-                                          kind="structural_fix")],
+                                          kind="structural_fix", owner_user=by,
+                                          due=start.date())],
             patterns=[services.PatternClaim(pattern, f"Rationale {words}")],
         ),
     )  # fmt: skip
@@ -230,6 +232,22 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
         "api:notification-list": [("/api/v1/notifications/", False)],
         "api:incident-review": [(f"/api/v1/incidents/{x}/review/", False)],
         "api:incident-threads": [(f"/api/v1/incidents/{x}/threads/", True)],
+        **_action_item_pages(w),
+    }  # fmt: skip
+
+
+def _action_item_pages(w: World) -> dict[str, list[tuple[str, bool]]]:
+    """The action-item lists: the restricted review's item is the member's, and overdue."""
+    s, a = w.structure.pk, w.secret.action_items.get().pk
+    return {
+        "actions:mine": [("/action-items/", True), (f"/action-items/?structure={s}", True)],
+        "actions:overdue": [("/action-items/overdue/", True),
+                            ("/action-items/overdue/?mine=true", True),
+                            (f"/action-items/overdue/?structure={s}", True)],
+        "api:action-item-list": [("/api/v1/action-items/", True),
+                                 ("/api/v1/action-items/?overdue=true", True),
+                                 (f"/api/v1/action-items/?structure={s}", True)],
+        "api:action-item-detail": [(f"/api/v1/action-items/{a}/", True)],
     }  # fmt: skip
 
 
@@ -254,6 +272,10 @@ def writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
         "api:duplicate-merge": [("post", f"/api/v1/duplicates/{d}/merge/", {"keep": x})],
         "api:duplicate-dismiss": [("post", f"/api/v1/duplicates/{d}/dismiss/", {})],
         **_review_workflow_writes(w),
+        "actions:close": [("post", f"/action-items/{w.secret.action_items.get().pk}/close/", {})],
+        "api:action-item-close": [
+            ("post", f"/api/v1/action-items/{w.secret.action_items.get().pk}/close/", {})
+        ],
     }  # fmt: skip
 
 

@@ -328,6 +328,17 @@ CELERY_BEAT_SCHEDULE["recompute-recurrences"] = {
     "schedule": crontab(hour=3, minute=17),  # nightly, off the hour
     "options": {"expires": 6 * 3600},
 }
+# Action-item reminders (docs/action-items.md): one when an item is due within
+# SEAMS_REMINDER_DAYS_BEFORE days, one once it is overdue; each sent once, however often
+# the sweep runs (every SEAMS_REMINDER_INTERVAL seconds).
+SEAMS_REMINDER_DAYS_BEFORE = env_int("SEAMS_REMINDER_DAYS_BEFORE", 2)
+SEAMS_REMINDER_INTERVAL = env_int("SEAMS_REMINDER_INTERVAL", 3600)
+CELERY_BEAT_SCHEDULE["send-action-reminders"] = {
+    "task": "actions.send_reminders",
+    "schedule": SEAMS_REMINDER_INTERVAL,
+    # A sweep that waited longer than its interval is superseded by the next one.
+    "options": {"expires": max(SEAMS_REMINDER_INTERVAL - 60, 30)},
+}
 # Notifications whose e-mail job was lost are queued again on the same schedule.
 CELERY_BEAT_SCHEDULE["sweep-unsent-notification-emails"] = {
     "task": "notifications.sweep_unsent_emails",

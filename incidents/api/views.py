@@ -66,7 +66,9 @@ def _incidents_for(request):
             # One query for the items with their level and pattern joined, not three.
             Prefetch(
                 "action_items",
-                ActionItem.objects.select_related("leverage_level", "pattern")
+                ActionItem.objects.select_related(
+                    "leverage_level", "pattern", "owner_user", "owner_team", "closed_by"
+                )
                 .defer(*PATTERN_BODY)
                 .order_by("id"),
             ),
@@ -301,7 +303,8 @@ class IncidentViewSet(
     @idempotent
     def action_items(self, request, pk=None):
         incident = self.get_object()
-        append = ActionItemsAppendSerializer(data=request.data)
+        # The request says whose teams may be named as owners.
+        append = ActionItemsAppendSerializer(data=request.data, context={"request": request})
         append.is_valid(raise_exception=True)
         items = [ActionEntry(**a) for a in append.validated_data["action_items"]]
         self._patch(
