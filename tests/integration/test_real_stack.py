@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from incidents.models import ApiToken, Incident, RecurrenceMembership
 from incidents.tasks import sweep_stale_analyses
+from people.roles import set_role
 from tests.brokers import broker
 
 from .conftest import wait_for
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def write_api(django_user_model) -> APIClient:
     user = django_user_model.objects.create(username="incident-bot")
+    set_role(user, "author")  # a bot that opens drafts writes reviews
     _, key = ApiToken.generate(name="bot", user=user, scope="write")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")

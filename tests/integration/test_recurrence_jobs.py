@@ -84,7 +84,9 @@ def _state():
 def test_a_full_recompute_killed_mid_run_completes_without_duplicates_after_restart(
     start_worker, flush_queue
 ):
-    _bulk_history(1500)
+    # Enough history that the rebuild takes well over the 0.25 s between two looks at the
+    # table: with 1,500 reviews it could finish before the kill.
+    _bulk_history(8000)
     recompute_all()
     expected = _state()
     # Throw the derived tables away, so an incomplete rebuild would show.

@@ -22,6 +22,7 @@ import requests
 
 from incidents.models import ApiToken, Incident
 from incidents.tasks import sweep_stale_analyses
+from people.roles import set_role
 from tests.brokers import broker
 
 from .conftest import ROOT, wait_for
@@ -68,6 +69,7 @@ def test_with_redis_killed_reading_writing_and_logging_in_still_work(
     test_database_url, django_user_model, tmp_path
 ):
     user = django_user_model.objects.create_user("oncall", password=PASSWORD)
+    set_role(user, "author")
     _, key = ApiToken.generate(name="bot", user=user, scope="write")
     redis = PrivateRedis(_free_port())
     redis.start()
