@@ -28,8 +28,9 @@ install: $(VENV)/.installed  ## Create the virtualenv and install pinned depende
 migrate: install  ## Apply migrations (the shipped catalogue is added after every migrate)
 	$(DEV_ENV) $(MANAGE) migrate --noinput
 
-demo: migrate  ## Load the demo reviews and the demo login
+demo: migrate  ## Load the demo reviews, the demo login and its demo colleagues
 	$(DEV_ENV) $(MANAGE) load_demo
+	$(DEV_ENV) $(MANAGE) load_demo_team
 	$(DEV_ENV) $(MANAGE) sweep_analyses
 
 run: demo  ## Set everything up and serve Seams on http://127.0.0.1:$(PORT)/
