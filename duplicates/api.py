@@ -10,7 +10,6 @@ from __future__ import annotations
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -19,10 +18,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from common.api.schema import documented_error
 from idempotency.api import idempotent
-from incidents.api.errors import error_body
 from incidents.api.schema import ERRORS, LIST_ERRORS, READ_ERRORS
-from incidents.api.serializers import ErrorSerializer, StrictFieldsMixin
+from incidents.api.serializers import StrictFieldsMixin
 from incidents.models import Incident
 
 from . import services
@@ -84,17 +83,6 @@ class AlreadyDecided(APIException):
     default_detail = "This pair was already decided."
 
 
-def _error(code: int, name: str, message: str, description: str, fields=None) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorSerializer,
-        description=description,
-        examples=[
-            OpenApiExample(name, value=error_body(code, name, message, fields),
-                           status_codes=[str(code)])
-        ],
-    )  # fmt: skip
-
-
 EXAMPLE_PAIR = {
     "id": 7,
     "first": {"id": 12, "title": "Storage service interruption", "organisation": "Acme",
@@ -116,11 +104,11 @@ MERGED_PAIR = {**EXAMPLE_PAIR, "status": "merged", "primary": 12, "merged_away":
                "decided_by": "alex", "decided_at": "2024-11-21T09:30:00Z"}  # fmt: skip
 DECISION_ERRORS = {
     **ERRORS,
-    403: _error(403, "permission_denied", DECIDE_REFUSED,
+    403: documented_error(403, "permission_denied", DECIDE_REFUSED,
                 "You may not edit both reviews (or the token has read scope)."),
-    404: _error(404, "not_found", "No PossibleDuplicate matches the given query.",
+    404: documented_error(404, "not_found", "No PossibleDuplicate matches the given query.",
                 "No such pair, or one of its reviews is not visible to you."),
-    409: _error(409, "already_decided",
+    409: documented_error(409, "already_decided",
                 "This pair was already dismissed by alex; reload to see the decision.",
                 "Already merged or dismissed, or a review was merged into a third one."),
 }  # fmt: skip

@@ -13,8 +13,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import APIView
 
-from common.api.errors import ErrorSerializer, error_body
-from common.api.schema import ERRORS, READ_ERRORS
+from common.api.schema import ERRORS, READ_ERRORS, documented_error
 
 from .document import exportable_review
 from .markdown import review_markdown
@@ -30,17 +29,6 @@ class ExportUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "export_unavailable"
     default_detail = "PDF export is not available on this server."
-
-
-def _error(code: int, name: str, message: str, description: str, fields=None) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorSerializer,
-        description=description,
-        examples=[
-            OpenApiExample(name, value=error_body(code, name, message, fields),
-                           status_codes=[str(code)])
-        ],
-    )  # fmt: skip
 
 
 @extend_schema(
@@ -77,7 +65,7 @@ def _error(code: int, name: str, message: str, description: str, fields=None) ->
         (200, "application/pdf"): OpenApiResponse(
             OpenApiTypes.BINARY, description=FILE_DESCRIPTION
         ),
-        400: _error(
+        400: documented_error(
             400,
             "invalid",
             "The request has invalid fields; see `fields`.",
@@ -86,7 +74,7 @@ def _error(code: int, name: str, message: str, description: str, fields=None) ->
         ),
         **READ_ERRORS,
         404: ERRORS[404],
-        503: _error(
+        503: documented_error(
             503,
             "export_unavailable",
             "PDF export is not available on this server: WeasyPrint is not "

@@ -10,17 +10,17 @@ the review's present state (not in review, changed since read, not yet publishab
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api.errors import error_body
+from common.api.schema import documented_error
 from idempotency.api import idempotent
 from incidents import permissions
 from incidents.api.schema import ERRORS, LIST_ERRORS, READ_ERRORS
-from incidents.api.serializers import ErrorSerializer, StrictFieldsMixin
+from incidents.api.serializers import StrictFieldsMixin
 from incidents.bounds import MAX_DB_INT
 from incidents.models import Comment, Incident
 from incidents.services import PublishBlocked, incident_publish, missing_for_publication
@@ -35,41 +35,34 @@ class Conflict(APIException):
     default_detail = "The review is not in a state that allows this."
 
 
-def _error(code: int, name: str, message: str, description: str) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorSerializer,
-        description=description,
-        examples=[OpenApiExample(name, value=error_body(code, name, message),
-                                 status_codes=[str(code)])],
-    )  # fmt: skip
-
-
-NOT_FOUND = _error(404, "not_found", "No Incident matches the given query.",
+NOT_FOUND = documented_error(404, "not_found", "No Incident matches the given query.",
                    "No such review, or not visible to you.")  # fmt: skip
 DECISION_ERRORS = {
     **ERRORS,
-    403: _error(403, "permission_denied", gate.DECIDE_REFUSED,
+    403: documented_error(403, "permission_denied", gate.DECIDE_REFUSED,
                 "Not a named reviewer other than the author (or a read token)."),
     404: NOT_FOUND,
-    409: _error(409, "conflict", "The review is at version 4, not 3: it changed since you "
-                "read it. Read it again before you decide.",
+    409: documented_error(409, "conflict",
+                "The review is at version 4, not 3: it changed since you read it. "
+                "Read it again before you decide.",
                 "Not in review, or changed since the version you sent."),
 }  # fmt: skip
 PUBLISH_ERRORS = {
     **ERRORS,
-    403: _error(403, "permission_denied", "Only a named reviewer other than the author (or "
-                "someone with the publish permission) may publish this review.",
+    403: documented_error(403, "permission_denied",
+                "Only a named reviewer other than the author (or someone with the publish "
+                "permission) may publish this review.",
                 "You may not publish it (or a read token)."),
     404: NOT_FOUND,
-    409: _error(409, "conflict", "Not published yet. Still missing: 1 more approval by a "
+    409: documented_error(409, "conflict", "Not published yet. Still missing: 1 more approval by a "
                 "named reviewer other than the author (0 of 1 so far).",
                 "Already published, or sections or approvals still missing."),
 }  # fmt: skip
 THREAD_ERRORS = {
     **ERRORS,
-    403: _error(403, "permission_denied", threads.RESOLVE_REFUSED,
+    403: documented_error(403, "permission_denied", threads.RESOLVE_REFUSED,
                 "You may not do this to the thread (or a read token)."),
-    404: _error(404, "not_found", "No such thread on this review.",
+    404: documented_error(404, "not_found", "No such thread on this review.",
                 "No such review or thread, or not visible to you."),
 }  # fmt: skip
 

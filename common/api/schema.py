@@ -7,7 +7,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from .errors import ErrorSerializer
 
 
-def _error(status: int, code: str, message: str, description: str, fields=None):
+def documented_error(status: int, code: str, message: str, description: str, fields=None):
+    """An error answer for the OpenAPI schema: the shared error shape with one example."""
     body = {"status": status, "code": code, "message": message}
     if fields:
         body["fields"] = fields
@@ -19,18 +20,18 @@ def _error(status: int, code: str, message: str, description: str, fields=None):
 
 
 ERRORS = {
-    400: _error(
+    400: documented_error(
         400, "invalid", "The request has invalid fields; see `fields`.",
         "Invalid input; see `error.fields`.",
         {"patterns[0].slug": ["Unknown structural pattern 'x'; see /api/v1/patterns/ for the "
                               "valid slugs."]},
     ),
-    401: _error(401, "not_authenticated", "Authentication credentials were not provided.",
+    401: documented_error(401, "not_authenticated", "Authentication credentials were not provided.",
                 "No or invalid token."),
-    403: _error(403, "permission_denied",
+    403: documented_error(403, "permission_denied",
                 "This token has read scope; creating or changing reviews needs a write token.",
                 "The token's scope does not allow this."),
-    404: _error(404, "not_found", "No Incident matches the given query.",
+    404: documented_error(404, "not_found", "No Incident matches the given query.",
                 "Not found, or not visible to you."),
 }  # fmt: skip
 READ_ERRORS = {code: ERRORS[code] for code in (401, 403)}
@@ -38,7 +39,7 @@ READ_ERRORS = {code: ERRORS[code] for code in (401, 403)}
 LIST_ERRORS = {
     **READ_ERRORS,
     400: ERRORS[400],
-    404: _error(404, "not_found", "Invalid page.", "No such page."),
+    404: documented_error(404, "not_found", "Invalid page.", "No such page."),
 }
 
 
