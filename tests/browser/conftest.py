@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from django.urls import reverse
 
 # Playwright's sync API runs an event loop in this thread; Django's async-safety check would
@@ -40,6 +42,19 @@ CHROMIUM_ARGS = [
 
 # The assistant waits ~500 ms after typing before it asks the server; leave room for that.
 expect.set_options(timeout=10_000)
+
+
+@receiver(connection_created)
+def _read_without_table_locks(sender, connection, **kwargs) -> None:
+    """The live server's threads share the test database with the test through SQLite's
+    in-memory shared cache, where a reader meets a writer's table lock at once ("database
+    table is locked": the writing assistant's request answered 500 while a save was being
+    written). Seams' own SQLite file is in write-ahead-log mode, where a reader never waits
+    for a writer; reading without table locks gives the shared cache the same behaviour.
+    The pragma does nothing outside shared-cache mode."""
+    if connection.vendor == "sqlite" and "mode=memory" in str(connection.settings_dict["NAME"]):
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 1")
 
 
 @dataclass
