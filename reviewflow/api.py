@@ -9,6 +9,7 @@ the review's present state (not in review, changed since read, not yet publishab
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -23,7 +24,12 @@ from incidents.api.schema import ERRORS, LIST_ERRORS, READ_ERRORS
 from incidents.api.serializers import StrictFieldsMixin
 from incidents.bounds import MAX_DB_INT
 from incidents.models import Comment, Incident
-from incidents.services import PublishBlocked, incident_publish, missing_for_publication
+from incidents.services import (
+    PublishBlocked,
+    incident_publish,
+    incident_request_review,
+    missing_for_publication,
+)
 
 from . import gate, threads
 from .models import ReviewDecision
@@ -57,6 +63,17 @@ PUBLISH_ERRORS = {
     409: documented_error(409, "conflict", "Not published yet. Still missing: 1 more approval by a "
                 "named reviewer other than the author (0 of 1 so far).",
                 "Already published, or sections or approvals still missing."),
+}  # fmt: skip
+REQUEST_REVIEW_ERRORS = {
+    **ERRORS,
+    403: documented_error(403, "permission_denied", permissions.EDIT_REFUSED,
+                "You may not send it for review (or a read token)."),
+    404: NOT_FOUND,
+    409: documented_error(409, "conflict",
+                "This review is published. Send `reopen: true` to take it back to review "
+                "(editors only).",
+                "Published and `reopen` not given, or a section its template requires is "
+                "empty (the sections are named)."),
 }  # fmt: skip
 THREAD_ERRORS = {
     **ERRORS,
@@ -123,6 +140,32 @@ class ApproveSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class RequestChangesSerializer(ApproveSerializer):
     note = serializers.CharField(max_length=100_000, help_text="Markdown: what should change.")
+
+
+class RequestReviewSerializer(StrictFieldsMixin, serializers.Serializer):
+    reviewers = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        min_length=1,
+        max_length=50,
+        help_text="Usernames of the people who review it; they replace the current ones.",
+    )
+    reopen = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Take a published review back to review (editors only).",
+    )
+
+    def validate_reviewers(self, names: list[str]) -> list:
+        people = {
+            u.get_username(): u
+            for u in get_user_model().objects.filter(username__in=names, is_active=True)
+        }
+        unknown = sorted({n for n in names if n not in people})
+        if unknown:
+            raise serializers.ValidationError(
+                "No active person is called " + ", ".join(unknown) + "."
+            )
+        return [people[n] for n in dict.fromkeys(names)]
 
 
 class ReplySerializer(serializers.ModelSerializer):
@@ -325,6 +368,41 @@ class RequestChangesView(_DecisionView):
     @idempotent
     def post(self, request, pk: int):
         return super().post(request, pk)
+
+
+class RequestReviewView(APIView):
+    """Send a review to named reviewers, as the web page's "Send for review" does."""
+
+    @extend_schema(
+        summary="Send a review for review",
+        description=(
+            "For whoever may edit the review. Names its reviewers (replacing the current "
+            "ones), who are told. A published review goes back to review only for an editor "
+            "who sends `reopen: true`. A section the review's template requires that is "
+            "still empty answers 409 naming it."
+        ),
+        request=RequestReviewSerializer,
+        responses={200: ReviewStateSerializer, **REQUEST_REVIEW_ERRORS},
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        incident = _incident(request, pk)
+        asked = RequestReviewSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        if not permissions.can_request_review(request.user, incident):
+            if incident.status == Incident.Status.PUBLISHED:
+                raise PermissionDenied(
+                    "This review is published. Only an editor can take it back to review."
+                )
+            raise PermissionDenied(permissions.EDIT_REFUSED)
+        if incident.status == Incident.Status.PUBLISHED and not asked.validated_data["reopen"]:
+            raise Conflict(
+                "This review is published. Send `reopen: true` to take it back to review."
+            )
+        incident_request_review(
+            incident=incident, by=request.user, reviewers=asked.validated_data["reviewers"]
+        )
+        return Response(_state(incident))
 
 
 class PublishView(APIView):

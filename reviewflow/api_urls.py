@@ -6,6 +6,11 @@ from . import api
 
 urlpatterns = [
     path("incidents/<int:pk>/review/", api.ReviewStateView.as_view(), name="incident-review"),
+    path(
+        "incidents/<int:pk>/request-review/",
+        api.RequestReviewView.as_view(),
+        name="incident-request-review",
+    ),
     path("incidents/<int:pk>/approve/", api.ApproveView.as_view(), name="incident-approve"),
     path(
         "incidents/<int:pk>/request-changes/",

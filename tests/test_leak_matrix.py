@@ -294,6 +294,8 @@ def _review_workflow_writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
                                      {"body": "hi"})],
         "reviewflow:thread_resolve": [("post", f"/incidents/{x}/threads/{t}/resolve/", {})],
         "reviewflow:thread_reopen": [("post", f"/incidents/{x}/threads/{t}/reopen/", {})],
+        "api:incident-request-review": [("post", f"/api/v1/incidents/{x}/request-review/",
+                                         {"reviewers": [w.member.get_username()]})],
         "api:incident-approve": [("post", f"/api/v1/incidents/{x}/approve/", {})],
         "api:incident-request-changes": [("post", f"/api/v1/incidents/{x}/request-changes/",
                                           {"note": "no"})],

@@ -57,6 +57,9 @@ def _ok(code: int) -> bool:
 
 
 # Expected answer per role: "ok", 403 or 404.
+# Sending a draft for review: whoever may edit it (author, named reviewers, editors).
+REQUEST_REVIEW = {"author": "ok", "reviewer": "ok", "editor": "ok", "publisher": 403,
+                  "reader": 403, "outsider": 404}  # fmt: skip
 DECIDE = {"author": 403, "reviewer": "ok", "editor": 403, "publisher": 403, "reader": 403,
           "outsider": 404}  # fmt: skip
 PUBLISH = {"author": 403, "reviewer": "ok", "editor": 403, "publisher": "ok", "reader": 403,
@@ -173,3 +176,25 @@ def test_a_read_token_may_not_decide_comment_or_resolve(people, incident, thread
         assert answer.status_code == 403, url
         assert "read scope" in answer.json()["error"]["message"]
     assert not ReviewDecision.objects.exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("door", ["web", "api"])
+def test_send_a_draft_for_review(client, people, role, door):
+    draft = in_review(people["author"], people["reviewer"], restricted_to=people["group"])
+    Incident.objects.filter(pk=draft.pk).update(status=Incident.Status.DRAFT)
+    user, reviewer = people[role], people["reviewer"]
+    if door == "web":
+        code = _web(
+            client, user, reverse("incidents:request_review", args=[draft.pk]),
+            {"reviewers": [reviewer.pk]},
+        )  # fmt: skip
+    else:
+        code = _api(
+            user, f"/api/v1/incidents/{draft.pk}/request-review/",
+            {"reviewers": [reviewer.username]},
+        )  # fmt: skip
+    assert _matches(code, REQUEST_REVIEW[role]), (role, code)
+    draft.refresh_from_db()
+    sent = draft.status == Incident.Status.IN_REVIEW
+    assert sent == (REQUEST_REVIEW[role] == "ok")
