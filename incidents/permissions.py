@@ -30,7 +30,8 @@ The model (docs/security.md has the same rules as a table):
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .models import Component, Incident
@@ -38,6 +39,10 @@ from .models import Component, Incident
 User = AbstractBaseUser | AnonymousUser
 
 EDIT_PERMISSION = "incidents.change_incident"
+# May be named a reviewer (and so approve or request changes). The permission is the people
+# app's (its Reviewer and Admin roles carry it); it is named here, not imported, so that the
+# rule lives with the others without incidents depending on the app above it.
+REVIEW_PERMISSION = "people.review_incidents"
 PUBLISH_PERMISSION = "incidents.publish_incident"
 CREATE_PERMISSION = "incidents.add_incident"
 # What a refused new review says (a Reader's role is to read and comment).
@@ -200,3 +205,24 @@ def visible_components(user: User) -> QuerySet[Component]:
     return Component.objects.filter(
         Q(Exists(used.filter(incident_id__in=visible))) | ~Q(Exists(used))
     )
+
+
+def may_review(user: User) -> bool:
+    """Whether the person may be named a reviewer: active, with the Reviewer or Admin role
+    (the review permission) or a superuser."""
+    return user.is_authenticated and user.is_active and user.has_perm(REVIEW_PERMISSION)
+
+
+def reviewer_candidates() -> QuerySet:
+    """The people who may be named reviewers, for the "Send for review" choices."""
+    app_label, codename = REVIEW_PERMISSION.split(".")
+    perm = Q(content_type__app_label=app_label, codename=codename)
+    holders = Q(is_superuser=True) | Q(
+        pk__in=get_user_model()
+        .objects.filter(
+            Q(user_permissions__in=Permission.objects.filter(perm))
+            | Q(groups__permissions__in=Permission.objects.filter(perm))
+        )
+        .values("pk")
+    )
+    return get_user_model().objects.filter(holders, is_active=True).order_by("username")

@@ -20,6 +20,7 @@ from django.utils.text import slugify
 from review_templates.requirements import check_required_sections
 from taxonomy.models import EmergentShape, LeverageLevel, StructuralPattern
 
+from . import permissions
 from .models import (
     ActionItem,
     Comment,
@@ -534,6 +535,11 @@ def incident_request_review(
     (a ValueError naming the sections) while a section its template requires is empty."""
     if not reviewers:
         raise ValueError("Name at least one reviewer.")
+    if refused := sorted(r.get_username() for r in reviewers if not permissions.may_review(r)):
+        raise ValueError(
+            f"{', '.join(refused)} may not review: a reviewer needs the Reviewer or Admin "
+            "role. Ask an admin of Seams."
+        )
     names = ", ".join(sorted(r.get_username() for r in reviewers))
 
     def name_reviewers(current: Incident) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -259,8 +258,10 @@ def restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
 
 class ReviewRequestForm(forms.Form):
     reviewers = forms.ModelMultipleChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        # Only people whose role lets them review (Reviewer, Admin) can be named.
+        queryset=permissions.reviewer_candidates(),
         widget=forms.CheckboxSelectMultiple,
+        help_text="People with the Reviewer or Admin role.",
     )
     reopen = forms.BooleanField(
         label="Take this published review back to review",

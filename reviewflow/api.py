@@ -165,6 +165,10 @@ class RequestReviewSerializer(StrictFieldsMixin, serializers.Serializer):
             raise serializers.ValidationError(
                 "No active person is called " + ", ".join(unknown) + "."
             )
+        if refused := sorted(n for n, u in people.items() if not permissions.may_review(u)):
+            raise serializers.ValidationError(
+                f"{', '.join(refused)} may not review: a reviewer needs the Reviewer or Admin role."
+            )
         return [people[n] for n in dict.fromkeys(names)]
 
 

@@ -27,11 +27,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def role(obj, create, extracted, **kwargs):
-        """The person's role (people.roles): Author unless `role=` says otherwise
-        ("reader", "reviewer", "admin"; "" for none), as everyone could write before roles."""
+        """The person's role (people.roles): Reviewer unless `role=` says otherwise
+        ("reader", "author", "admin"; "" for none), as everyone could write and review
+        before roles (and the migration that brought them made everyone a Reviewer)."""
         if not create or extracted == "":
             return
-        set_role(obj, Role(extracted or Role.AUTHOR))
+        set_role(obj, Role(extracted or Role.REVIEWER))
 
 
 class GroupFactory(factory.django.DjangoModelFactory):

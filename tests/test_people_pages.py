@@ -44,7 +44,7 @@ def pages(target, team) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("role", [Role.READER, Role.AUTHOR, Role.REVIEWER])
 def test_only_admins_open_the_people_pages(client, role):
-    target, team = UserFactory(), GroupFactory(name="sre")
+    target, team = UserFactory(role=Role.AUTHOR), GroupFactory(name="sre")
     target.groups.add(team)
     client.force_login(UserFactory(role=role))
     for method, url in pages(target, team):

@@ -68,8 +68,8 @@ def test_a_superuser_may_do_everything_whatever_the_role():
     assert can_manage_people(boss)
 
 
-def test_the_factory_gives_authors_by_default_and_none_on_request():
-    assert role_of(UserFactory()) == Role.AUTHOR
+def test_the_factory_gives_reviewers_by_default_and_none_on_request():
+    assert role_of(UserFactory()) == Role.REVIEWER
     nobody = UserFactory(role="")
     assert role_of(nobody) is None
     assert not permissions.can_create(fresh(nobody))

@@ -101,3 +101,20 @@ def test_an_empty_section_the_template_requires_is_named_in_a_409(team):
     assert answer.status_code == 409
     assert "Where we got lucky" in answer.json()["error"]["message"]
     assert Incident.objects.get(pk=incident.pk).status == Incident.Status.DRAFT
+
+
+def test_only_people_whose_role_lets_them_review_can_be_named(team, draft, client):
+    """An Author or a Reader is neither offered on the page nor accepted by the API."""
+    UserFactory(username="wren", role="author")
+    UserFactory(username="rosa", role="reader")
+    answer = _send(team["author"], draft, {"reviewers": ["ravi", "wren", "rosa"]})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"]["reviewers"] == [
+        "rosa, wren may not review: a reviewer needs the Reviewer or Admin role."
+    ]
+    client.force_login(team["author"])
+    page = client.get(f"/incidents/{draft.pk}/request-review/").content.decode()
+    assert "ravi" in page
+    assert "wren" not in page and "rosa" not in page
+    draft.refresh_from_db()
+    assert draft.status == Incident.Status.DRAFT

@@ -1,8 +1,8 @@
-"""Roles as groups with permissions, and the Author role for everyone who could already
-write reviews (every active person: before roles, any logged-in person could).
+"""Roles as groups with permissions, and the Reviewer role for everyone who could already
+write and review reviews (every active person: before roles, any logged-in person could).
 
 The groups' permissions are also put right after every migrate (people.apps), so this
-migration's copy of them only has to be right for the Author backfill.
+migration's copy of them only has to be right for the Reviewer backfill.
 """
 
 from django.contrib.auth.management import create_permissions
@@ -39,12 +39,12 @@ def forwards(apps, schema_editor):
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
         role_groups.append(group)
-    author = Group.objects.get(name="Role: Author")
+    reviewer = Group.objects.get(name="Role: Reviewer")
     without_role = User.objects.filter(is_active=True).exclude(groups__in=role_groups)
     Membership = User.groups.through
     Membership.objects.bulk_create(
         [
-            Membership(user_id=pk, group_id=author.pk)
+            Membership(user_id=pk, group_id=reviewer.pk)
             for pk in without_role.values_list("pk", flat=True)
         ],
         ignore_conflicts=True,
