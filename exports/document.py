@@ -12,10 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch
 from django.http import Http404
 
-from incidents.models import ActionItem, Incident, PatternLink
+from incidents.models import ActionItem, Incident
 from incidents.permissions import User, can_view
 
 NOT_RECORDED = "Not recorded"
@@ -112,24 +111,7 @@ def exportable_review(user: User, pk: int) -> Incident:
     A review the user may not see answers exactly as an unknown one (Http404), so an export
     link tells nobody that a restricted review exists.
     """
-    incident = (
-        Incident.objects.select_related("restricted_to", "created_by")
-        .prefetch_related(
-            "shapes",
-            "components",
-            "timeline",
-            "contributing_factors",
-            Prefetch(
-                "action_items",
-                ActionItem.objects.select_related(
-                    "leverage_level", "pattern", "owner_user", "owner_team"
-                ).order_by("id"),
-            ),
-            Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
-        )
-        .filter(pk=pk)
-        .first()
-    )
+    incident = Incident.objects.with_review_parts().filter(pk=pk).first()
     if incident is None or not can_view(user, incident):
         raise Http404("No Incident matches the given query.")
     return incident

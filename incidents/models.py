@@ -64,6 +64,24 @@ class IncidentQuerySet(models.QuerySet):
         """The incidents hidden from a reader in these groups (ids or a queryset)."""
         return self.filter(restricted_to__isnull=False).exclude(restricted_to__in=groups)
 
+    def with_review_parts(self) -> IncidentQuerySet:
+        """The incidents with every part a whole review shows (timeline, factors, action
+        items with their level, pattern, owners and closer, pattern links), in a fixed
+        number of queries: the review page and the exports read the same."""
+        return self.select_related("created_by", "restricted_to").prefetch_related(
+            "shapes",
+            "components",
+            "timeline",
+            "contributing_factors",
+            models.Prefetch(
+                "action_items",
+                ActionItem.objects.select_related(
+                    "leverage_level", "pattern", "owner_user", "owner_team", "closed_by"
+                ).order_by("id"),
+            ),
+            models.Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
+        )
+
     def needing_analysis(self) -> IncidentQuerySet:
         """Incidents whose latest save has not been analysed yet."""
         return self.filter(

@@ -124,19 +124,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One review, rendered, with the structures it shares with earlier incidents."""
     incident = get_object_or_404(
         _visible(request)
-        .select_related("created_by", "restricted_to")
+        .with_review_parts()
         .prefetch_related(
-            "shapes",
-            "components",
-            "timeline",
-            "contributing_factors",
-            Prefetch(
-                "action_items",
-                ActionItem.objects.select_related(
-                    "leverage_level", "pattern", "owner_user", "owner_team", "closed_by"
-                ).order_by("id"),
-            ),
-            Prefetch("pattern_links", PatternLink.objects.select_related("pattern")),
             "reviewers",
             Prefetch("comments", Comment.objects.select_related("author", "resolved_by")),
         ),
