@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -20,8 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from common.api.errors import ErrorSerializer, error_body
-from common.api.schema import ERRORS, LIST_ERRORS, READ_ERRORS
+from common.api.schema import ERRORS, LIST_ERRORS, READ_ERRORS, documented_error
 from idempotency.api import idempotent
 from incidents.api.serializers import ActionItemSerializer, StrictFieldsMixin
 from incidents.models import ActionItem
@@ -75,27 +73,17 @@ class CloseSerializer(StrictFieldsMixin, serializers.Serializer):
 
 CLOSE_ERRORS = {
     **ERRORS,
-    403: OpenApiResponse(
-        ErrorSerializer,
-        description="The token has read scope, or its user may not close this item.",
-        examples=[
-            OpenApiExample(
-                "permission_denied",
-                value=error_body(403, "permission_denied", CLOSE_REFUSED),
-                status_codes=["403"],
-            )
-        ],
+    403: documented_error(
+        403,
+        "permission_denied",
+        CLOSE_REFUSED,
+        "The token has read scope, or its user may not close this item.",
     ),
-    404: OpenApiResponse(
-        ErrorSerializer,
-        description="No such action item, or its review is not visible to you.",
-        examples=[
-            OpenApiExample(
-                "not_found",
-                value=error_body(404, "not_found", "No ActionItem matches the given query."),
-                status_codes=["404"],
-            )
-        ],
+    404: documented_error(
+        404,
+        "not_found",
+        "No ActionItem matches the given query.",
+        "No such action item, or its review is not visible to you.",
     ),
 }
 

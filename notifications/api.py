@@ -5,16 +5,15 @@ Only the caller's own notifications exist for them: another person's answers 404
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from common.api.errors import error_body
+from common.api.schema import documented_error
 from idempotency.api import idempotent
 from incidents.api.schema import ERRORS, LIST_ERRORS
-from incidents.api.serializers import ErrorSerializer
 from incidents.bounds import MAX_DB_INT
 
 from . import services
@@ -47,16 +46,11 @@ class MarkedSerializer(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many notifications were marked read now.")
 
 
-NOT_FOUND = OpenApiResponse(
-    ErrorSerializer,
-    description="No such notification of yours.",
-    examples=[
-        OpenApiExample(
-            "not_found",
-            value=error_body(404, "not_found", "No Notification matches the given query."),
-            status_codes=["404"],
-        )
-    ],
+NOT_FOUND = documented_error(
+    404,
+    "not_found",
+    "No Notification matches the given query.",
+    "No such notification of yours.",
 )
 
 

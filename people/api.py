@@ -22,9 +22,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from common.api.errors import error_body
+from common.api.schema import documented_error
 from incidents.api.schema import LIST_ERRORS, READ_ERRORS
-from incidents.api.serializers import ErrorSerializer
 from incidents.bounds import MAX_DB_INT
 
 from .models import Role
@@ -65,30 +64,12 @@ class PersonSerializer(serializers.ModelSerializer):
 
 
 def _refused(description: str) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorSerializer,
-        description=description,
-        examples=[
-            OpenApiExample(
-                "permission_denied",
-                value=error_body(403, "permission_denied", MANAGE_REFUSED),
-                status_codes=["403"],
-            )
-        ],
-    )
+    return documented_error(403, "permission_denied", MANAGE_REFUSED, description)
 
 
 ADMINS_ONLY = _refused("You may not manage people (only admins of Seams may list them).")
-NOT_FOUND = OpenApiResponse(
-    ErrorSerializer,
-    description="Nobody with this id.",
-    examples=[
-        OpenApiExample(
-            "not_found",
-            value=error_body(404, "not_found", "No User matches the given query."),
-            status_codes=["404"],
-        )
-    ],
+NOT_FOUND = documented_error(
+    404, "not_found", "No User matches the given query.", "Nobody with this id."
 )
 EXAMPLE_PERSON = {
     "id": 7, "username": "alex", "name": "Alex Example", "email": "alex@example.com",
