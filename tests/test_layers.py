@@ -2,6 +2,7 @@
 
     common, idempotency  ←  taxonomy  ←  incidents, review_templates
         ←  similarity, duplicates, notifications, people  ←  reports, reviewflow, actions, exports
+        ←  chat, webhooks, trackers, timeline_import (integrations with other tools)
 
 An app imports only from the layers to its left (and from itself); `config` puts them all
 together and may import anything. Every import counts, also one inside a function: a lazy
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAYERS = [{"common", "idempotency"}, {"taxonomy"}, {"incidents", "review_templates"},
           {"similarity", "duplicates", "notifications", "people"},
-          {"reports", "reviewflow", "actions", "exports"}]  # fmt: skip
+          {"reports", "reviewflow", "actions", "exports"},
+          {"chat", "webhooks", "trackers", "timeline_import"}]  # fmt: skip
 APPS = set().union(*LAYERS)
 LEVEL = {app: n for n, layer in enumerate(LAYERS) for app in layer}
 

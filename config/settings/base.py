@@ -262,6 +262,9 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Seams <seams@localhost>")
 # The address people reach Seams at, for links in e-mails (which have no request to ask).
 SEAMS_BASE_URL = os.environ.get("SEAMS_BASE_URL", "http://127.0.0.1:8000")
+# Fernet keys for secrets Seams must read back (tracker tokens, webhook secrets), newest first;
+# empty derives one from SECRET_KEY (common/encryption.py).
+SEAMS_ENCRYPTION_KEYS = os.environ.get("SEAMS_ENCRYPTION_KEYS", "")
 # A notification whose e-mail job was lost (broker down) is queued again after this long.
 SEAMS_NOTIFICATION_EMAIL_GRACE_SECONDS = env_int("SEAMS_NOTIFICATION_EMAIL_GRACE_SECONDS", 600)
 
