@@ -272,6 +272,9 @@ review_written = Signal()  # sender=Incident, incident_id=…
 # comment, so apps above this one (the review workflow's notifications) can act on them.
 review_requested = Signal()  # sender=Incident, incident=…, by=…, reviewers=[…]
 comment_added = Signal()  # sender=Comment, comment=…, by=…
+# Sent once a publication is committed (never for one rolled back), for apps above this one
+# that tell the outside world (webhooks).
+review_published = Signal()  # sender=Incident, incident=…, by=…
 
 
 def _request_analysis(incident: Incident) -> None:
@@ -596,7 +599,11 @@ def incident_publish(*, incident: Incident, by: AbstractBaseUser | None) -> Inci
     The sections are checked on the locked review, so a concurrent save cannot empty one
     between the check and the publication.
     """
-    return _set_status(incident, Incident.Status.PUBLISHED, by, "Published", check=_publishable)
+    published = _set_status(
+        incident, Incident.Status.PUBLISHED, by, "Published", check=_publishable
+    )
+    transaction.on_commit(lambda: review_published.send(sender=Incident, incident=published, by=by))
+    return published
 
 
 def comment_add(
