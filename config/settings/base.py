@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "reviewflow",
     "actions",
     "exports",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -268,6 +269,13 @@ SEAMS_ENCRYPTION_KEYS = os.environ.get("SEAMS_ENCRYPTION_KEYS", "")
 # A notification whose e-mail job was lost (broker down) is queued again after this long.
 SEAMS_NOTIFICATION_EMAIL_GRACE_SECONDS = env_int("SEAMS_NOTIFICATION_EMAIL_GRACE_SECONDS", 600)
 
+# --- Chat (docs/integrations/slack.md) -------------------------------------------------------
+# Without a signing secret the Slack endpoints answer 503: Slack is not configured.
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# The bot token (xoxb-…) that unfurls Seams links through chat.unfurl.
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api")
+
 # --- Review workflow (docs/review-workflow.md) ---------------------------------------------
 # Publishing needs this many current approvals by named reviewers other than the author.
 SEAMS_REQUIRED_APPROVALS = env_int("SEAMS_REQUIRED_APPROVALS", 1)
@@ -347,6 +355,12 @@ CELERY_BEAT_SCHEDULE["sweep-unsent-notification-emails"] = {
     "task": "notifications.sweep_unsent_emails",
     "schedule": env_int("SEAMS_SWEEP_INTERVAL", 300),
     "options": {"expires": env_int("SEAMS_SWEEP_INTERVAL", 300) - 10},
+}
+# Chat answers whose job was lost are queued again while Slack still accepts them.
+CELERY_BEAT_SCHEDULE["sweep-unanswered-chat-requests"] = {
+    "task": "chat.sweep_unanswered",
+    "schedule": 60,
+    "options": {"expires": 50},
 }
 # An analysis requested longer ago than this and not done is considered lost.
 SEAMS_ANALYSIS_GRACE_SECONDS = env_int("SEAMS_ANALYSIS_GRACE_SECONDS", 120)
