@@ -31,4 +31,5 @@ urlpatterns = [
     path("", include("reviewflow.api_urls")),
     path("", include("actions.api_urls")),
     path("", include("exports.api_urls")),
+    path("", include("webhooks.api_urls")),
 ]

@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "reviewflow",
     "actions",
     "exports",
+    "webhooks",
     "chat",
 ]
 
@@ -362,6 +363,28 @@ CELERY_BEAT_SCHEDULE["sweep-unanswered-chat-requests"] = {
     "schedule": 60,
     "options": {"expires": 50},
 }
+# Outgoing webhooks (docs/integrations/webhooks.md): retries with exponential backoff and
+# full jitter up to a cap, a maximum of attempts, an hourly retry budget per endpoint, and
+# switching off an endpoint that keeps failing. The sweep sends what is due and not queued.
+SEAMS_WEBHOOK_RETRY_BASE_SECONDS = env_int("SEAMS_WEBHOOK_RETRY_BASE_SECONDS", 30)
+SEAMS_WEBHOOK_RETRY_CAP_SECONDS = env_int("SEAMS_WEBHOOK_RETRY_CAP_SECONDS", 3600)
+SEAMS_WEBHOOK_MAX_ATTEMPTS = env_int("SEAMS_WEBHOOK_MAX_ATTEMPTS", 10)
+SEAMS_WEBHOOK_RETRY_BUDGET_PER_HOUR = env_int("SEAMS_WEBHOOK_RETRY_BUDGET_PER_HOUR", 60)
+SEAMS_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_int("SEAMS_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3)
+SEAMS_WEBHOOK_READ_TIMEOUT_SECONDS = env_int("SEAMS_WEBHOOK_READ_TIMEOUT_SECONDS", 10)
+SEAMS_WEBHOOK_DISABLE_AFTER_FAILURES = env_int("SEAMS_WEBHOOK_DISABLE_AFTER_FAILURES", 20)
+SEAMS_WEBHOOK_DISABLE_AFTER_HOURS = env_int("SEAMS_WEBHOOK_DISABLE_AFTER_HOURS", 24)
+SEAMS_WEBHOOK_SWEEP_GRACE_SECONDS = env_int("SEAMS_WEBHOOK_SWEEP_GRACE_SECONDS", 30)
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "webhooks.sweep_deliveries",
+    "schedule": env_int("SEAMS_WEBHOOK_SWEEP_INTERVAL", 60),
+    "options": {"expires": max(env_int("SEAMS_WEBHOOK_SWEEP_INTERVAL", 60) - 5, 5)},
+}
+CELERY_BEAT_SCHEDULE["emit-periodic-webhook-events"] = {
+    "task": "webhooks.emit_periodic_events",
+    "schedule": SEAMS_REMINDER_INTERVAL,
+    "options": {"expires": max(SEAMS_REMINDER_INTERVAL - 60, 30)},
+}
 # An analysis requested longer ago than this and not done is considered lost.
 SEAMS_ANALYSIS_GRACE_SECONDS = env_int("SEAMS_ANALYSIS_GRACE_SECONDS", 120)
 
@@ -440,6 +463,15 @@ SPECTACULAR_SETTINGS = {
         "incidents.api.schema.document_request_guards",
         "incidents.api.schema.document_no_nul_in_request_bodies",
         "idempotency.schema.document_idempotency_key",
+    ],
+    # The events Seams POSTs to webhook endpoints (webhooks.schema), one per event type.
+    "WEBHOOKS": [
+        "webhooks.schema.REVIEW_PUBLISHED",
+        "webhooks.schema.REVIEW_REQUESTED",
+        "webhooks.schema.STRUCTURE_RECURRED",
+        "webhooks.schema.STRUCTURE_RECURRED_DESPITE_REMEDIATION",
+        "webhooks.schema.ACTION_ITEM_OVERDUE",
+        "webhooks.schema.PING",
     ],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
