@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "reviewflow",
     "actions",
     "exports",
+    "trackers",
     "webhooks",
     "chat",
 ]
@@ -384,6 +385,21 @@ CELERY_BEAT_SCHEDULE["emit-periodic-webhook-events"] = {
     "task": "webhooks.emit_periodic_events",
     "schedule": SEAMS_REMINDER_INTERVAL,
     "options": {"expires": max(SEAMS_REMINDER_INTERVAL - 60, 30)},
+}
+# Tracker sync (docs/integrations/trackers.md): linked issues are polled every
+# SEAMS_TRACKER_POLL_INTERVAL seconds; a link whose job was lost is queued again after
+# SEAMS_TRACKER_GRACE_SECONDS by the sweep.
+SEAMS_TRACKER_POLL_INTERVAL = env_int("SEAMS_TRACKER_POLL_INTERVAL", 600)
+SEAMS_TRACKER_GRACE_SECONDS = env_int("SEAMS_TRACKER_GRACE_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["poll-trackers"] = {
+    "task": "trackers.poll",
+    "schedule": SEAMS_TRACKER_POLL_INTERVAL,
+    "options": {"expires": max(SEAMS_TRACKER_POLL_INTERVAL - 30, 30)},
+}
+CELERY_BEAT_SCHEDULE["sweep-tracker-links"] = {
+    "task": "trackers.sweep",
+    "schedule": env_int("SEAMS_SWEEP_INTERVAL", 300),
+    "options": {"expires": env_int("SEAMS_SWEEP_INTERVAL", 300) - 10},
 }
 # An analysis requested longer ago than this and not done is considered lost.
 SEAMS_ANALYSIS_GRACE_SECONDS = env_int("SEAMS_ANALYSIS_GRACE_SECONDS", 120)

@@ -1,0 +1,115 @@
+"""Background jobs of the trackers app: make a link, poll the trackers, sweep lost jobs.
+
+Every job is named, acknowledged late, time-limited and idempotent. A tracker that fails
+for a while (network, 5xx, rate limits) is retried with exponential backoff and full jitter
+up to a cap; after the last try, or at once for an error no retry helps (a wrong token, an
+unknown project), the link is marked failed with the tracker's reason, for the item's page
+and the API to show.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from celery import shared_task
+from celery.result import EagerResult
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError
+
+from . import services
+from .clients import TrackerError
+from .models import TrackerConnection
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 6
+BACKOFF_BASE = 2  # seconds: the first retry waits up to 2 s, then 4, 8 …
+BACKOFF_CAP = 300  # … never more than five minutes
+# The job's lease on a link (services.CLAIM_FOR) outlasts its hard time limit.
+LIMITS = {"soft_time_limit": 60, "time_limit": 90}
+COMMON = {"acks_late": True, "reject_on_worker_lost": True, "max_retries": MAX_RETRIES}
+
+
+def backoff(retries: int) -> float:
+    """Seconds before retry number `retries + 1`: exponential, capped, with full jitter
+    (anywhere from 0 to the cap of this round), so that many jobs failing together against
+    one tracker do not come back together."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**retries))
+
+
+@shared_task(bind=True, name="trackers.push_issue", **LIMITS, **COMMON)
+def push_issue_task(self, link_id: int) -> str:
+    """Create the issue of one link (or read the linked one); see `services.push_issue`."""
+    try:
+        link = services.push_issue(link_id)
+    except TrackerError as error:
+        services.release(link_id)
+        if error.transient and self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+        services.push_failed(link_id, str(error))
+        return "failed"
+    except (DatabaseError, InterfaceError) as error:
+        services.release(link_id)
+        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+    return "skipped" if link is None else "linked"
+
+
+def enqueue_push(link_id: int) -> bool:
+    """Queue the job of one link after commit; never raise. If the broker cannot take it,
+    the link stays asked-for and the sweep queues it later."""
+    try:
+        result = push_issue_task.apply_async(args=[link_id])
+    except Exception:  # the broker's failure modes are many; none may fail the request
+        logger.warning("could not queue tracker link %s; the sweep will", link_id, exc_info=True)
+        return False
+    return not (isinstance(result, EagerResult) and result.failed())
+
+
+@shared_task(bind=True, name="trackers.poll_connection", **LIMITS, **COMMON)
+def poll_connection_task(self, connection_id: int) -> dict:
+    """Poll one connection's linked issues; see `services.poll_connection`."""
+    try:
+        polled = services.poll_connection(connection_id)
+    except TrackerConnection.DoesNotExist:
+        return {"connection": connection_id, "gone": True}
+    except TrackerError as error:
+        if error.transient and self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+        # The next scheduled poll tries again; nothing is lost by waiting for it.
+        logger.error("polling tracker connection %s failed: %s", connection_id, error)
+        return {"connection": connection_id, "error": str(error)}
+    except (DatabaseError, InterfaceError) as error:
+        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+    return {"connection": connection_id, **polled.__dict__}
+
+
+@shared_task(name="trackers.poll", soft_time_limit=60, time_limit=90, acks_late=True)
+def poll_task() -> int:
+    """Queue a poll of every enabled connection (the beat's job)."""
+    ids = list(TrackerConnection.objects.filter(enabled=True).values_list("pk", flat=True))
+    for pk in ids:
+        try:
+            poll_connection_task.apply_async(
+                args=[pk], expires=settings.SEAMS_TRACKER_POLL_INTERVAL
+            )
+        except Exception:
+            logger.warning("could not queue the poll of connection %s", pk, exc_info=True)
+    return len(ids)
+
+
+@shared_task(name="trackers.sweep", soft_time_limit=120, time_limit=150, acks_late=True)
+def sweep_task() -> int:
+    """Queue again the links whose job was lost (see `sweep`)."""
+    return sweep()
+
+
+def sweep(*, grace_seconds: int | None = None) -> int:
+    """Queue the job of every link asked for longer than the grace period ago and still not
+    made. A job that was only slow holds its link (`claimed_until`), so it is not doubled;
+    one that runs twice finds the issue by its marker. Returns how many were queued."""
+    if grace_seconds is None:
+        grace_seconds = settings.SEAMS_TRACKER_GRACE_SECONDS
+    ids = services.stale_links(grace=timedelta(seconds=grace_seconds))
+    return sum(enqueue_push(pk) for pk in ids)
