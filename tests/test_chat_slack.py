@@ -512,3 +512,18 @@ def test_beat_sweeps_unanswered_chat_questions():
 def test_restricted_reviews_stay_restricted_in_the_database_fixture(archive):
     # Guards the fixture the leak tests rely on.
     assert Incident.objects.get(pk=archive["secret"].pk).restricted_to == archive["security"]
+
+
+def test_the_acknowledgements_stay_within_a_few_queries(
+    client, httpserver, archive, django_assert_max_num_queries
+):
+    # Slack waits three seconds at most: the request only records the question (the savepoint
+    # that guards a duplicate, the insert); the search runs in the job, after the answer.
+    url = f"{BASE}/incidents/{archive['push'].pk}/"
+    with django_assert_max_num_queries(3):
+        post(client, "/integrations/slack/commands/", command_body(httpserver, "similar CPU"))
+    with django_assert_max_num_queries(3):
+        post(client, "/integrations/slack/events/", event_body([url]), "application/json")
+    with django_assert_max_num_queries(3):
+        post(client, "/integrations/slack/interactivity/", action_body(httpserver, "CPU pinned"))
+    assert ChatRequest.objects.count() == 3
