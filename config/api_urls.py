@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("reviewflow.api_urls")),
     path("", include("actions.api_urls")),
     path("", include("exports.api_urls")),
+    path("", include("timeline_import.api_urls")),
     path("", include("trackers.api_urls")),
     path("", include("webhooks.api_urls")),
 ]

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("reviewflow.urls")),
     path("", include("actions.urls")),
     path("", include("exports.urls")),
+    path("", include("timeline_import.urls")),
     path("", include("trackers.urls")),
     path("", include("webhooks.urls")),
     path("", include("chat.urls")),

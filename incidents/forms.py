@@ -113,6 +113,7 @@ class IncidentForm(KeepsUnchangedValues, forms.ModelForm):
             "coupling",
             "restricted_to",
             "organisation",
+            "timeline_names_allowed",
         ]
         widgets = {
             "started_at": _datetime_widget(),

@@ -169,6 +169,18 @@ class Incident(models.Model):
         help_text="The organisation the incident happened at; leave blank for your own.",
     )
 
+    # Blameless by default: a timeline imported from chat names people by their role unless
+    # the review's author allows names here (the timeline_import app reads it).
+    timeline_names_allowed = models.BooleanField(
+        "keep people's names in imported timelines",
+        default=False,
+        help_text=(
+            "When the timeline is imported from chat, keep who wrote each message. "
+            "Off: each person is shown by their role (their chat profile's title, or "
+            "“Responder”)."
+        ),
+    )
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -58,6 +58,8 @@ EDITABLE_FIELDS = (
     "external_id",
     "source_url",
     "organisation",
+    # Whether a timeline imported from chat keeps people's names (blameless: off).
+    "timeline_names_allowed",
     # The review template it is written from (chosen when the review is created).
     "template",
 )

@@ -233,6 +233,7 @@ def make_awkward_review(member) -> Incident:
             "external_id": "import:round-trip-1",
             "source_url": "https://example.com/postmortem",
             "organisation": " Example Networks, EU ",
+            "timeline_names_allowed": True,
         },
         shapes=list(EmergentShape.objects.filter(slug__in=["cascade", "concentration"])),
         components=["WAF Managed Rules", "Quicksilver", "Edge, Frankfurt"],

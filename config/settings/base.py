@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "reviewflow",
     "actions",
     "exports",
+    "timeline_import",
     "trackers",
     "webhooks",
     "chat",
