@@ -101,7 +101,7 @@ def _preview_rows(html: str) -> list[dict]:
     return rows
 
 
-def _confirm(client, incident, page: str, ticked: list[int], kinds: dict[int, str] = None):
+def _confirm(client, incident, page: str, ticked: list[int], kinds: dict[int, str] | None = None):
     payload = re.search(r'name="payload" value="([^"]+)"', page)[1]
     data = {"payload": payload, "select": [str(i) for i in ticked]}
     for row in _preview_rows(page):
@@ -131,7 +131,8 @@ def test_an_export_becomes_the_timeline_the_author_chose(client, author, inciden
     rows = _preview_rows(page)
     # 21 entries: joins, the leave and the pin notice are bookkeeping, not messages.
     assert len(rows) == 18
-    assert "has joined the channel" not in page and "pinned a message" not in page
+    assert "has joined the channel" not in page
+    assert "pinned a message" not in page
     # Oldest first, UTC, across the two day files.
     assert [r["when"] for r in rows] == sorted(r["when"] for r in rows)
     assert rows[0]["when"] == "2024-03-01T23:40:12.000100+00:00"
@@ -244,7 +245,8 @@ def test_a_pasted_transcript_imports_in_the_chosen_time_zone(client, author, inc
         ("2024-03-04T08:10:00+00:00", "Responder"),
     ]
     assert not any(r["checked"] for r in rows)  # a transcript has no pins or stars
-    assert "Dana" not in page and "Okafor" not in page
+    assert "Dana" not in page
+    assert "Okafor" not in page
     _confirm(client, incident, page, [0, 1, 2])
     assert _timeline(incident)[1:] == [
         (dt.datetime(2024, 3, 4, 8, 2, tzinfo=UTC), Kind.DETECTION,
@@ -315,8 +317,10 @@ def test_a_restricted_review_is_not_found_by_outsiders(client):
 
 def test_hostile_text_in_a_message_never_runs(client, author, incident):
     client.force_login(author)
-    day = [{"type": "message", "user": "U1", "ts": "1709336412.000100", "pinned_to": ["C1"],
-            "text": "see &lt;script&gt;alert(1)&lt;/script&gt; and <javascript:alert(2)|this>"}]  # fmt: skip
+    text = "see &lt;script&gt;alert(1)&lt;/script&gt; and <javascript:alert(2)|this>"
+    day = [
+        {"type": "message", "user": "U1", "ts": "1709336412.1", "pinned_to": ["C1"], "text": text}
+    ]
     page = _upload(client, incident, file=_named(json.dumps(day).encode())).content.decode()
     assert "<script>alert(1)" not in page
     _confirm(client, incident, page, [0])
@@ -342,14 +346,16 @@ def test_api_dry_run_previews_and_writes_nothing(author, incident, django_assert
         )
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["dry_run"] is True and body["names_allowed"] is False
+    assert body["dry_run"] is True
+    assert body["names_allowed"] is False
     assert body["source"] == f"Slack export, #{CHANNEL}"
     assert len(body["messages"]) == 18
     selected = [m for m in body["messages"] if m["selected"]]
     assert [(m["occurred_at"], m["kind"], m["event_text"]) for m in selected] == [
         (t.isoformat().replace("+00:00", "Z"), k, text) for t, k, text in PINNED_OR_STARRED
     ]
-    assert body["imported"] == [] and body["already_imported"] == []
+    assert body["imported"] == []
+    assert body["already_imported"] == []
     assert len(_timeline(incident)) == 1
     assert not ImportedMessage.objects.exists()
 
