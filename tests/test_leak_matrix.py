@@ -140,6 +140,11 @@ NOT_ABOUT_REVIEWS = {
     "people:teams", "people:team", "people:team_remove", "people:invite", "people:accept",
     "people:sso_start", "people:sso_callback",
     "api:person-list", "api:person-detail", "api:person-me",
+    # Slack's request URLs: refused (401, 503 unconfigured) without Slack's signature, so no
+    # session or token reaches them; what a signed request answers is checked against the
+    # same kind of restricted review in tests/test_chat_slack.py (never answered to an
+    # unlinked or outside Slack user, never unfurled).
+    "chat:slack-commands", "chat:slack-events", "chat:slack-interactivity",
 }  # fmt: skip
 
 
