@@ -67,7 +67,8 @@ def test_a_receiver_failing_four_times_gets_exactly_one_accepted_delivery(
         assert waited == pytest.approx(attempt.next_delay, abs=1e-3)
     assert attempts[4].next_delay is None
     target.refresh_from_db()
-    assert target.consecutive_failures == 0 and target.last_success_at is not None
+    assert target.consecutive_failures == 0
+    assert target.last_success_at is not None
 
 
 def test_delays_are_full_jitter_over_the_whole_range_up_to_the_cap(fast_backoff):
@@ -81,7 +82,7 @@ def test_delays_are_full_jitter_over_the_whole_range_up_to_the_cap(fast_backoff)
 
 def test_the_signature_verifies_as_documented_and_a_tampered_body_does_not(httpserver):
     hook, url = receiver(httpserver, 200)
-    target, secret = endpoint(url)
+    _target, secret = endpoint(url)
     event = published()
     deliver(Delivery.objects.get(event=event).pk)
 
@@ -124,7 +125,8 @@ def test_a_restricted_event_reaches_only_the_endpoint_scoped_to_its_group(httpse
 
     assert [d.endpoint_id for d in Delivery.objects.filter(event=event)] == [scoped.pk]
     assert [e["data"]["review"]["title"] for e in scoped_hook.events()] == ["Leaked signing key"]
-    assert open_hook.received == [] and other_hook.received == []
+    assert open_hook.received == []
+    assert other_hook.received == []
 
 
 def test_emitting_twice_records_one_event_and_one_delivery_per_endpoint(httpserver):
@@ -141,7 +143,7 @@ def test_over_its_retry_budget_an_endpoint_defers_its_retries_without_dropping_t
 ):
     fast_backoff.SEAMS_WEBHOOK_RETRY_BUDGET_PER_HOUR = 2
     hook, url = receiver(httpserver, 500)
-    target, _ = endpoint(url)
+    _target, _ = endpoint(url)
     deliveries = [Delivery.objects.get(event=published(f"k{n}")) for n in range(3)]
     now = timezone.now()
     for delivery in deliveries:
@@ -152,7 +154,8 @@ def test_over_its_retry_budget_an_endpoint_defers_its_retries_without_dropping_t
     assert results == ["retry", "retry", "deferred"]
     assert len(hook.received) == 5
     deferred = Delivery.objects.get(pk=deliveries[2].pk)
-    assert deferred.state == Delivery.State.PENDING and deferred.deferrals == 1
+    assert deferred.state == Delivery.State.PENDING
+    assert deferred.deferrals == 1
     assert deferred.attempts == 1  # a deferral is not an attempt
     # It comes back once the oldest retry of the window is an hour old: not sooner.
     assert deferred.next_attempt_at >= later + timedelta(hours=1)
@@ -203,7 +206,8 @@ def test_an_endpoint_failing_for_a_day_is_switched_off(httpserver, fast_backoff)
     delivery.refresh_from_db()
     deliver(delivery.pk, now=delivery.next_attempt_at)
     target.refresh_from_db()
-    assert not target.is_active and "24 hours" in target.disabled_reason
+    assert not target.is_active
+    assert "24 hours" in target.disabled_reason
 
 
 def test_after_the_last_attempt_a_delivery_fails_and_is_not_retried(httpserver, fast_backoff):
@@ -232,7 +236,8 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(httpserver,
     delivery = Delivery.objects.get(event=published())
     assert deliver(delivery.pk).result == "retry"
     attempt = delivery.attempt_log.get()
-    assert attempt.status_code is None and "Timeout" in attempt.error
+    assert attempt.status_code is None
+    assert "Timeout" in attempt.error
     assert attempt.duration_ms < 900
 
 
