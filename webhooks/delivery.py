@@ -202,7 +202,10 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> Outcome:
     if outcome.result == "retry":
         from .tasks import enqueue_deliveries
 
-        transaction.on_commit(lambda: enqueue_deliveries([delivery_id], countdown=outcome.delay))
+        # A moment late rather than early: a job that arrived before the delivery is due
+        # would find nothing to do, and leave it to the sweep.
+        countdown = outcome.delay + 0.5
+        transaction.on_commit(lambda: enqueue_deliveries([delivery_id], countdown=countdown))
     return outcome
 
 
