@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.schema import ERRORS, documented_error
+from idempotency.api import idempotent
 from incidents.api.serializers import StrictFieldsMixin
 from incidents.models import Incident, TimelineEvent
 
@@ -188,7 +189,9 @@ BAD_CHAT = (
         "allows names (`timeline_names_allowed`). A message already imported into this "
         "review is never added again. `dry_run=true` answers the preview without writing. "
         "201 when rows were added, 200 for a dry run or when every chosen message was in "
-        "already. Needs a write token whose user may edit the review."
+        "already. Needs a write token whose user may edit the review. Importing the same "
+        "messages again adds nothing, so a retry is safe; an `Idempotency-Key` also "
+        "replays the first answer."
     ),
     request={
         "multipart/form-data": ImportRequestSerializer,
@@ -231,6 +234,7 @@ BAD_CHAT = (
 class TimelineImportView(APIView):
     """Preview or import chat messages into one review's timeline."""
 
+    @idempotent
     def post(self, request, id: int):
         incident = Incident.objects.visible_to(request.user).filter(pk=id).first()
         if incident is None:

@@ -32,7 +32,8 @@ def _limit(name: str, default: int) -> int:
 
 def max_upload_bytes() -> int:
     """The largest file accepted (the ZIP or the JSON file as uploaded)."""
-    return _limit("SEAMS_TIMELINE_IMPORT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
+    # Below DATA_UPLOAD_MAX_MEMORY_SIZE (24 MiB), which a request body read whole must fit.
+    return _limit("SEAMS_TIMELINE_IMPORT_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 
 
 def max_members() -> int:
