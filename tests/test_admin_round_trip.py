@@ -25,6 +25,7 @@ from django.db import models
 from django.test import RequestFactory
 from django.urls import reverse
 
+from chat.models import ChatIdentity, ChatRequest
 from incidents import services
 from incidents.models import ApiToken, Component, Incident, RecurringStructure, Revision
 from incidents.revisions import snapshot
@@ -47,6 +48,7 @@ READ_ONLY = {
     RecurringStructure: "derived by the recurrence analysis, which rebuilds it; read-only",
     Invitation: "made and used on Seams' own people pages; read-only in the admin",
     ExternalIdentity: "recorded by single sign-on at a person's first sign-in; read-only",
+    ChatRequest: "chat questions recorded by the Slack request URLs; read-only in the admin",
 }
 
 
@@ -158,6 +160,12 @@ def _api_token() -> ApiToken:
     return token
 
 
+def _chat_identity() -> ChatIdentity:
+    return ChatIdentity.objects.create(
+        team_id="T0123ABCD", external_user_id="U0456EFGH", user=UserFactory(), created_at=MICRO
+    )
+
+
 CASES: dict[type[models.Model], list[Callable[[], models.Model]]] = {
     Group: [_group],
     User: [_user],
@@ -167,6 +175,7 @@ CASES: dict[type[models.Model], list[Callable[[], models.Model]]] = {
     Incident: [_incident],
     Component: [_component],
     ApiToken: [_api_token],
+    ChatIdentity: [_chat_identity],
 }
 
 
