@@ -379,6 +379,36 @@ def test_a_refused_unfurl_is_recorded_and_not_retried(
     assert row.attempts == 1
 
 
+def test_a_link_previewed_in_the_composer_is_unfurled_by_its_unfurl_id_and_source(
+    client, httpserver, archive, django_capture_on_commit_callbacks
+):
+    httpserver.expect_request("/api/chat.unfurl", method="POST").respond_with_json({"ok": True})
+    body = json.loads(event_body([f"{BASE}/incidents/{archive['push'].pk}/"]))
+    body["event"].update(
+        {"channel": "COMPOSER", "message_ts": "Uxxxx-1", "unfurl_id": "C123456.7890.abc",
+         "source": "composer"}
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "/integrations/slack/events/", json.dumps(body).encode(), "application/json")
+
+    (call,) = [json.loads(r.get_data()) for r, _ in httpserver.log]
+    assert call["unfurl_id"] == "C123456.7890.abc"
+    assert call["source"] == "composer"
+    assert "channel" not in call
+
+
+def test_without_a_bot_token_nothing_is_unfurled_and_the_row_says_why(
+    client, httpserver, archive, settings, django_capture_on_commit_callbacks
+):
+    settings.SLACK_BOT_TOKEN = ""
+    body = event_body([f"{BASE}/incidents/{archive['push'].pk}/"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, "/integrations/slack/events/", body, "application/json")
+    assert response.status_code == 200
+    assert httpserver.log == []
+    assert "SLACK_BOT_TOKEN" in ChatRequest.objects.get().failure
+
+
 # --- The message shortcut ----------------------------------------------------------------
 
 
