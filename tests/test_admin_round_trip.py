@@ -32,6 +32,7 @@ from incidents.revisions import snapshot
 from people.models import ExternalIdentity, Invitation
 from taxonomy import catalogue
 from taxonomy.models import EmergentShape, LeverageLevel, PatternRelation, StructuralPattern
+from trackers.models import TrackedIssue, TrackerConnection
 
 from .factories import UserFactory
 from .test_round_trip import browser_submission, make_awkward_review, make_member, stored_review
@@ -48,6 +49,7 @@ READ_ONLY = {
     RecurringStructure: "derived by the recurrence analysis, which rebuilds it; read-only",
     Invitation: "made and used on Seams' own people pages; read-only in the admin",
     ExternalIdentity: "recorded by single sign-on at a person's first sign-in; read-only",
+    TrackedIssue: "links made by the tracker jobs and moved by the trackers; read-only",
     ChatRequest: "chat questions recorded by the Slack request URLs; read-only in the admin",
 }
 
@@ -166,6 +168,14 @@ def _chat_identity() -> ChatIdentity:
     )
 
 
+def _tracker_connection() -> TrackerConnection:
+    return TrackerConnection.objects.create(
+        name="Jira ✓ OPS", kind="jira", base_url="https://acme.atlassian.net", project="OPS",
+        issue_type="Tâche", username="bot@example.com", token="tok\u00e9n ✓",
+        webhook_secret="s3cret ✓", allow_restricted=True, acting_user=UserFactory(),
+    )  # fmt: skip
+
+
 CASES: dict[type[models.Model], list[Callable[[], models.Model]]] = {
     Group: [_group],
     User: [_user],
@@ -175,6 +185,7 @@ CASES: dict[type[models.Model], list[Callable[[], models.Model]]] = {
     Incident: [_incident],
     Component: [_component],
     ApiToken: [_api_token],
+    TrackerConnection: [_tracker_connection],
     ChatIdentity: [_chat_identity],
 }
 

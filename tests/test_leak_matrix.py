@@ -145,6 +145,10 @@ NOT_ABOUT_REVIEWS = {
     # same kind of restricted review in tests/test_chat_slack.py (never answered to an
     # unlinked or outside Slack user, never unfurled).
     "chat:slack-commands", "chat:slack-events", "chat:slack-interactivity",
+    # Tracker connections (names, kinds, projects: no review), and the trackers' webhooks:
+    # refused (401/403) without the tracker's signature, and a signed one answers only an
+    # issue key and an item id (tests/test_trackers_*.py).
+    "api:tracker-connection-list", "trackers:webhook",
 }  # fmt: skip
 
 
@@ -280,6 +284,12 @@ def writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
         "actions:close": [("post", f"/action-items/{w.secret.action_items.get().pk}/close/", {})],
         "api:action-item-close": [
             ("post", f"/api/v1/action-items/{w.secret.action_items.get().pk}/close/", {})
+        ],
+        "trackers:request": [
+            ("post", f"/action-items/{w.secret.action_items.get().pk}/tracker/", {})
+        ],
+        "api:action-item-tracker": [
+            ("post", f"/api/v1/action-items/{w.secret.action_items.get().pk}/tracker/", {})
         ],
     }  # fmt: skip
 

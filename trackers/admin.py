@@ -18,6 +18,11 @@ class ConnectionForm(forms.ModelForm):
     """The token and the webhook secret are never shown again: a blank field keeps the
     stored value, a filled one replaces it."""
 
+    base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text=TrackerConnection._meta.get_field("base_url").help_text,
+    )
     token = forms.CharField(
         required=False,
         strip=True,
@@ -85,12 +90,17 @@ class TrackerConnectionAdmin(admin.ModelAdmin):
 
 @admin.register(TrackedIssue)
 class TrackedIssueAdmin(admin.ModelAdmin):
+    """Links are made by the tracker jobs and changed by the trackers: read-only here.
+    Deleting one unlinks the item (the issue stays in its tracker)."""
+
     list_display = ("action_item", "connection", "key", "state", "remote_state", "last_synced_at")
     list_filter = ("state", "remote_state", "connection")
     list_select_related = ("action_item", "connection")
-    raw_id_fields = ("action_item", "requested_by")
-    readonly_fields = ("marker", "created_at", "claimed_until")
     search_fields = ("key", "action_item__title")
+    readonly_fields = [field.name for field in TrackedIssue._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
     def get_queryset(self, request):
         # Links of restricted reviews stay with the review's group, here as everywhere.
