@@ -175,6 +175,7 @@ def pages(w: World) -> dict[str, list[tuple[str, bool]]]:
         "incidents:request_review": [(f"/incidents/{x}/request-review/", True)],
         "exports:markdown": [(f"/incidents/{x}/export.md", True)],
         "exports:pdf": [(f"/incidents/{x}/export.pdf", True)],
+        "timeline_import:upload": [(f"/incidents/{x}/timeline/import/", True)],
         "incidents:recurrences": [("/recurrences/", True),
                                   (f"/recurrences/?component={MARK}ledger", True),
                                   ("/recurrences/?severity=sev3&window=all", True)],
@@ -275,6 +276,11 @@ def writes(w: World) -> dict[str, list[tuple[str, str, dict]]]:
         "api:incident-timeline": [("post", f"/api/v1/incidents/{x}/timeline/", {"events": []})],
         "api:incident-action-items": [
             ("post", f"/api/v1/incidents/{x}/action-items/", {"action_items": []})
+        ],
+        "timeline_import:confirm": [("post", f"/incidents/{x}/timeline/import/confirm/", {})],
+        "api:incident-timeline-import": [
+            ("post", f"/api/v1/incidents/{x}/timeline/import/",
+             {"transcript": "[2025-03-01 10:00] a: alert", "select": "all"})
         ],
         "duplicates:merge": [("post", f"/duplicates/{d}/merge/", {"keep": x})],
         "duplicates:dismiss": [("post", f"/duplicates/{d}/dismiss/", {})],
