@@ -406,3 +406,18 @@ def test_the_review_page_shows_links_and_forms_in_a_constant_number_of_queries(
         return len(seen)
 
     assert queries(2) == queries(6)
+
+
+def test_a_review_restricted_after_the_request_sends_nothing(setup, github):
+    """The job checks again: a review restricted since the issue was asked for is not sent
+    to a connection that is not allowed for restricted reviews."""
+    from incidents.models import Incident
+
+    conn, owner, action = setup
+    link = tracked_issue_create(item=action, connection=conn, by=owner)
+    Incident.objects.filter(pk=action.incident_id).update(restricted_to=GroupFactory())
+    assert tasks.push_issue_task.apply(args=[link.pk]).get() == "failed"
+    link.refresh_from_db()
+    assert link.state == "failed"
+    assert "restricted" in link.last_error
+    assert github.requests == []

@@ -19,16 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from .models import TrackedIssue, TrackerConnection
 
 # (connect, read) seconds; a slow tracker costs a worker at most this long per call.
-TIMEOUT = (
-    getattr(settings, "SEAMS_TRACKER_CONNECT_TIMEOUT", 5),
-    getattr(settings, "SEAMS_TRACKER_READ_TIMEOUT", 15),
-)
+TIMEOUT = (5, 15)
 USER_AGENT = "Seams (action-item tracker sync)"
 Remote = TrackedIssue.Remote
 
@@ -211,10 +207,16 @@ class GitHub:
             "direction": "desc",
             "per_page": 100,
         }
-        rows = _json(_request("GET", url, headers=self.headers, params=params))
-        for row in rows if isinstance(rows, list) else []:
-            if f"seams:{marker}" in (row.get("body") or ""):
-                return self._issue(row)
+        for page in range(1, 11):  # a busy repository: up to 1,000 issues since the intent
+            rows = _json(
+                _request("GET", url, headers=self.headers, params={**params, "page": page})
+            )
+            rows = rows if isinstance(rows, list) else []
+            for row in rows:
+                if f"seams:{marker}" in (row.get("body") or ""):
+                    return self._issue(row)
+            if len(rows) < params["per_page"]:
+                break
         return None
 
     def fetch(self, link: TrackedIssue, *, etag: str = "") -> RemoteIssue:

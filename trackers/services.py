@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from actions.selectors import OPEN_STATUSES
@@ -179,6 +179,14 @@ def push_issue(link_id: int) -> TrackedIssue | None:
     link = TrackedIssue.objects.select_related("connection", "action_item__incident").get(
         pk=link_id
     )
+    restricted = link.action_item.incident.restricted_to_id is not None
+    if (
+        link.state == TrackedIssue.State.CREATING
+        and restricted
+        and not link.connection.allow_restricted
+    ):
+        # Restricted since it was asked for (or the connection was changed): nothing is sent.
+        raise TrackerError(RESTRICTED_REFUSED, transient=False)
     client = clients.client_for(link.connection)
     if link.state == TrackedIssue.State.CREATING:
         remote = client.find(str(link.marker), link.created_at)
@@ -313,8 +321,12 @@ def poll_connection(connection_id: int) -> Polled:
     limit); Jira and Linear by one search for the issues updated since the last poll.
     Raises `TrackerError` (the job retries the transient ones)."""
     connection = TrackerConnection.objects.get(pk=connection_id)
+    # Least recently synced first: a poll cut short by its time limit is taken up where it
+    # stopped by the next one, instead of always reaching the same issues.
     links = list(
-        TrackedIssue.objects.filter(connection=connection, state=TrackedIssue.State.LINKED)
+        TrackedIssue.objects.filter(
+            connection=connection, state=TrackedIssue.State.LINKED
+        ).order_by(F("last_synced_at").asc(nulls_first=True), "id")
     )
     client = clients.client_for(connection)
     started = timezone.now()
