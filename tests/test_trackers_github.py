@@ -253,6 +253,23 @@ def test_a_wrongly_signed_or_unsigned_webhook_is_refused(
     assert action.status == ActionItem.Status.OPEN
 
 
+def test_a_signature_header_that_is_not_hex_is_refused_not_a_500(
+    setup, github, client, django_capture_on_commit_callbacks
+):
+    conn, _, action, _ = _linked(setup, github, django_capture_on_commit_callbacks)
+    for given in ("sha256=zzzé", "sha256=", "md5=abc", "é" * 80):
+        answer = client.post(
+            f"/trackers/{conn.pk}/webhook/",
+            b"{}",
+            content_type="application/json",
+            HTTP_X_GITHUB_EVENT="issues",
+            HTTP_X_HUB_SIGNATURE_256=given,
+        )
+        assert answer.status_code == 403, given
+    action.refresh_from_db()
+    assert action.status == ActionItem.Status.OPEN
+
+
 def test_a_webhook_signed_over_another_body_is_refused(
     setup, github, client, django_capture_on_commit_callbacks
 ):

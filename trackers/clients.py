@@ -133,8 +133,9 @@ def _when(value: Any) -> datetime | None:
 
 def _hmac_ok(secret: str, body: bytes, given: str) -> bool:
     """Whether `given` is the hex HMAC-SHA256 of the body under the secret (constant time)."""
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given.strip().lower())
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+    return hmac.compare_digest(expected, given.strip().lower().encode("utf-8", "replace"))
 
 
 class WebhookRefused(Exception):
