@@ -200,3 +200,34 @@ def test_the_schema_documents_every_event_and_the_endpoints(client):
     assert ref.endswith("/ReviewPublishedEvent")
     assert "/api/v1/webhooks/endpoints/" in schema["paths"]
     assert "/api/v1/webhooks/deliveries/{id}/redeliver/" in schema["paths"]
+
+
+def test_is_active_takes_only_true_or_false(api):
+    target, _ = endpoint("https://hooks.example.com/")
+    answer = api.patch(f"{ENDPOINTS}{target.pk}/", {"is_active": 0}, format="json")
+    assert answer.status_code == 400
+    assert "is_active" in answer.json()["error"]["fields"]
+    target.refresh_from_db()
+    assert target.is_active
+
+
+def test_an_endpoint_id_no_endpoint_can_have_lists_nothing(api):
+    endpoint("https://hooks.example.com/")
+    emit(event_type="review.published", key="k", data={"review": {"title": "T"}})
+    assert api.get(f"{DELIVERIES}?endpoint=-241").json()["results"] == []
+    assert api.get(f"{DELIVERIES}?endpoint={10**30}").json()["results"] == []
+
+
+def test_a_retried_ping_with_the_same_key_pings_once(
+    api, httpserver, django_capture_on_commit_callbacks
+):
+    hook, url = receiver(httpserver, 200)
+    target, _ = endpoint(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post(f"{ENDPOINTS}{target.pk}/ping/", HTTP_IDEMPOTENCY_KEY="ping-1")
+        again = api.post(f"{ENDPOINTS}{target.pk}/ping/", HTTP_IDEMPOTENCY_KEY="ping-1")
+    assert first.json()["delivery_id"] == again.json()["delivery_id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert len(hook.received) == 1
+    bad = api.post(f"{ENDPOINTS}{target.pk}/rotate-secret/", HTTP_IDEMPOTENCY_KEY=" x\u00e9")
+    assert bad.status_code == 400

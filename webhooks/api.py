@@ -7,6 +7,8 @@ delivery's payload is shown only to a caller who may see the review it is about.
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import (
@@ -23,6 +25,8 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 
 from common.api.schema import ERRORS, LIST_ERRORS, READ_ERRORS, documented_error
+from idempotency.api import HEADER, InvalidIdempotencyKey, idempotent
+from idempotency.keys import InvalidKey, check_key
 from incidents.api.serializers import StrictFieldsMixin
 from incidents.bounds import MAX_DB_INT
 
@@ -78,6 +82,15 @@ class SecretSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="The new signing secret; it is not shown again.")
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: the schema says boolean, so 0, 1 or "yes" are refused."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class EndpointInputSerializer(StrictFieldsMixin, serializers.Serializer):
     url = serializers.URLField(max_length=500, help_text="An http or https address.")
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -92,7 +105,7 @@ class EndpointInputSerializer(StrictFieldsMixin, serializers.Serializer):
         max_length=100,
         help_text="Team names: only teams you belong to (superusers: any).",
     )
-    is_active = serializers.BooleanField(
+    is_active = StrictBooleanField(
         required=False, help_text="false switches it off; true switches it on again."
     )
 
@@ -185,6 +198,23 @@ def _refusal(error: Exception) -> ApiValidationError:
     return ApiValidationError({field: [str(error)]})
 
 
+def _check_idempotency_key(request) -> None:
+    """Refuse a malformed Idempotency-Key where answers are not kept (they hold a secret)."""
+    key = request.headers.get(HEADER)
+    if key is not None:
+        try:
+            check_key(key)
+        except InvalidKey as bad:
+            raise InvalidIdempotencyKey(str(bad)) from bad
+
+
+NOT_REPLAYED = (
+    " The answer holds a secret, which Seams keeps only encrypted: it is not kept for "
+    "replay, so `Idempotency-Key` is checked but not honoured here (a retry makes a new "
+    "secret)."
+)
+
+
 class _ByIntegerId:
     """Look rows up by an integer id that fits the database (beyond it: 404, not a 500)."""
 
@@ -211,7 +241,8 @@ class _ByIntegerId:
         summary="Create a webhook endpoint",
         description=(
             "A new endpoint; the answer carries its signing secret, shown this once. `scope` "
-            "names the teams whose restricted reviews it may receive (teams you belong to)."
+            "names the teams whose restricted reviews it may receive (teams you belong to); "
+            "an unknown team, or one you are not in, answers 400 naming `scope`." + NOT_REPLAYED
         ),
         request=EndpointInputSerializer,
         responses={201: EndpointCreatedSerializer, **ERRORS, 400: REFUSED_CHANGE, 403: REFUSED},
@@ -255,7 +286,10 @@ class _ByIntegerId:
     ),
     rotate_secret=extend_schema(
         summary="Rotate an endpoint's signing secret",
-        description="A new secret, shown this once; deliveries are signed with it from now on.",
+        description=(
+            "A new secret, shown this once; deliveries are signed with it from now on."
+            + NOT_REPLAYED
+        ),
         parameters=[ID],
         request=None,
         responses={200: SecretSerializer, **READ_ERRORS, 403: REFUSED, 404: ENDPOINT_404},
@@ -292,6 +326,7 @@ class EndpointViewSet(_ByIntegerId, viewsets.ModelViewSet):
         return body.validated_data
 
     def create(self, request, *args, **kwargs):
+        _check_idempotency_key(request)
         data = self._input(partial=False)
         try:
             created = services.endpoint_create(
@@ -334,10 +369,12 @@ class EndpointViewSet(_ByIntegerId, viewsets.ModelViewSet):
 
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
+        _check_idempotency_key(request)
         secret = services.endpoint_rotate_secret(endpoint=self.get_object())
         return Response({"secret": secret})
 
     @action(detail=True, methods=["post"])
+    @idempotent
     def ping(self, request, pk=None):
         endpoint = self.get_object()
         try:
@@ -398,15 +435,18 @@ class DeliveryViewSet(
         rows = selectors.deliveries()
         endpoint = self.request.query_params.get("endpoint")
         if endpoint is not None:
-            if not endpoint.isdigit() or int(endpoint) > MAX_DB_INT:
+            if not re.fullmatch(r"-?[0-9]+", endpoint):
                 raise ApiValidationError({"endpoint": ["An endpoint's id (a whole number)."]})
-            rows = rows.filter(endpoint_id=int(endpoint))
+            number = int(endpoint)
+            # Beyond what a database integer holds, no endpoint has that id.
+            rows = rows.filter(endpoint_id=number) if 0 < number <= MAX_DB_INT else rows.none()
         return rows
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "groups": visible_groups(self.request.user)}
 
     @action(detail=True, methods=["post"])
+    @idempotent
     def redeliver(self, request, pk=None):
         delivery = self.get_object()
         try:
