@@ -4,6 +4,8 @@ review page's form, and the admin's write-only secrets."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 
 from trackers.models import TrackedIssue, TrackerConnection
 
@@ -212,3 +214,28 @@ def test_the_admin_never_shows_the_token_and_a_blank_field_keeps_it(conn, client
     conn.refresh_from_db()
     assert conn.token == "github-token-secret"
     assert conn.webhook_secret == "hook-secret"
+
+
+def test_my_action_items_shows_each_link_and_form_in_a_constant_number_of_queries(
+    conn, owner, client
+):
+    client.force_login(owner)
+
+    def queries(count: int) -> int:
+        review = review_with(*[item(f"Task {count}.{n}", owner_user=owner) for n in range(count)])
+        TrackedIssue.objects.create(
+            action_item=review.action_items.first(),
+            connection=conn,
+            state="linked",
+            key=f"#{count}",
+            url=f"https://github.com/acme/api/issues/{count}",
+        )
+        with CaptureQueriesContext(db) as seen:
+            page = client.get("/action-items/")
+        html = page.content.decode()
+        assert f"https://github.com/acme/api/issues/{count}" in html
+        unlinked = owner.owned_action_items.count() - TrackedIssue.objects.count()
+        assert html.count("Create or link") == unlinked
+        return len(seen)
+
+    assert queries(2) == queries(5)
