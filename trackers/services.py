@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -73,7 +73,19 @@ def _ask(
     commit."""
     if not connection.enabled:
         raise TrackerRefused(f"The connection {connection} is switched off.", 400)
-    from .tasks import enqueue_push
+    try:
+        return _write_intent(item=item, connection=connection, by=by, fields=fields)
+    except IntegrityError as error:
+        # Two requests at once where rows cannot be locked (SQLite): the other one won.
+        raise TrackerRefused("This action item was linked meanwhile.", 409) from error
+
+
+def _write_intent(
+    *, item: ActionItem, connection: TrackerConnection, by: AbstractBaseUser | None, fields: dict
+) -> TrackedIssue:
+    """The link's row, new or reused (a failed one keeps its marker, so a retry still finds
+    an issue its lost answer made), with its job queued once the row is committed."""
+    from .tasks import enqueue_push  # tasks call these services: imported when needed
 
     with transaction.atomic():
         # Locks the item's row: two requests at once make one link (the other gets 409).
