@@ -175,6 +175,20 @@ def test_an_export_becomes_the_timeline_the_author_chose(client, author, inciden
     assert 'datetime="2024-03-01T23:43:05.000100+00:00"' in review
 
 
+def test_the_preview_and_the_import_cost_the_same_few_queries_for_any_channel(
+    client, author, incident, django_assert_max_num_queries
+):
+    client.force_login(author)
+    with django_assert_max_num_queries(12):
+        page = _upload(client, incident, file=_named(export_zip())).content.decode()
+    assert len(_preview_rows(page)) == 18
+    # Session, user, review, the remembered messages, then one new version of the review
+    # (its snapshot, revision and search index): bulk writes, whatever the number of rows.
+    with django_assert_max_num_queries(55):
+        _confirm(client, incident, page, list(range(18)))
+    assert len(_timeline(incident)) == 19
+
+
 def test_importing_the_same_export_again_adds_nothing(client, author, incident):
     client.force_login(author)
     page = _upload(client, incident, file=_named(export_zip()), timezone="UTC").content.decode()
