@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0016_team_review'),
+        ("incidents", "0016_team_review"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='incident',
-            name='timeline_names_allowed',
-            field=models.BooleanField(default=False, help_text="When the timeline is imported from chat, keep who wrote each message. Off: each person is shown by their role (their chat profile's title, or “Responder”).", verbose_name="keep people's names in imported timelines"),
+            model_name="incident",
+            name="timeline_names_allowed",
+            field=models.BooleanField(
+                default=False,
+                help_text="When the timeline is imported from chat, keep who wrote each message. Off: each person is shown by their role (their chat profile's title, or “Responder”).",
+                verbose_name="keep people's names in imported timelines",
+            ),
         ),
     ]
