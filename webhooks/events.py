@@ -30,6 +30,10 @@ from .models import Delivery, Endpoint, Event, EventType
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+STRUCTURE_EVENTS = {
+    EventType.STRUCTURE_RECURRED,
+    EventType.STRUCTURE_RECURRED_DESPITE_REMEDIATION,
+}
 
 
 def absolute(path: str) -> str:
@@ -193,11 +197,28 @@ def structure_data(membership: RecurrenceMembership, *, despite: bool) -> dict:
 
 def emit_recurrences(memberships) -> int:
     """Emit `structure.recurred` for each membership that recurred, and
-    `structure.recurred_despite_remediation` for those that recurred after remediation.
-    Returns how many events were newly recorded."""
-    memberships = [m for m in memberships if m.recurred]
-    if not memberships:
-        return 0
+    `structure.recurred_despite_remediation` for those that recurred after remediation, in
+    batches. Returns how many events were newly recorded."""
+    listening = {
+        kind
+        for endpoint in Endpoint.objects.filter(is_active=True)
+        for kind in endpoint.events
+        if kind in STRUCTURE_EVENTS
+    }
+    if not listening:
+        return 0  # nobody listens: spare the work
+    count = 0
+    batch: list[RecurrenceMembership] = []
+    for membership in memberships:
+        if membership.recurred:
+            batch.append(membership)
+        if len(batch) == BATCH:
+            count += _emit_recurrence_batch(batch)
+            batch = []
+    return count + (_emit_recurrence_batch(batch) if batch else 0)
+
+
+def _emit_recurrence_batch(memberships: list[RecurrenceMembership]) -> int:
     wanted = []
     for membership in memberships:
         wanted.append((EventType.STRUCTURE_RECURRED, membership, False))
@@ -221,8 +242,14 @@ def emit_recurrences(memberships) -> int:
 
 
 def _memberships():
-    return RecurrenceMembership.objects.filter(recurred=True).select_related(
-        "structure", "structure__pattern", "incident", "previous"
+    return (
+        RecurrenceMembership.objects.filter(recurred=True)
+        .select_related("structure", "structure__pattern", "incident", "previous")
+        # The payload names the reviews; their long text is not needed.
+        .defer(
+            *(f"incident__{name}" for name in REVIEW_TEXT),
+            *(f"previous__{name}" for name in REVIEW_TEXT),
+        )
     )
 
 
@@ -232,10 +259,15 @@ def emit_recurrences_of(incident: Incident) -> int:
 
 
 def emit_recent_recurrences(*, days: int = 2) -> int:
-    """Catch up the recurrence events of incidents analysed in the last `days` days (a full
-    recompute sends no per-incident signal, and a lost signal must not lose an event)."""
+    """Catch up the recurrence events of reviews saved and analysed in the last `days` days,
+    whose signal was lost (e.g. the analysis committed but emitting failed). Recurrences a
+    full recompute finds among older reviews (after a catalogue change) are not news, and are
+    not announced."""
     since = timezone.now() - timezone.timedelta(days=days)
-    return emit_recurrences(_memberships().filter(incident__analysed_at__gte=since).order_by("pk"))
+    recent = _memberships().filter(
+        incident__analysed_at__gte=since, incident__updated_at__gte=since
+    )
+    return emit_recurrences(recent.order_by("pk").iterator(chunk_size=BATCH))
 
 
 # --- action_item.overdue ------------------------------------------------------------------
