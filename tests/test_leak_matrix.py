@@ -149,6 +149,16 @@ NOT_ABOUT_REVIEWS = {
     # refused (401/403) without the tracker's signature, and a signed one answers only an
     # issue key and an item id (tests/test_trackers_*.py).
     "api:tracker-connection-list", "trackers:webhook",
+    # Outgoing webhooks (403 but for admins and staff): endpoints and their delivery log. The
+    # log names a restricted review only to an admin who may see it, and an event about one
+    # reaches only endpoints scoped to its team (tests/test_webhooks_*.py, with a restricted
+    # review and an admin outside its group).
+    "webhooks:list", "webhooks:create", "webhooks:detail", "webhooks:edit",
+    "webhooks:delete", "webhooks:ping", "webhooks:rotate", "webhooks:enable",
+    "webhooks:disable", "webhooks:redeliver",
+    "api:webhook-endpoint-list", "api:webhook-endpoint-detail",
+    "api:webhook-endpoint-rotate-secret", "api:webhook-endpoint-ping",
+    "api:webhook-delivery-list", "api:webhook-delivery-detail", "api:webhook-delivery-redeliver",
 }  # fmt: skip
 
 
