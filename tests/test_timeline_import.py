@@ -24,6 +24,7 @@ from timeline_import.models import ImportedMessage
 
 from .conftest import token_client
 from .factories import GroupFactory, UserFactory
+from .test_round_trip import browser_submission
 from .timeline_import_helpers import CHANNEL, export_zip
 
 pytestmark = pytest.mark.django_db
@@ -112,13 +113,20 @@ def _confirm(client, incident, page: str, ticked: list[int], kinds: dict[int, st
 # --- The web pages --------------------------------------------------------------------------
 
 
-def test_the_edit_form_offers_the_import(client, author, incident):
+def test_the_edit_form_offers_the_import_and_the_names_setting(client, author, incident):
     client.force_login(author)
-    page = client.get(reverse("incidents:edit", args=[incident.pk])).content.decode()
+    edit = reverse("incidents:edit", args=[incident.pk])
+    page = client.get(edit).content.decode()
     assert f'href="/incidents/{incident.pk}/timeline/import/">Import from chat</a>' in page
-    assert "keep people&#x27;s names in imported timelines" in page.lower() or (
-        "keep people's names in imported timelines" in page.lower()
-    )
+    # Blameless by default: the box is not ticked; ticking it and saving allows names.
+    data = browser_submission(page, "review-form")
+    assert "timeline_names_allowed" not in data
+    data["timeline_names_allowed"] = ["on"]
+    assert client.post(edit, data).status_code == 302
+    incident.refresh_from_db()
+    assert incident.timeline_names_allowed is True
+    upload = client.get(reverse("timeline_import:upload", args=[incident.pk])).content.decode()
+    assert "This review keeps people's names." in upload
 
 
 def test_an_export_becomes_the_timeline_the_author_chose(client, author, incident):
