@@ -54,6 +54,7 @@ class ConnectionForm(forms.ModelForm):
         ]
 
     def clean(self):
+        """Keep the stored secrets a blank field leaves alone; what each kind needs."""
         data = super().clean()
         for name in SECRETS:
             if not data.get(name) and self.instance.pk:
@@ -70,6 +71,8 @@ class ConnectionForm(forms.ModelForm):
 
 @admin.register(TrackerConnection)
 class TrackerConnectionAdmin(admin.ModelAdmin):
+    """Connections, with their secrets write-only and their webhook URL to copy."""
+
     form = ConnectionForm
     list_display = ("name", "kind", "project", "enabled", "allow_restricted", "has_token")
     list_filter = ("kind", "enabled")

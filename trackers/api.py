@@ -58,6 +58,8 @@ class TrackedIssueSerializer(serializers.ModelSerializer):
 
 
 class TrackerRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Create an issue (`create: true`) or link one (`link`), in a connection."""
+
     connection = serializers.PrimaryKeyRelatedField(
         queryset=TrackerConnection.objects.filter(enabled=True),
         help_text="The connection's id (GET /api/v1/tracker-connections/).",
@@ -72,6 +74,7 @@ class TrackerRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
     def validate(self, attrs):
+        """Exactly one of `create` and `link`."""
         if attrs.get("create") == bool(attrs.get("link")):
             raise serializers.ValidationError(
                 {"create": ["Send either create=true or link (an issue's address or key)."]}
@@ -133,6 +136,7 @@ class ActionItemTrackerView(generics.GenericAPIView):
     serializer_class = TrackedIssueSerializer
 
     def _item(self):
+        """The action item, if the caller may see its review (404 otherwise)."""
         items = action_selectors.visible_items(self.request.user).select_related("incident")
         return get_object_or_404(items, pk=self.kwargs["pk"])
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from django.utils.dateparse import parse_datetime
@@ -119,6 +119,7 @@ def _reason(response: requests.Response) -> str:
 
 
 def _json(response: requests.Response) -> Any:
+    """The answer's JSON; a tracker (or a proxy before it) answering HTML is transient."""
     try:
         return response.json()
     except ValueError as error:
@@ -128,6 +129,7 @@ def _json(response: requests.Response) -> Any:
 
 
 def _when(value: Any) -> datetime | None:
+    """A tracker's ISO 8601 time, or None."""
     return parse_datetime(value) if isinstance(value, str) else None
 
 
@@ -144,6 +146,36 @@ class WebhookRefused(Exception):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Tracker(Protocol):
+    """What Seams asks of every tracker; `GitHub`, `Jira` and `Linear` speak it."""
+
+    def create(self, new: NewIssue) -> RemoteIssue:
+        """Create an issue carrying `new.marker`; TrackerError when the tracker refuses."""
+
+    def find(self, marker: str, since: datetime) -> RemoteIssue | None:
+        """The issue Seams created with this marker (asked for at `since`), if there is one."""
+
+    def fetch(self, link: TrackedIssue, *, etag: str = "") -> RemoteIssue:
+        """The linked issue now; NotModified when `etag` is still its ETag."""
+
+    def parse(self, text: str) -> Reference:
+        """An issue's address or key, as typed by a person; ValueError saying what to give."""
+
+    def webhook(self, headers: Mapping[str, str], body: bytes, data: Any) -> RemoteIssue | None:
+        """The issue a (verified) webhook is about; None for events Seams does not follow."""
+
+    def verify(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
+        """Check the webhook's signature or secret; WebhookRefused (401, 403) otherwise."""
+
+
+class SearchableTracker(Tracker, Protocol):
+    """A tracker polled by one search for what changed (Jira, Linear). GitHub is polled issue
+    by issue instead, with ETags, which cost nothing when the issue has not changed."""
+
+    def changed(self, links: list[TrackedIssue], since: datetime | None) -> list[RemoteIssue]:
+        """Those of the linked issues updated since `since` (all of them when None)."""
 
 
 # --- GitHub Issues (REST API v3) ---------------------------------------------------------
@@ -163,6 +195,7 @@ class GitHub:
         }
 
     def _issue(self, data: Mapping[str, Any], etag: str = "") -> RemoteIssue:
+        """A GitHub issue in Seams' terms."""
         if data.get("state") == "closed":
             # "completed" (or no reason, as older closes have) is done; "not_planned" and
             # "duplicate" are closed without being done.
@@ -284,6 +317,8 @@ class Jira:
         self.auth = (connection.username, connection.token)
 
     def _issue(self, data: Mapping[str, Any]) -> RemoteIssue:
+        """A Jira issue in Seams' terms: done is the Done status category, whatever the
+        workflow calls its statuses."""
         fields = data.get("fields") or {}
         status = fields.get("status") or {}
         category = (status.get("statusCategory") or {}).get("key", "")
@@ -456,6 +491,7 @@ class Linear:
         return answer.get("data") or {}
 
     def _issue(self, data: Mapping[str, Any]) -> RemoteIssue:
+        """A Linear issue in Seams' terms, by its state's type (not its team's name for it)."""
         state = data.get("state") or {}
         kind = state.get("type", "")
         mapped = {"completed": Remote.DONE, "canceled": Remote.WONT_DO}.get(kind, Remote.OPEN)
@@ -564,7 +600,7 @@ LINEAR_MAX_AGE_SECONDS = 300
 CLIENTS = {"github": GitHub, "jira": Jira, "linear": Linear}
 
 
-def client_for(connection: TrackerConnection) -> GitHub | Jira | Linear:
+def client_for(connection: TrackerConnection) -> Tracker:
     """The client that speaks this connection's tracker."""
     return CLIENTS[connection.kind](connection)
 

@@ -65,6 +65,7 @@ def request_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _answer(status: int, code: str, message: str) -> JsonResponse:
+    """An error answer in the API's one error shape."""
     return JsonResponse(error_body(status, code, message), status=status)
 
 
