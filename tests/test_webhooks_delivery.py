@@ -262,3 +262,20 @@ def test_the_sweep_sends_what_the_broker_lost_and_a_claimed_delivery_only_once(h
     assert sweep_deliveries_task.apply().get() == 0
     assert deliver(delivery.pk).result == "not_due"  # sent already: a rerun sends nothing
     assert len(hook.received) == 1
+
+
+def test_a_secret_no_key_can_read_fails_the_attempt_not_the_job_or_the_pages(
+    httpserver, settings, client
+):
+    from cryptography.fernet import Fernet
+
+    hook, url = receiver(httpserver, 200)
+    target, _ = endpoint(url)
+    delivery = Delivery.objects.get(event=published())
+    settings.SEAMS_ENCRYPTION_KEYS = Fernet.generate_key().decode()  # the old key is gone
+    assert deliver(delivery.pk).result == "retry"
+    assert hook.received == []
+    assert "rotate it" in delivery.attempt_log.get().error
+    client.force_login(admin("boss"))
+    assert client.get("/webhooks/").status_code == 200
+    assert client.get(target.get_absolute_url()).status_code == 200

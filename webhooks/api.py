@@ -318,7 +318,8 @@ class EndpointViewSet(_ByIntegerId, viewsets.ModelViewSet):
         return [*super().get_permissions(), ManageWebhooks()]
 
     def get_queryset(self):
-        return Endpoint.objects.prefetch_related("scope").order_by("url", "pk")
+        # The secret is decrypted only to sign a delivery.
+        return Endpoint.objects.prefetch_related("scope").defer("secret").order_by("url", "pk")
 
     def _input(self, partial: bool) -> dict:
         body = EndpointInputSerializer(data=self.request.data, partial=partial)

@@ -136,7 +136,16 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> Outcome:
     now = now or timezone.now()
     if not _claim(delivery_id, now):
         return Outcome("not_due")
-    delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+    try:
+        # The secret is read only when signing, so an unreadable one fails this attempt
+        # (recorded, retried) rather than the job.
+        delivery = (
+            Delivery.objects.select_related("endpoint", "event")
+            .defer("endpoint__secret")
+            .get(pk=delivery_id)
+        )
+    except Delivery.DoesNotExist:
+        return Outcome("not_due")  # deleted with its endpoint meanwhile
     endpoint = delivery.endpoint
     if not endpoint.is_active:
         # It waits, unclaimed, until the endpoint is switched on again.
@@ -245,7 +254,7 @@ def record_failure(endpoint: Endpoint, now: datetime) -> None:
         consecutive_failures=F("consecutive_failures") + 1
     )
     Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
-    fresh = Endpoint.objects.get(pk=endpoint.pk)
+    fresh = Endpoint.objects.defer("secret").get(pk=endpoint.pk)
     hours = settings.SEAMS_WEBHOOK_DISABLE_AFTER_HOURS
     if fresh.consecutive_failures >= settings.SEAMS_WEBHOOK_DISABLE_AFTER_FAILURES:
         reason = f"{fresh.consecutive_failures} failed attempts in a row"

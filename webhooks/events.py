@@ -62,7 +62,7 @@ def review_data(incident: Incident) -> dict:
 def subscribers(event_type: str, restricted_to: int | None) -> list[Endpoint]:
     """The active endpoints subscribed to `event_type` that may receive an event about a
     review restricted to group `restricted_to` (None: unrestricted, every subscriber)."""
-    endpoints = Endpoint.objects.filter(is_active=True)
+    endpoints = Endpoint.objects.filter(is_active=True).defer("secret")
     if restricted_to is not None:
         endpoints = endpoints.filter(scope=restricted_to)
     # The event list is JSON; SQLite cannot filter inside it, and endpoints are few.
@@ -201,7 +201,7 @@ def emit_recurrences(memberships) -> int:
     batches. Returns how many events were newly recorded."""
     listening = {
         kind
-        for endpoint in Endpoint.objects.filter(is_active=True)
+        for endpoint in Endpoint.objects.filter(is_active=True).defer("secret")
         for kind in endpoint.events
         if kind in STRUCTURE_EVENTS
     }
@@ -304,7 +304,8 @@ def emit_overdue_action_items(*, today: date | None = None) -> int:
     """Emit `action_item.overdue` once for each open item whose due date has passed (by item
     and due date). Returns how many events were newly recorded."""
     if not any(
-        EventType.ACTION_ITEM_OVERDUE in e.events for e in Endpoint.objects.filter(is_active=True)
+        EventType.ACTION_ITEM_OVERDUE in e.events
+        for e in Endpoint.objects.filter(is_active=True).defer("secret")
     ):
         return 0  # nobody listens: spare the scan
     today = today or timezone.localdate()

@@ -15,6 +15,7 @@ def endpoints() -> QuerySet[Endpoint]:
     one for the scopes)."""
     return (
         Endpoint.objects.prefetch_related("scope")
+        .defer("secret")  # decrypted only to sign
         .annotate(
             pending_count=Count("deliveries", filter=Q(deliveries__state=Delivery.State.PENDING)),
             failed_count=Count("deliveries", filter=Q(deliveries__state=Delivery.State.FAILED)),
@@ -28,7 +29,8 @@ def endpoints() -> QuerySet[Endpoint]:
 
 def deliveries(endpoint: Endpoint | None = None) -> QuerySet[Delivery]:
     """Deliveries newest first, with their event and attempts (a fixed number of queries)."""
-    rows = Delivery.objects.select_related("event", "endpoint").prefetch_related(
+    rows = Delivery.objects.select_related("event", "endpoint").defer("endpoint__secret")
+    rows = rows.prefetch_related(
         Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number"))
     )
     if endpoint is not None:

@@ -177,7 +177,7 @@ def send_ping(*, endpoint: Endpoint, by: AbstractBaseUser) -> Event:
 def redeliver(*, delivery: Delivery, by: AbstractBaseUser) -> Delivery:
     """Send the event of `delivery` to its endpoint again, as a new delivery with the same
     event (same event id and body; a new `Seams-Delivery` id and a fresh set of attempts)."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+    endpoint = Endpoint.objects.select_for_update().defer("secret").get(pk=delivery.endpoint_id)
     if not endpoint.is_active:
         raise WebhookError("This endpoint is switched off; switch it on to redeliver.")
     group = delivery.event.restricted_to_id

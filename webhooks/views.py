@@ -23,6 +23,8 @@ from .models import Delivery, Endpoint
 from .permissions import MANAGE_REFUSED, can_manage_webhooks, visible_groups
 
 PAGE_SIZE = 50
+# The secret is decrypted only to sign a delivery, never to show a page.
+ENDPOINTS = Endpoint.objects.defer("secret")
 
 
 def admins_only(view):
@@ -87,7 +89,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One endpoint: its settings, a banner when it is switched off, and its delivery log."""
-    endpoint = get_object_or_404(Endpoint.objects.prefetch_related("scope"), pk=pk)
+    endpoint = get_object_or_404(ENDPOINTS.prefetch_related("scope"), pk=pk)
     page = Paginator(selectors.deliveries(endpoint), PAGE_SIZE).get_page(request.GET.get("page"))
     groups = visible_groups(request.user)
     rows = [
@@ -103,7 +105,7 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change an endpoint's address, description, events and scope (the teams one is in)."""
-    endpoint = get_object_or_404(Endpoint, pk=pk)
+    endpoint = get_object_or_404(ENDPOINTS, pk=pk)
     initial = {
         "url": endpoint.url,
         "description": endpoint.description,
@@ -137,7 +139,7 @@ def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask, then delete the endpoint and its delivery log."""
-    endpoint = get_object_or_404(Endpoint, pk=pk)
+    endpoint = get_object_or_404(ENDPOINTS, pk=pk)
     if request.method == "POST":
         services.endpoint_delete(endpoint=endpoint)
         messages.success(request, f"Endpoint {endpoint.url} deleted.")
@@ -149,7 +151,7 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def endpoint_ping(request: HttpRequest, pk: int) -> HttpResponse:
     """Send a test ping now; its delivery shows at the top of the log."""
-    endpoint = get_object_or_404(Endpoint, pk=pk)
+    endpoint = get_object_or_404(ENDPOINTS, pk=pk)
     try:
         services.send_ping(endpoint=endpoint, by=request.user)
     except services.WebhookError as error:
@@ -163,7 +165,7 @@ def endpoint_ping(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     """A new secret for the endpoint, shown once."""
-    endpoint = get_object_or_404(Endpoint, pk=pk)
+    endpoint = get_object_or_404(ENDPOINTS, pk=pk)
     secret = services.endpoint_rotate_secret(endpoint=endpoint)
     return render(
         request, "webhooks/secret.html", {"endpoint": endpoint, "secret": secret, "new": False}
@@ -174,7 +176,7 @@ def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def endpoint_enable(request: HttpRequest, pk: int) -> HttpResponse:
     """Switch the endpoint on again; the deliveries that waited are sent."""
-    endpoint = services.endpoint_enable(endpoint=get_object_or_404(Endpoint, pk=pk))
+    endpoint = services.endpoint_enable(endpoint=get_object_or_404(ENDPOINTS, pk=pk))
     messages.success(request, "Endpoint switched on; waiting deliveries are being sent.")
     return redirect(endpoint)
 
@@ -183,7 +185,7 @@ def endpoint_enable(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def endpoint_disable(request: HttpRequest, pk: int) -> HttpResponse:
     """Switch the endpoint off; its deliveries wait."""
-    endpoint = services.endpoint_disable(endpoint=get_object_or_404(Endpoint, pk=pk))
+    endpoint = services.endpoint_disable(endpoint=get_object_or_404(ENDPOINTS, pk=pk))
     messages.success(request, "Endpoint switched off; its deliveries wait until it is on again.")
     return redirect(endpoint)
 
@@ -192,7 +194,9 @@ def endpoint_disable(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def redeliver(request: HttpRequest, pk: int) -> HttpResponse:
     """Send a delivery's event again to its endpoint (same event id, new delivery id)."""
-    delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=pk)
+    delivery = get_object_or_404(
+        Delivery.objects.select_related("event", "endpoint").defer("endpoint__secret"), pk=pk
+    )
     try:
         services.redeliver(delivery=delivery, by=request.user)
     except services.WebhookError as error:
