@@ -10,13 +10,14 @@ and the API to show.
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 
 from celery import shared_task
 from celery.result import EagerResult
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
+
+from common.retry import full_jitter
 
 from . import services
 from .clients import TrackerError
@@ -36,7 +37,7 @@ def backoff(retries: int) -> float:
     """Seconds before retry number `retries + 1`: exponential, capped, with full jitter
     (anywhere from 0 to the cap of this round), so that many jobs failing together against
     one tracker do not come back together."""
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**retries))
+    return full_jitter(retries, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
 
 @shared_task(bind=True, name="trackers.push_issue", **LIMITS, **COMMON)

@@ -25,6 +25,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from common.encryption import SecretUnreadable
+from common.retry import full_jitter
+from notifications.models import Notification
 from notifications.services import notify
 from people.roles import active_admins
 
@@ -38,7 +40,7 @@ HOUR = timedelta(hours=1)
 # a job that died, and may be claimed again.
 LEASE = timedelta(seconds=60)
 ERROR_CHARS = 500
-NOTICE_KIND = "webhook_disabled"
+NOTICE_KIND = Notification.Kind.WEBHOOK_DISABLED
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,12 @@ class Outcome:
 def retry_delay(failed_attempt: int, *, rng: random.Random | None = None) -> float:
     """The delay before retrying after the `failed_attempt`-th failed attempt (0 for the
     first): drawn uniformly from [0, min(cap, base · 2ⁿ)] (full jitter)."""
-    base = settings.SEAMS_WEBHOOK_RETRY_BASE_SECONDS
-    cap = settings.SEAMS_WEBHOOK_RETRY_CAP_SECONDS
-    ceiling = min(cap, base * 2 ** min(failed_attempt, 62))
-    return (rng or random).uniform(0, ceiling)
+    return full_jitter(
+        failed_attempt,
+        base=settings.SEAMS_WEBHOOK_RETRY_BASE_SECONDS,
+        cap=settings.SEAMS_WEBHOOK_RETRY_CAP_SECONDS,
+        rng=rng,
+    )
 
 
 def retry_ceiling(failed_attempt: int) -> float:
