@@ -21,6 +21,7 @@ class Notification(models.Model):
         ACTION_DUE = "action_due", "Action item due soon"
         ACTION_OVERDUE = "action_overdue", "Action item overdue"
         INVITED = "invited", "Invited"
+        WEBHOOK_DISABLED = "webhook_disabled", "Webhook switched off"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
