@@ -465,6 +465,8 @@ SPECTACULAR_SETTINGS = {
         "`python manage.py create_api_token NAME --scope read|write`)."
     ),
     "VERSION": "1.0.0",
+    # 3.1: the version in which OpenAPI documents webhooks (the events Seams POSTs, below).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from the installed package: the docs work without a CDN.
