@@ -35,6 +35,7 @@ from incidents.analysis.similarity import (
 from incidents.models import Incident, PatternScore
 
 from . import boilerplate, index
+from .documents import cause_view
 from .mechanisms import by_slug as mechanisms_by_slug
 from .mechanisms import match_mechanisms
 from .patterns import completed
@@ -48,6 +49,13 @@ STRUCTURE_WEIGHT = 0.35
 MECHANISM_WEIGHT = 0.35
 # Terms the question is reduced to: enough for a whole review, few enough to stay fast.
 MAX_TERMS = 24
+# A question longer than FOCUS_WORDS words picks its terms from its opening FOCUS_WORDS words
+# and its causal sentences first (their weight counts FOCUS_BOOST times when choosing the
+# MAX_TERMS terms; the scoring weights are unchanged). Swept on the tuning corpus's dev groups
+# (40 to 200 words, boost 2 to 8): whole-review cross-company hit@5 0.51 → 0.64 there, 0.61 → 0.61
+# on its test groups.
+FOCUS_WORDS = 80
+FOCUS_BOOST = 5.0
 # A term whose matches come this much from one organisation is that organisation's
 # vocabulary (a product, a team, the company's name)…
 CONCENTRATED_SHARE = 0.8
@@ -159,6 +167,7 @@ def _weighted_terms(
 ) -> tuple[list[str], dict[str, float], dict[str, float]]:
     """The question's informative terms, their weights, and their idf."""
     counts = Counter(content_words(text))
+    focus = _focus_words(text)
     ordered = _question_words(counts)
     stats = index.term_stats(ordered)
     total, _, per_org = index.archive()
@@ -179,10 +188,27 @@ def _weighted_terms(
         ):
             weight = CONCENTRATED_WEIGHT
         weights[term] = weight
-    chosen = sorted(weights, key=lambda t: -(weights[t] * idfs[t] * (1 + math.log(counts[t]))))[
-        :MAX_TERMS
-    ]
+    boost = {t: FOCUS_BOOST if t in focus else 1.0 for t in weights}
+    chosen = sorted(
+        weights, key=lambda t: -(weights[t] * boost[t] * idfs[t] * (1 + math.log(counts[t])))
+    )[:MAX_TERMS]
     return chosen, {t: weights[t] for t in chosen}, {t: idfs[t] for t in chosen}
+
+
+def _focus_words(text: str) -> set[str]:
+    """The words of a long question's opening and of its sentences that give a reason.
+
+    A whole review asked as a question has hundreds of words; the ones that say what broke
+    and why are in its first lines and its causal sentences, while the narrative in between
+    adds host names, times and steps that match any long review. Empty for a short question,
+    whose words are all its focus.
+    """
+    all_words = words(text)
+    if len(all_words) <= FOCUS_WORDS:
+        return set()
+    return set(content_words(" ".join(all_words[:FOCUS_WORDS]))) | set(
+        content_words(cause_view([text], []))
+    )
 
 
 def _question_words(counts: Counter) -> list[str]:

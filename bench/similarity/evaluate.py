@@ -18,7 +18,9 @@ What it does, in a throw-away SQLite database (the project's own database is nev
      stop words removed, no catalogue;
    - **MiniLM-L6** sentence embeddings (`embedding_model.py`), when the optional extra
      `requirements-embeddings.txt` is installed;
-   and records the first three patterns of Seams' answer against the group's labelled ones;
+   and records the first three patterns of Seams' answer against the true ones: the group's,
+   and those the labels give the query's own write-up (`write_up_patterns`, where a set has
+   them); a query with no true pattern is left out of that figure;
 3. every query is company-blind: the query's own company and product names (and obvious
    variants: AWS for Amazon, us-east-1, amazonaws.com), and every other company name of the
    corpus, are removed from the query text, so no method can lean on them;
@@ -491,9 +493,16 @@ def run(corpus: Path, labels: dict, args) -> int:
                     rows[(method, mode)].append(row)
                     if method == "seams" and kind == "group":
                         # The patterns the answer offers (what `POST /similar/` returns).
-                        truth = set(group.get("patterns", []))
+                        # A true pattern is one of the group's, or one the labels say the
+                        # query's own write-up shows (`write_up_patterns`, where given).
+                        truth = set(group.get("patterns", [])) | set(
+                            labels.get("write_up_patterns", {}).get(uuid_of[pk], [])
+                        )
                         hit = truth & set(offered[0][:3])
-                        pattern_rows[mode].append(1.0 if hit else 0.0)
+                        if truth:  # a query with no labelled pattern cannot be judged
+                            pattern_rows[mode].append(1.0 if hit else 0.0)
+                        row["patterns"] = offered[0][:5]
+                        row["true_patterns"] = sorted(truth)
                     if method == "seams" and kind == "group":
                         for result, _ in confidences[:1]:
                             for r in result:
