@@ -553,6 +553,28 @@ def run(corpus: Path, labels: dict, args) -> int:
         label = "title+summary" if mode == "short" else "whole review"
         if values:
             lines.append(f"- {label}: {sum(values) / len(values):.2f} (n={len(values)})")
+    # distractor@5: same-company pairs with different mechanisms, each asked about the other.
+    pairs = [
+        (by_uuid[d["a"]], by_uuid[d["b"]])
+        for d in labels.get("distractors", [])
+        if d["a"] in by_uuid and d["b"] in by_uuid
+    ]
+    if pairs:
+        lines += ["", "distractor@5 (a same-company review with another mechanism in the top 5;"]
+        lines += ["lower is better), both directions of each labelled pair:", ""]
+        lines += ["| Method | title+summary | whole review |", "|---|--:|--:|"]
+        results["distractor"] = {}
+        for method in methods:
+            row = []
+            for mode in modes:
+                found = [
+                    1.0 if other in ranked(method, pk, query_text(pk, mode)) else 0.0
+                    for a, b in pairs
+                    for pk, other in ((a, b), (b, a))
+                ]
+                results["distractor"][f"{method}/{mode}"] = sum(found) / len(found)
+                row.append(f"{sum(found) / len(found):.2f}")
+            lines.append(f"| {names[method]} | {' | '.join(row)} |")
     lines += ["", "Confidence levels (Seams, every result in the top 5, both query kinds):", ""]
     lines += ["| Level | results | in the query's group (precision) |", "|---|--:|--:|"]
     results["calibration"] = calibration
