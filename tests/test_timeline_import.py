@@ -395,6 +395,26 @@ def test_api_imports_the_chosen_messages_once(author, incident):
     assert _timeline(incident)[1:] == PINNED_OR_STARRED
 
 
+def test_a_bot_allows_names_through_the_review_api_and_the_import_keeps_them(author, incident):
+    api = token_client(author, "write")
+    detail = api.get(f"/api/v1/incidents/{incident.pk}/").json()
+    assert detail["timeline_names_allowed"] is False
+    changed = api.patch(
+        f"/api/v1/incidents/{incident.pk}/",
+        {"timeline_names_allowed": True, "version": detail["version"]},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert api.get(f"/api/v1/incidents/{incident.pk}/").json()["timeline_names_allowed"] is True
+    body = api.post(
+        URL.format(incident.pk),
+        {"file": _named(export_zip()), "dry_run": "true"},
+        format="multipart",
+    ).json()
+    assert body["names_allowed"] is True
+    assert "Dana Kim" in [m["author"] for m in body["messages"]]
+
+
 def test_api_takes_a_list_of_ids_with_kinds_and_a_json_transcript(author, incident):
     api = token_client(author, "write")
     transcript = (

@@ -189,6 +189,7 @@ class IncidentDetailSerializer(IncidentSerializer):
             "contributing_factors",
             "analysed_at",
             "template",
+            "timeline_names_allowed",
         ]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
@@ -451,6 +452,10 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
     where_lucky = section()
     complexity = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
     coupling = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    timeline_names_allowed = serializers.BooleanField(
+        required=False,
+        help_text="Keep people's names when the timeline is imported from chat (default: roles).",
+    )
     shapes = CatalogueSlugField(
         queryset=EmergentShape.objects.all(), catalogue_url="/api/v1/shapes/", many=True,
         required=False,
@@ -462,7 +467,8 @@ class IncidentPatchSerializer(StrictFieldsMixin, serializers.Serializer):
 
     SCALARS = ("title", "severity", "started_at", "detected_at", "mitigated_at", "resolved_at",
                "summary", "impact", "users_affected", "users_affected_count", "narrative",
-               "went_well", "where_lucky", "complexity", "coupling")  # fmt: skip
+               "went_well", "where_lucky", "complexity", "coupling",
+               "timeline_names_allowed")  # fmt: skip
 
     def changes(self) -> dict:
         """Keyword arguments for `services.incident_patch`; `{"fields": {}}` when the patch
