@@ -27,7 +27,7 @@ from .readers import UnrestrictedReader
 # How many results one answer lists: enough to choose from, few enough to read in a channel.
 LIMIT = 5
 EXCERPT = 280
-RESTRICTED_TEXT = "Restricted review — open it in Seams"
+NOT_SHOWN_TEXT = "Open it in Seams to read it (a restricted review is shown only there)"
 
 
 @dataclass(frozen=True)
@@ -223,16 +223,15 @@ def pattern(name: str, *, reader) -> Reply:
     )
 
 
-def review_preview(incident_id: int) -> Reply | None:
+def review_preview(incident_id: int, url: str) -> Reply:
     """The preview of a review link posted in a channel, which everyone there sees: an
-    unrestricted review summarised, a restricted one only said to be restricted (not even
-    its title). None when there is no such review."""
+    unrestricted review summarised. A restricted review and a number with no review get the
+    same answer — not even the title, and not whether the number exists, so that posting
+    links cannot be used to find out which restricted reviews there are."""
     incident = Incident.objects.filter(pk=incident_id).first()
-    if incident is None:
-        return None
+    if incident is None or incident.restricted_to_id is not None:
+        return Reply(heading="Seams review", text=NOT_SHOWN_TEXT, url=url)
     url = absolute(incident.get_absolute_url())
-    if incident.restricted_to_id is not None:
-        return Reply(heading="Restricted review", text=RESTRICTED_TEXT, url=url)
     patterns = tuple(
         Item(title=link.pattern.name, url=absolute(link.pattern.get_absolute_url()))
         for link in PatternLink.objects.filter(incident=incident).select_related("pattern")

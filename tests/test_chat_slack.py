@@ -328,6 +328,7 @@ def test_review_links_are_unfurled_with_the_bot_token_and_a_restricted_review_sh
         f"{BASE}/incidents/{push.pk}/",
         f"{BASE}/incidents/{secret.pk}/",
         "https://elsewhere.example.com/incidents/1/",
+        f"{BASE}/incidents/999999/",
     ]
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, "/integrations/slack/events/", event_body(urls), "application/json")
@@ -339,11 +340,15 @@ def test_review_links_are_unfurled_with_the_bot_token_and_a_restricted_review_sh
     assert sent["channel"] == "C0INCIDENT"
     assert sent["ts"] == "1700000000.000100"
     unfurls = sent["unfurls"]
-    assert set(unfurls) == {urls[0], urls[1]}
+    assert set(unfurls) == {urls[0], urls[1], urls[3]}
     assert "Rule deployed worldwide pinned CPU" in json.dumps(unfurls[urls[0]])
     assert "Fast global propagation" in json.dumps(unfurls[urls[0]])
     restricted = json.dumps(unfurls[urls[1]], ensure_ascii=False)
-    assert "Restricted review — open it in Seams" in restricted
+    assert "Open it in Seams to read it" in restricted
+    # A number with no review looks exactly like a restricted one: links cannot be used to
+    # find out which restricted reviews exist.
+    missing = json.dumps(unfurls[urls[3]], ensure_ascii=False)
+    assert missing == restricted.replace(urls[1], urls[3])
     assert SECRET_TITLE not in json.dumps(sent)
     assert "vault" not in json.dumps(sent)
 

@@ -98,7 +98,7 @@ def looking() -> dict:
 
 def unfurl(reply: Reply) -> dict:
     """The preview of one review link: title, facts, summary and patterns; for a restricted
-    review only that it is restricted (`chat.answers.review_preview` gives no more)."""
+    or missing review only a link (`chat.answers.review_preview` gives no more)."""
     if not reply.sections:
         return {"blocks": [_section(f"{escape(reply.text)}: {_link(reply.url, 'open in Seams')}")]}
     blocks = [_section(f"*{_link(reply.url, reply.heading)}*\n{escape(reply.text)}".rstrip())]

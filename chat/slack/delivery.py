@@ -37,9 +37,8 @@ def _unfurl(payload: dict) -> Callable[[], None]:
     previews = {}
     for url in payload.get("urls", []):
         incident_id = review_id_from_url(url)
-        preview = answers.review_preview(incident_id) if incident_id else None
-        if preview is not None:
-            previews[url] = blocks.unfurl(preview)
+        if incident_id:
+            previews[url] = blocks.unfurl(answers.review_preview(incident_id, url))
     if not previews:
         return lambda: None
     return lambda: client.chat_unfurl(
