@@ -59,3 +59,15 @@ STRUCTURE_RECURRED = _webhook(EventType.STRUCTURE_RECURRED)
 STRUCTURE_RECURRED_DESPITE_REMEDIATION = _webhook(EventType.STRUCTURE_RECURRED_DESPITE_REMEDIATION)
 ACTION_ITEM_OVERDUE = _webhook(EventType.ACTION_ITEM_OVERDUE)
 PING = _webhook(EventType.PING)
+
+
+def webhooks_as_extension(result: dict, generator, request, public) -> dict:
+    """Move the events to `x-webhooks` in an OpenAPI 3.0 schema.
+
+    `webhooks` is a top-level key only from OpenAPI 3.1; in the 3.0 schema Seams serves (the
+    one its contract tests and bots are built against) a top-level key must start with `x-`.
+    `x-webhooks` is where documentation tools that read 3.0 (Redoc among them) look for them.
+    """
+    if "webhooks" in result and str(result.get("openapi", "")).startswith("3.0"):
+        result["x-webhooks"] = result.pop("webhooks")
+    return result
