@@ -22,11 +22,45 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-__all__ = ["EncryptedTextField", "SecretUnreadable", "decrypt", "encrypt", "rotate"]
+__all__ = [
+    "EncryptedTextField",
+    "SecretUnreadable",
+    "UnreadableSecret",
+    "decrypt",
+    "encrypt",
+    "require",
+    "rotate",
+]
 
 
 class SecretUnreadable(Exception):
     """A stored secret no configured key can decrypt (the key it was written with is gone)."""
+
+
+class UnreadableSecret(str):
+    """What an `EncryptedTextField` holds when no configured key opens the stored value.
+
+    It is the empty string, so "is a secret set?" checks say no and a page listing the row
+    still renders; it keeps the stored token, so saving the row unchanged writes the same
+    bytes back (restoring the old key later brings the secret back). Code that signs or
+    authenticates with the value calls `require`, which refuses it.
+    """
+
+    token: str
+
+    def __new__(cls, token: str) -> UnreadableSecret:
+        value = super().__new__(cls, "")
+        value.token = token
+        return value
+
+
+def require(value: str) -> str:
+    """The secret, or `SecretUnreadable` when it could not be decrypted (or is not set)."""
+    if isinstance(value, UnreadableSecret):
+        raise SecretUnreadable("no configured encryption key can read this secret")
+    if not value:
+        raise SecretUnreadable("no secret is set")
+    return value
 
 
 def _derived_key(secret_key: str) -> bytes:
@@ -76,15 +110,22 @@ class EncryptedTextField(models.TextField):
     """A text field whose value is encrypted in the database and plain in Python.
 
     Not searchable or filterable by value (each encryption is different), which is the point.
-    An empty string is stored as it is, so "no secret set" stays visible to queries.
+    An empty string is stored as it is, so "no secret set" stays visible to queries. A value
+    no configured key can open loads as an `UnreadableSecret` rather than raising, so one lost
+    key does not turn every page that lists the row into a server error.
     """
 
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return decrypt(value)
+        try:
+            return decrypt(value)
+        except SecretUnreadable:
+            return UnreadableSecret(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, UnreadableSecret):
+            return value.token
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

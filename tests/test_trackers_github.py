@@ -438,3 +438,20 @@ def test_a_review_restricted_after_the_request_sends_nothing(setup, github):
     assert link.state == "failed"
     assert "restricted" in link.last_error
     assert github.requests == []
+
+
+def test_a_lost_encryption_key_leaves_the_pages_working_and_the_failure_said(
+    setup, github, settings, client, django_capture_on_commit_callbacks
+):
+    conn, owner, action = setup
+    _create(token_client(owner, "write"), action, conn, django_capture_on_commit_callbacks)
+    settings.SECRET_KEY = "another-secret-key-" * 4  # the key the secrets were written with is gone
+    client.force_login(owner)
+    assert client.get(action.incident.get_absolute_url()).status_code == 200
+    assert client.get("/action-items/").status_code == 200
+    assert _link_of(action, owner)["state"] == "linked"
+    # A signed webhook cannot be checked without the secret: refused, not a server error.
+    payload = {"action": "closed", "issue": {"number": 12, "state": "closed"}}
+    assert _hook(client, conn, payload).status_code in (401, 403, 503)
+    action.refresh_from_db()
+    assert action.status != ActionItem.Status.DONE

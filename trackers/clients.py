@@ -134,7 +134,10 @@ def _when(value: Any) -> datetime | None:
 
 
 def _hmac_ok(secret: str, body: bytes, given: str) -> bool:
-    """Whether `given` is the hex HMAC-SHA256 of the body under the secret (constant time)."""
+    """Whether `given` is the hex HMAC-SHA256 of the body under the secret (constant time).
+    Never with no secret (not set, or unreadable): anyone can compute that HMAC."""
+    if not secret:
+        return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
     # Bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
     return hmac.compare_digest(expected, given.strip().lower().encode("utf-8", "replace"))
@@ -445,6 +448,8 @@ class Jira:
         webhook made without one (or an automation rule) can carry the secret in the URL
         (`?secret=…`) or in an `X-Seams-Webhook-Secret` header instead."""
         secret = self.connection.webhook_secret
+        if not secret:
+            raise WebhookRefused("This connection's webhook secret is not set or unreadable.", 403)
         signature = headers.get("X-Hub-Signature", "")
         if signature:
             if signature.startswith("sha256=") and _hmac_ok(

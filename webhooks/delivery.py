@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from common.encryption import SecretUnreadable
+from common.encryption import SecretUnreadable, require
 from common.retry import full_jitter
 from notifications.models import Notification
 from notifications.services import notify
@@ -98,7 +98,7 @@ def _post(endpoint: Endpoint, delivery: Delivery) -> tuple[int | None, str]:
     """POST the signed event; return the status code (None: no answer) and an error text."""
     body = json.dumps(delivery.event.payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
-        secret = endpoint.secret
+        secret = require(endpoint.secret)
     except SecretUnreadable:
         return None, "The signing secret cannot be read (encryption key gone); rotate it."
     headers = {
