@@ -77,6 +77,12 @@ def answer_request(request_id: int) -> bool:
     if request is None:
         return False
     ChatRequest.objects.filter(pk=request_id).update(attempts=F("attempts") + 1)
+    if not request.payload:
+        # Stored under an encryption key that is gone: the question cannot be read again.
+        ChatRequest.objects.filter(pk=request_id).update(
+            answered_at=timezone.now(), failure="The stored question could not be decrypted."
+        )
+        return False
     payload = json.loads(request.payload)
     reader = reader_for(
         platform=request.platform,
