@@ -2,7 +2,7 @@
 
 import pytest
 
-from similarity import boilerplate, index
+from similarity import boilerplate, index, retrieval
 from similarity.mechanisms import match_mechanisms
 from similarity.questions import similar_to_text
 
@@ -173,3 +173,18 @@ def test_patterns_a_review_rejected_or_a_reader_may_not_see_are_not_offered(save
         user=member, text=SHORT_QUESTION, exclude_patterns=frozenset({"retry-amplification"})
     )
     assert "retry-amplification" not in slugs(rejected)
+
+
+def test_a_long_question_is_asked_by_its_opening_and_its_causes_not_its_narrative(save_review):
+    narrative_words = [f"step{chr(97 + i)}{chr(97 + j)}" for i in range(6) for j in range(6)]
+    save_review(
+        title="Replica fell behind",
+        summary="Replication lag grew until reads were stale. " + " ".join(narrative_words),
+    )
+    # A whole review: the mechanism in its first lines, then a long narrative whose many
+    # repeated words (hosts, steps) would otherwise fill every one of the question's terms.
+    narrative = " ".join(f"Then {w} {w} {w} ran." for w in narrative_words)
+    question = "Reads were stale because replication lag grew. " + narrative
+    terms, _, _ = retrieval._weighted_terms(question, across_organisations=True)
+    assert len(terms) == retrieval.MAX_TERMS
+    assert {"replication", "lag", "stale"} <= set(terms)
