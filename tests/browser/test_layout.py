@@ -3,6 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from incidents.models import Incident
+from taxonomy.models import StructuralPattern
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,6 +20,20 @@ def test_pages_fit_a_phone_and_a_laptop(browser, live_server, login, save_review
         components=["A component with a long name", "Another component"],
         by=user,
     )
+    # A similar review sharing two patterns, each quoted as a long sentence: "Have we seen
+    # this before?" on the review page then lists several pieces of evidence under one heading.
+    phrases = [
+        max(StructuralPattern.objects.get(slug=slug).entry["match_terms"], key=len)
+        for slug in ("fast-global-propagation", "hidden-shared-dependency")
+    ]
+    sentence = " ".join(
+        f"Over the long afternoon the configuration {phrase} went on and on without anyone "
+        "noticing what was happening to the fleet while the dashboards stayed green."
+        for phrase in phrases
+    )
+    for title in ("First time the structure showed", "Second time the structure showed"):
+        save_review(title=title, summary=sentence, patterns=["fast-global-propagation"], by=user)
+    similar = Incident.objects.get(title="Second time the structure showed")
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": width, "height": 844}
     )
@@ -27,6 +43,7 @@ def test_pages_fit_a_phone_and_a_laptop(browser, live_server, login, save_review
         for url in [
             "/",
             incident.get_absolute_url(),
+            similar.get_absolute_url(),
             reverse("incidents:edit", args=[incident.pk]),
             reverse("incidents:create"),
             "/patterns/fast-global-propagation/",
