@@ -155,6 +155,11 @@ def incident_by_id(incident_id: int, *, reader) -> Reply:
     if incident is None:
         # The same words for a review that does not exist and one the reader may not see.
         return error_reply(f"No review #{incident_id} found.")
+    return _review_reply(incident, note=_note_for(reader))
+
+
+def _review_reply(incident: Incident, *, note: str = "") -> Reply:
+    """One review summarised: title, excerpt, facts and its structural patterns."""
     patterns = tuple(
         Item(title=link.pattern.name, url=absolute(link.pattern.get_absolute_url()))
         for link in PatternLink.objects.filter(incident=incident).select_related("pattern")
@@ -165,7 +170,7 @@ def incident_by_id(incident_id: int, *, reader) -> Reply:
         text=item.text,
         sections=(Section("Review", (item,)), Section("Structural patterns", patterns)),
         url=item.url,
-        note=_note_for(reader),
+        note=note,
     )
 
 
@@ -231,15 +236,4 @@ def review_preview(incident_id: int, url: str) -> Reply:
     incident = Incident.objects.filter(pk=incident_id).first()
     if incident is None or incident.restricted_to_id is not None:
         return Reply(heading="Seams review", text=NOT_SHOWN_TEXT, url=url)
-    url = absolute(incident.get_absolute_url())
-    patterns = tuple(
-        Item(title=link.pattern.name, url=absolute(link.pattern.get_absolute_url()))
-        for link in PatternLink.objects.filter(incident=incident).select_related("pattern")
-    )
-    item = _incident_item(incident, text=Truncator(incident.summary).chars(EXCERPT))
-    return Reply(
-        heading=Truncator(incident.title).chars(150),
-        text=item.text,
-        sections=(Section("Review", (item,)), Section("Structural patterns", patterns)),
-        url=url,
-    )
+    return _review_reply(incident)
