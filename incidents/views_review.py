@@ -17,7 +17,6 @@ from similarity.questions import similar_to_text
 from taxonomy.models import StructuralPattern
 
 from . import permissions, services
-from .analysis.similarity import suggest_patterns
 from .api.parsers import JsonDocumentError, load_json
 from .bounds import CONTROL_CHARACTERS, InvalidInput, bounded_int
 from .lint import lint_sections
@@ -102,7 +101,6 @@ def assist(request: HttpRequest) -> JsonResponse:
         user=request.user,
         text=text,
         organisation=incident.organisation if incident else "",
-        query_patterns=suggest_patterns(text=text, exclude=not_offered),
         exclude=frozenset(exclude | rejected_incidents),
         exclude_patterns=not_offered,
     )

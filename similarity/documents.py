@@ -45,6 +45,20 @@ def cause_view(parts: list[str], factors: list[str]) -> str:
     return "\n".join(found)[:CAUSE_CHARS]
 
 
+def focus(text: str, opening_words: int) -> str | None:
+    """A long text's first `opening_words` words and its sentences that give a reason; None
+    when the text is no longer than that (all of it is its focus).
+
+    A whole review asked as a question says what broke and why in its first lines and its
+    causal sentences; the narrative between them (who was paged, what was restarted, how it
+    recovered) reads like every other review.
+    """
+    all_words = words(text)
+    if len(all_words) <= opening_words:
+        return None
+    return " ".join(all_words[:opening_words]) + "\n" + cause_view([text], [])
+
+
 def document_from_parts(
     *, title: str, summary: str = "", sections: list[str] = (), factors: list[str] = ()
 ) -> Document:

@@ -30,15 +30,14 @@ from incidents.analysis.similarity import (
     PatternSuggestion,
     incidents_showing_patterns,
     pattern_rarity,
-    suggest_patterns,
 )
 from incidents.models import Incident, PatternScore
 
 from . import boilerplate, index
-from .documents import cause_view
+from .documents import focus
 from .mechanisms import by_slug as mechanisms_by_slug
 from .mechanisms import match_mechanisms
-from .patterns import completed
+from .patterns import completed, of_question
 from .text import content_words, words
 
 # The weights of the score's parts (tuned on the dev groups of bench/similarity/labels.json
@@ -167,7 +166,7 @@ def _weighted_terms(
 ) -> tuple[list[str], dict[str, float], dict[str, float]]:
     """The question's informative terms, their weights, and their idf."""
     counts = Counter(content_words(text))
-    focus = _focus_words(text)
+    focused = _focus_words(text)
     ordered = _question_words(counts)
     stats = index.term_stats(ordered)
     total, _, per_org = index.archive()
@@ -188,7 +187,7 @@ def _weighted_terms(
         ):
             weight = CONCENTRATED_WEIGHT
         weights[term] = weight
-    boost = {t: FOCUS_BOOST if t in focus else 1.0 for t in weights}
+    boost = {t: FOCUS_BOOST if t in focused else 1.0 for t in weights}
     chosen = sorted(
         weights, key=lambda t: -(weights[t] * boost[t] * idfs[t] * (1 + math.log(counts[t])))
     )[:MAX_TERMS]
@@ -196,19 +195,10 @@ def _weighted_terms(
 
 
 def _focus_words(text: str) -> set[str]:
-    """The words of a long question's opening and of its sentences that give a reason.
-
-    A whole review asked as a question has hundreds of words; the ones that say what broke
-    and why are in its first lines and its causal sentences, while the narrative in between
-    adds host names, times and steps that match any long review. Empty for a short question,
-    whose words are all its focus.
-    """
-    all_words = words(text)
-    if len(all_words) <= FOCUS_WORDS:
-        return set()
-    return set(content_words(" ".join(all_words[:FOCUS_WORDS]))) | set(
-        content_words(cause_view([text], []))
-    )
+    """The words of a long question's opening and of its sentences that give a reason
+    (`documents.focus`); empty for a short question, whose words are all its focus."""
+    focused = focus(text, FOCUS_WORDS)
+    return set(content_words(focused)) if focused is not None else set()
 
 
 def _question_words(counts: Counter) -> list[str]:
@@ -255,7 +245,7 @@ def ask(
     """
     text = boilerplate.strip(text)
     if query_patterns is None:
-        query_patterns = suggest_patterns(text=text, limit=8)
+        query_patterns = of_question(text, exclude=exclude_patterns)
     query_mechanisms = match_mechanisms(text)
     across = scope != "organisation"
     where = index.Scope(

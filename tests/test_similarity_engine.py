@@ -188,3 +188,24 @@ def test_a_long_question_is_asked_by_its_opening_and_its_causes_not_its_narrativ
     terms, _, _ = retrieval._weighted_terms(question, across_organisations=True)
     assert len(terms) == retrieval.MAX_TERMS
     assert {"replication", "lag", "stale"} <= set(terms)
+
+
+def test_a_long_questions_patterns_come_from_its_opening_and_causes_not_how_it_was_handled(
+    admin,
+):
+    opening = "The certificate expired and nobody had been told to renew it."
+    handling = "We rolled back the release and restored from backup."
+    filler = " ".join(["The on-call engineer joined the bridge and took notes."] * 20)
+    assert len((opening + filler).split()) > 150
+
+    def own_patterns(question):
+        answer = similar_to_text(user=admin, text=question)
+        return {p.slug for p in answer.patterns if p.matched}
+
+    # How the incident was handled, told after the opening, is not evidence of its structure…
+    told_late = own_patterns(f"{opening} {filler} {handling}")
+    assert "unowned-expiry" in told_late
+    assert "recovery-untested-at-scale" not in told_late
+    # …but the same words in the opening are, and a short question is read whole.
+    assert "recovery-untested-at-scale" in own_patterns(f"{handling} {opening} {filler}")
+    assert "recovery-untested-at-scale" in own_patterns(f"{opening} {handling}")
