@@ -77,9 +77,19 @@ MECHANISM_WEIGHT = 0.35
 MAX_TERMS = 24
 CONCENTRATED_SHARE = 0.8
 CONCENTRATED_WEIGHT = 0.2
+FOCUS_WORDS = 80
+FOCUS_BOOST = 5.0
 PER_ORGANISATION_IN_TOP5 = 2
 STRONG_SCORE = 0.55
 POSSIBLE_SCORE = 0.35
+# similarity.documents
+CAUSE_CHARS = 4_000
+CAUSAL = re.compile(
+    r"\b(because|caus(e|ed|es|ing)|due to|root[- ]cause|trigger(ed|s)?|led to|lead to|"
+    r"result(ed)? in|as a result|owing to|stemm(ed|ing) from|failed to|was not|were not|"
+    r"did not|could not|never|without|exceeded|expired|ran out|misconfigur\w*)\b",
+    re.IGNORECASE,
+)
 # similarity.boilerplate
 SHINGLE = 5
 SENTENCE_SHARE = 0.5
@@ -96,6 +106,7 @@ SUGGESTED_PATTERNS = 8
 # similarity.patterns
 PATTERNS_OFFERED = 5
 NAMED_NEIGHBOURS = 3
+EVIDENCE_WORDS = 150
 
 SQL_TOKEN = """
 SELECT t.id, t.revoked_at IS NULL AND u.is_active, u.id, u.is_superuser
@@ -185,6 +196,14 @@ _NORMAL_WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 
 def normalise(text: str) -> str:
     return " " + " ".join(_NORMAL_WORD.findall(text.lower().replace("_", " "))) + " "
+
+
+def focus(text: str, opening_words: int) -> str | None:
+    all_words = words(text)
+    if len(all_words) <= opening_words:
+        return None
+    causes = "\n".join(c for c in sentences(text) if CAUSAL.search(c))[:CAUSE_CHARS]
+    return " ".join(all_words[:opening_words]) + "\n" + causes
 
 
 def strip_boilerplate(text: str, runs: frozenset[int]) -> str:
@@ -332,7 +351,8 @@ def term_stats(conn, terms: list[str]) -> dict[str, tuple[int, str, float]]:
 
 
 def suggest_patterns(conn, text: str) -> list[dict]:
-    haystack = normalise(text)
+    focused = focus(text, EVIDENCE_WORDS)
+    haystack = normalise(text if focused is None else focused)
     found = []
     for pk, slug, name, phrases in patterns(conn):
         matched = [p for p in phrases if f" {p} " in haystack]
@@ -362,6 +382,8 @@ def question_words(counts: Counter) -> list[str]:
 
 def weighted_terms(conn, text: str, across: bool):
     counts = Counter(content_words(text))
+    focused = focus(text, FOCUS_WORDS)
+    in_focus = set(content_words(focused)) if focused is not None else set()
     ordered = question_words(counts)
     stats = term_stats(conn, ordered)
     total, _, per_org = archive(conn)
@@ -377,9 +399,10 @@ def weighted_terms(conn, text: str, across: bool):
         if across and documents >= 2 and top_share >= CONCENTRATED_SHARE and org_share < 0.5:
             weight = CONCENTRATED_WEIGHT
         weights[term] = weight
-    chosen = sorted(weights, key=lambda t: -(weights[t] * idfs[t] * (1 + math.log(counts[t]))))[
-        :MAX_TERMS
-    ]
+    boost = {t: FOCUS_BOOST if t in in_focus else 1.0 for t in weights}
+    chosen = sorted(
+        weights, key=lambda t: -(weights[t] * boost[t] * idfs[t] * (1 + math.log(counts[t])))
+    )[:MAX_TERMS]
     return chosen, {t: weights[t] for t in chosen}, {t: idfs[t] for t in chosen}
 
 

@@ -115,7 +115,7 @@ def check_constants() -> list[str]:
     import floor_wsgi
 
     import incidents.analysis.similarity as patterns
-    from similarity import boilerplate, index, mechanisms, retrieval
+    from similarity import boilerplate, documents, index, mechanisms, retrieval
     from similarity import patterns as completion
 
     expected = {
@@ -124,7 +124,7 @@ def check_constants() -> list[str]:
         **{n: getattr(retrieval, n) for n in (
             "LEXICAL_WEIGHT", "CAUSE_WEIGHT", "STRUCTURE_WEIGHT", "MECHANISM_WEIGHT", "MAX_TERMS",
             "CONCENTRATED_SHARE", "CONCENTRATED_WEIGHT", "PER_ORGANISATION_IN_TOP5",
-            "STRONG_SCORE", "POSSIBLE_SCORE")},
+            "STRONG_SCORE", "POSSIBLE_SCORE", "FOCUS_WORDS", "FOCUS_BOOST")},
         **{n: getattr(patterns, n) for n in (
             "PHRASE_WORDS_CAP", "PHRASE_SATURATION", "CANDIDATES_PER_PATTERN",
             "CANDIDATE_PATTERNS", "PATTERN_WEIGHTS_TTL")},
@@ -134,8 +134,13 @@ def check_constants() -> list[str]:
         "MECHANISM_SECONDS": mechanisms.CACHE_SECONDS,
         "PATTERNS_OFFERED": completion.PATTERNS_OFFERED,
         "NAMED_NEIGHBOURS": completion.NAMED_NEIGHBOURS,
+        "EVIDENCE_WORDS": completion.EVIDENCE_WORDS,
+        "CAUSE_CHARS": documents.CAUSE_CHARS,
+        "CAUSAL": documents._CAUSAL.pattern,
     }  # fmt: skip
-    return [name for name, value in expected.items() if getattr(floor_wsgi, name) != value]
+    floor = {name: getattr(floor_wsgi, name) for name in expected}
+    floor["CAUSAL"] = floor_wsgi.CAUSAL.pattern
+    return [name for name, value in expected.items() if floor[name] != value]
 
 
 class TimedConnection:
