@@ -20,7 +20,11 @@ What it does, in a throw-away SQLite database (the project's own database is nev
      `requirements-embeddings.txt` is installed;
    and records the first three patterns of Seams' answer against the true ones: the group's,
    and those the labels give the query's own write-up (`write_up_patterns`, where a set has
-   them); a query with no true pattern is left out of that figure;
+   them); a query with no true pattern is left out of that figure. Beside it, the same figure
+   for a constant answer: the three patterns the tuning corpus's labels name most often
+   (`labels.json`, each group's patterns counted once per member), offered for every question
+   whatever it says. Labels lean towards a few patterns, so a suggestion is worth something
+   only where it beats that list;
 3. every query is company-blind: the query's own company and product names (and obvious
    variants: AWS for Amazon, us-east-1, amazonaws.com), and every other company name of the
    corpus, are removed from the query text, so no method can lean on them;
@@ -360,6 +364,16 @@ def score_query(
     }
 
 
+def most_labelled_patterns(labels_path: Path = HERE / "labels.json", n: int = 3) -> list[str]:
+    """The `n` patterns the tuning corpus's labels name most often (a group's patterns once
+    per member; ties by name): the constant answer pattern suggestions are compared with."""
+    counts: dict[str, int] = defaultdict(int)
+    for group in json.loads(labels_path.read_text())["groups"]:
+        for slug in group.get("patterns", []):
+            counts[slug] += len(group["members"])
+    return sorted(counts, key=lambda slug: (-counts[slug], slug))[:n]
+
+
 def mean(rows: list[dict], key: str) -> float:
     values = [r[key] for r in rows if r.get(key) is not None]
     return sum(values) / len(values) if values else float("nan")
@@ -469,6 +483,8 @@ def run(corpus: Path, labels: dict, args) -> int:
     offered: list[list[str]] = [[]]  # the patterns of the last "seams" answer
     calibration: list[tuple[float, str, bool]] = []
     pattern_rows: dict[str, list[float]] = defaultdict(list)
+    constant = most_labelled_patterns()
+    constant_rows: list[float] = []
     groups = [g for g in labels["groups"] if args.split in ("all", g.get("split"))]
     same_org_groups = labels.get("same_organisation", [])
     started = time.perf_counter()
@@ -501,6 +517,8 @@ def run(corpus: Path, labels: dict, args) -> int:
                         hit = truth & set(offered[0][:3])
                         if truth:  # a query with no labelled pattern cannot be judged
                             pattern_rows[mode].append(1.0 if hit else 0.0)
+                            if mode == "short":  # the constant answer ignores the question
+                                constant_rows.append(1.0 if truth & set(constant) else 0.0)
                         row["patterns"] = offered[0][:5]
                         row["true_patterns"] = sorted(truth)
                     if method == "seams" and kind == "group":
@@ -553,6 +571,12 @@ def run(corpus: Path, labels: dict, args) -> int:
         label = "title+summary" if mode == "short" else "whole review"
         if values:
             lines.append(f"- {label}: {sum(values) / len(values):.2f} (n={len(values)})")
+    if constant_rows:
+        lines.append(
+            f"- the same three for every question ({', '.join(constant)}, the tuning corpus's "
+            f"most labelled): {sum(constant_rows) / len(constant_rows):.2f} "
+            f"(n={len(constant_rows)})"
+        )
     # distractor@5: same-company pairs with different mechanisms, each asked about the other.
     pairs = [
         (by_uuid[d["a"]], by_uuid[d["b"]])
@@ -578,6 +602,11 @@ def run(corpus: Path, labels: dict, args) -> int:
     lines += ["", "Confidence levels (Seams, every result in the top 5, both query kinds):", ""]
     lines += ["| Level | results | in the query's group (precision) |", "|---|--:|--:|"]
     results["calibration"] = calibration
+    results["pattern_top3"] = {
+        **{mode: sum(v) / len(v) for mode, v in pattern_rows.items() if v},
+        "constant": sum(constant_rows) / len(constant_rows) if constant_rows else None,
+        "constant_patterns": constant,
+    }
     for name in ("strong", "possible", "weak"):
         subset = [hit for _, lvl, hit in calibration if lvl == name]
         precision = f"{sum(subset) / len(subset):.2f}" if subset else "–"
