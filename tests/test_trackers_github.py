@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents.models import ActionItem
 from trackers import tasks
+from trackers.clients import TrackerError
 from trackers.models import TrackedIssue
 from trackers.services import poll_connection, tracked_issue_create
 
@@ -455,3 +456,32 @@ def test_a_lost_encryption_key_leaves_the_pages_working_and_the_failure_said(
     assert _hook(client, conn, payload).status_code in (401, 403, 503)
     action.refresh_from_db()
     assert action.status != ActionItem.Status.DONE
+
+
+def test_a_token_no_key_can_read_is_not_sent_and_the_failure_says_why(
+    setup, github, settings, django_capture_on_commit_callbacks
+):
+    conn, owner, action = setup
+    settings.SECRET_KEY = "another-secret-key-" * 4  # the key the token was written with is gone
+    answer = _create(token_client(owner, "write"), action, conn, django_capture_on_commit_callbacks)
+    assert answer.status_code == 202
+    body = _link_of(action)
+    assert body["state"] == "failed"
+    assert "no configured encryption key can read" in body["error"]
+    assert "enter the token again" in body["error"]
+    # Nothing went to GitHub: no request with an empty credential, no retries.
+    assert github.requests == []
+
+
+def test_a_poll_with_a_token_no_key_can_read_asks_nothing_and_says_why(
+    setup, github, settings, django_capture_on_commit_callbacks
+):
+    conn, owner, action = setup
+    _create(token_client(owner, "write"), action, conn, django_capture_on_commit_callbacks)
+    assert _link_of(action)["state"] == "linked"
+    asked = len(github.requests)
+    settings.SECRET_KEY = "another-secret-key-" * 4
+    with pytest.raises(TrackerError, match="no configured encryption key can read") as raised:
+        poll_connection(conn.pk)
+    assert raised.value.transient is False  # no retry brings a key back
+    assert len(github.requests) == asked

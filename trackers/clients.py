@@ -21,6 +21,8 @@ from typing import Any, Protocol
 import requests
 from django.utils.dateparse import parse_datetime
 
+from common.encryption import SecretUnreadable, require
+
 from .models import TrackedIssue, TrackerConnection
 
 # (connect, read) seconds; a slow tracker costs a worker at most this long per call.
@@ -72,6 +74,22 @@ class NewIssue:
     text: str  # plain paragraphs
     link: str  # the review's page in Seams
     marker: str
+
+
+def _token(connection: TrackerConnection) -> str:
+    """The connection's token, read when a call needs it (parsing a reference or verifying
+    a webhook does not). A token no configured key can decrypt is refused here with the
+    reason, instead of being sent empty and coming back from the tracker as a refused
+    credential."""
+    try:
+        return require(connection.token)
+    except SecretUnreadable as error:
+        raise TrackerError(
+            f"The token of the tracker connection “{connection.name}” cannot be used: {error}. "
+            "If SECRET_KEY or SEAMS_ENCRYPTION_KEYS changed, restore the old key, or enter "
+            "the token again.",
+            transient=False,
+        ) from error
 
 
 def _request(
@@ -191,10 +209,13 @@ class GitHub:
         self.connection = connection
         self.base = connection.api_url
         self.repo = connection.project.strip("/")
-        self.headers = {
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
-            "Authorization": f"Bearer {connection.token}",
+            "Authorization": f"Bearer {_token(self.connection)}",
         }
 
     def _issue(self, data: Mapping[str, Any], etag: str = "") -> RemoteIssue:
@@ -317,7 +338,10 @@ class Jira:
         self.connection = connection
         self.base = connection.api_url
         self.project = connection.project.strip().upper()
-        self.auth = (connection.username, connection.token)
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.connection.username, _token(self.connection))
 
     def _issue(self, data: Mapping[str, Any]) -> RemoteIssue:
         """A Jira issue in Seams' terms: done is the Done status category, whatever the
@@ -476,7 +500,10 @@ class Linear:
         self.connection = connection
         self.url = f"{connection.api_url}/graphql"
         self.team = connection.project.strip().upper()
-        self.headers = {"Authorization": connection.token, "Content-Type": "application/json"}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": _token(self.connection), "Content-Type": "application/json"}
 
     def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """One GraphQL call; GraphQL errors (sent with 200 or 400) are TrackerErrors."""
