@@ -22,6 +22,7 @@ class Notification(models.Model):
         ACTION_OVERDUE = "action_overdue", "Action item overdue"
         INVITED = "invited", "Invited"
         WEBHOOK_DISABLED = "webhook_disabled", "Webhook switched off"
+        TRACKER_LINK_FAILED = "tracker_link_failed", "Tracker link failed"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

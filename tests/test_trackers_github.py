@@ -485,3 +485,34 @@ def test_a_poll_with_a_token_no_key_can_read_asks_nothing_and_says_why(
         poll_connection(conn.pk)
     assert raised.value.transient is False  # no retry brings a key back
     assert len(github.requests) == asked
+
+
+def test_the_person_who_asked_is_told_once_per_request_when_the_link_fails(
+    setup, github, django_capture_on_commit_callbacks
+):
+    from notifications.models import Notification
+    from trackers.services import push_failed
+
+    conn, owner, action = setup
+    github.fail_with = 401
+    api = token_client(owner, "write")
+    _create(api, action, conn, django_capture_on_commit_callbacks)
+    told = Notification.objects.filter(recipient=owner, kind="tracker_link_failed")
+    assert told.count() == 1
+    notice = told.get()
+    assert "Could not create the issue in GitHub acme/api" in notice.text
+    assert "Add a fallback for the feature file" in notice.text
+    assert "401" in notice.text
+    assert notice.url == f"{action.incident.get_absolute_url()}#actions-heading"
+    # The same failure recorded again (a job delivered twice) tells nobody again…
+    push_failed(TrackedIssue.objects.get().pk, "GitHub answered 401")
+    assert told.count() == 1
+    # …but asking again and failing again does.
+    _create(api, action, conn, django_capture_on_commit_callbacks)
+    assert told.count() == 2
+    # Nobody else hears of it, and a success tells nobody.
+    assert Notification.objects.exclude(recipient=owner).count() == 0
+    github.fail_with = None
+    _create(api, action, conn, django_capture_on_commit_callbacks)
+    assert _link_of(action)["state"] == "linked"
+    assert told.count() == 2

@@ -26,6 +26,8 @@ from django.utils import timezone
 from actions.selectors import OPEN_STATUSES
 from incidents.models import ActionItem
 from incidents.services import action_item_set_status
+from notifications.models import Notification
+from notifications.services import notify
 
 from . import clients
 from .clients import NewIssue, NotModified, RemoteIssue, TrackerError
@@ -213,11 +215,31 @@ def push_issue(link_id: int) -> TrackedIssue | None:
 
 def push_failed(link_id: int, error: str) -> None:
     """Record that the link could not be made (after the job's last try, or at once for an
-    error no retry helps), for the item's page and the API to show."""
-    TrackedIssue.objects.filter(pk=link_id).exclude(state=TrackedIssue.State.LINKED).update(
-        state=TrackedIssue.State.FAILED, last_error=error[:2000], claimed_until=None
-    )
+    error no retry helps), for the item's page and the API to show, and tell the person who
+    asked for it: the job ran after their request had answered, so nobody else would."""
+    failed = TrackedIssue.objects.filter(pk=link_id).exclude(state=TrackedIssue.State.LINKED)
+    failed.update(state=TrackedIssue.State.FAILED, last_error=error[:2000], claimed_until=None)
     logger.error("tracker link %s failed: %s", link_id, error)
+    link = (
+        failed.select_related("action_item__incident", "connection", "requested_by")
+        .filter(state=TrackedIssue.State.FAILED)
+        .first()
+    )
+    if link is None or link.requested_by is None:
+        return
+    item = link.action_item
+    doing = "create the issue" if link.key == "" else f"link {link.key}"
+    notify(
+        recipients=[link.requested_by],
+        kind=Notification.Kind.TRACKER_LINK_FAILED,
+        text=f"Could not {doing} in {link.connection} for “{item.title}”: {error}",
+        url=f"{item.incident.get_absolute_url()}#actions-heading",
+        incident=item.incident,
+        action_item=item,
+        # Once per request: a job run twice tells once, asking again and failing again
+        # tells again.
+        key=f"tracker-link-failed:{link.pk}:{link.requested_at.isoformat()}",
+    )
 
 
 # --- status flowing back ------------------------------------------------------------------
