@@ -1,9 +1,11 @@
-"""With the demo data and the public write-ups imported, a lead's path through the
-recurrences: the list, filtered; a structure's page; the reports. No internal code appears
-on any page, and each fits a phone's width.
+"""With the demo data (and, where they are at hand, the public write-ups) imported, a lead's
+path through the recurrences: the list, filtered; a structure's page; the reports. No
+internal code appears on any page, and each fits a phone's width.
 
 The write-ups are the corpus the similarity and duplicate measurements use (not shipped with
-Seams). `SEAMS_CORPUS` points at its folder; without it the test is skipped and says why.
+Seams). `SEAMS_CORPUS` points at its folder; without it the path is walked with the demo data
+alone, whose recurring structures are the ones `make run` shows, so a fresh clone still runs
+it.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ CODES = re.compile(
 )
 
 
-def _corpus() -> Path:
+def _corpus() -> Path | None:
+    """The folder of public write-ups, or None where it is not at hand."""
     path = Path(os.environ.get("SEAMS_CORPUS", DEFAULT_CORPUS))
     if not path.is_absolute():
         path = Path(settings.BASE_DIR) / path
     if not path.is_dir() or not any(path.glob("*.md")):
-        pytest.skip(f"No write-ups at {path}: set SEAMS_CORPUS to the corpus folder.")
+        return None
     return path
 
 
@@ -53,9 +56,11 @@ def _shows_no_code(page, what: str) -> None:
 def test_recurrences_structure_and_reports_show_labels_not_codes(browser, live_server, login):
     corpus = _corpus()
     call_command("load_demo", verbosity=0)
-    call_command("import_postmortems", str(corpus), "--no-progress", verbosity=0)
+    demo = Incident.objects.count()
+    if corpus is not None:
+        call_command("import_postmortems", str(corpus), "--no-progress", verbosity=0)
+        assert Incident.objects.count() >= demo + 242
     recompute_all()
-    assert Incident.objects.count() >= 242
 
     context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
     context.set_default_timeout(20_000)
