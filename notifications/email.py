@@ -29,6 +29,9 @@ def email_notification(notification_id: int) -> bool:
             return False
         if note.incident_id is not None and not can_view(note.recipient, note.incident):
             # They left the review's group since they were told: the e-mail would name it.
+            # Recorded, so the sweep stops queuing an e-mail that will never go.
+            note.email_withheld_at = timezone.now()
+            note.save(update_fields=["email_withheld_at"])
             return False
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])

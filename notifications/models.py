@@ -44,6 +44,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # Set instead of `emailed_at` when the e-mail will never be sent: the recipient may no
+    # longer see the review it names. The sweep leaves such rows alone.
+    email_withheld_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -58,6 +58,7 @@ def sweep_unsent_emails(*, grace_seconds: int | None = None, limit: int = 1000) 
     ids = list(
         Notification.objects.filter(
             emailed_at__isnull=True,
+            email_withheld_at__isnull=True,
             created_at__lt=now - timedelta(seconds=grace_seconds),
             created_at__gte=now - GIVE_UP_AFTER,
             recipient__is_active=True,
