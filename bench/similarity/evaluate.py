@@ -521,7 +521,6 @@ def run(corpus: Path, labels: dict, args) -> int:
                                 constant_rows.append(1.0 if truth & set(constant) else 0.0)
                         row["patterns"] = offered[0][:5]
                         row["true_patterns"] = sorted(truth)
-                    if method == "seams" and kind == "group":
                         for result, _ in confidences[:1]:
                             for r in result:
                                 calibration.append(
