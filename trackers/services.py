@@ -220,11 +220,8 @@ def push_failed(link_id: int, error: str) -> None:
     failed = TrackedIssue.objects.filter(pk=link_id).exclude(state=TrackedIssue.State.LINKED)
     failed.update(state=TrackedIssue.State.FAILED, last_error=error[:2000], claimed_until=None)
     logger.error("tracker link %s failed: %s", link_id, error)
-    link = (
-        failed.select_related("action_item__incident", "connection", "requested_by")
-        .filter(state=TrackedIssue.State.FAILED)
-        .first()
-    )
+    # Read after the update: a link made meanwhile (LINKED) is not there to report.
+    link = failed.select_related("action_item__incident", "connection", "requested_by").first()
     if link is None or link.requested_by is None:
         return
     item = link.action_item
