@@ -35,6 +35,16 @@ class IdempotencyKeyInUse(APIException):
     )
 
 
+class IdempotencyAnswerUnreadable(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_answer_unreadable"
+    default_detail = (
+        "The first request with this Idempotency-Key was done, but its answer held a secret "
+        "that was kept encrypted with a key Seams no longer has, so it cannot be sent again. "
+        "Look up what the first request made; use a new key to ask again."
+    )
+
+
 class IdempotencyKeyReused(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "idempotency_key_reused"
@@ -55,13 +65,18 @@ def _body(request) -> bytes:
         return json.dumps(request.data, sort_keys=True, default=str).encode()
 
 
-def idempotent(handler: Callable) -> Callable:
+def idempotent(handler: Callable | None = None, *, sealed: bool = False) -> Callable:
     """Make a POST handler answer a retried request (same key, same request) with its first
     answer instead of doing the work again.
 
     Only successful answers are kept: an error changed nothing, so the key is released and
     the retry runs afresh. The work and the kept answer commit in one transaction.
+    `@idempotent(sealed=True)` is for an answer that carries a secret shown once (a signing
+    secret): it is kept encrypted, as the secret itself is, and a retry gets the same secret
+    instead of a second endpoint or a second rotation.
     """
+    if handler is None:
+        return functools.partial(idempotent, sealed=sealed)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -82,6 +97,8 @@ def idempotent(handler: Callable) -> Callable:
             )
         except keys.KeyInUse as busy:
             raise IdempotencyKeyInUse() from busy
+        except keys.AnswerUnreadable as lost:
+            raise IdempotencyAnswerUnreadable() from lost
         except keys.KeyReused as reused:
             raise IdempotencyKeyReused(
                 f"This Idempotency-Key was first used for a different request "
@@ -107,6 +124,7 @@ def idempotent(handler: Callable) -> Callable:
                     status=response.status_code,
                     body=response.data,
                     headers={h: str(response[h]) for h in KEPT_HEADERS if response.has_header(h)},
+                    sealed=sealed,
                 ):
                     raise IdempotencyKeyInUse()  # taken over: undo this work, keep theirs
         except BaseException:

@@ -20,6 +20,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.encryption import SecretUnreadable, decrypt, encrypt
+
 from .models import IdempotencyKey
 
 # How long a key is remembered: a retry within this window gets the first answer.
@@ -37,6 +39,10 @@ class InvalidKey(ValueError):
 
 class KeyInUse(Exception):
     """The first request with this key is still running."""
+
+
+class AnswerUnreadable(Exception):
+    """The first answer was sealed with an encryption key Seams no longer has."""
 
 
 class KeyReused(Exception):
@@ -98,7 +104,7 @@ def begin(*, owner: str, key: str, method: str, path: str, body: bytes) -> Idemp
     if first.request_digest != digest:
         raise KeyReused(first)
     if first.status is not None:
-        return Replay(first.status, json.loads(first.response_body), first.response_headers)
+        return Replay(first.status, _opened(first), first.response_headers)
     if first.created_at > now - ABANDONED_AFTER:
         raise KeyInUse
     attempt = uuid.uuid4()
@@ -125,15 +131,37 @@ def hold(claim: IdempotencyKey) -> bool:
     )
 
 
-def finish(claim: IdempotencyKey, *, status: int, body: Any, headers: dict[str, str]) -> bool:
-    """Store the answer under the key, in the work's transaction. False if taken over."""
+def _opened(first: IdempotencyKey) -> Any:
+    """The first answer's body; AnswerUnreadable when it was sealed with a key now gone."""
+    stored = first.response_body
+    if first.sealed:
+        try:
+            stored = decrypt(stored)
+        except SecretUnreadable as error:
+            raise AnswerUnreadable(str(error)) from error
+    return json.loads(stored)
+
+
+def finish(
+    claim: IdempotencyKey,
+    *,
+    status: int,
+    body: Any,
+    headers: dict[str, str],
+    sealed: bool = False,
+) -> bool:
+    """Store the answer under the key, in the work's transaction. False if taken over.
+
+    `sealed` stores it encrypted: for an answer that carries a secret."""
+    stored = json.dumps(body, cls=DjangoJSONEncoder)
     return bool(
         IdempotencyKey.objects.filter(
             pk=claim.pk, attempt=claim.attempt, status__isnull=True
         ).update(
             status=status,
-            response_body=json.dumps(body, cls=DjangoJSONEncoder),
+            response_body=encrypt(stored) if sealed else stored,
             response_headers=headers,
+            sealed=sealed,
         )
     )
 

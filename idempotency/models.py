@@ -12,7 +12,9 @@ class IdempotencyKey(models.Model):
     """A key claimed by one client for one request, kept with that request's answer.
 
     `status` is empty while the first request is still running; `attempt` names the request
-    holding such an unfinished claim, so only it can finish or release the claim.
+    holding such an unfinished claim, so only it can finish or release the claim. An answer
+    that carries a secret (a webhook's signing secret) is `sealed`: kept encrypted like the
+    secret itself, so the key table is not a second, plain copy of it.
     """
 
     owner = models.CharField(max_length=100, help_text="Whose key: the token, or the user.")
@@ -22,7 +24,14 @@ class IdempotencyKey(models.Model):
     request_digest = models.CharField(max_length=64, help_text="SHA-256 of method, path, body.")
     attempt = models.UUIDField(default=uuid.uuid4)
     status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True, help_text="The first answer's JSON, as sent.")
+    response_body = models.TextField(
+        blank=True,
+        help_text="The first answer's JSON, as sent; Fernet-encrypted when `sealed`.",
+    )
+    sealed = models.BooleanField(
+        default=False,
+        help_text="The answer holds a secret and is stored encrypted (common.encryption).",
+    )
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

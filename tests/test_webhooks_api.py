@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
+from idempotency.models import IdempotencyKey
 from webhooks.delivery import deliver
 from webhooks.events import emit
 from webhooks.models import Delivery, Endpoint
 
 from .conftest import token_client
 from .factories import GroupFactory, UserFactory
-from .webhooks_helpers import admin, endpoint, receiver
+from .webhooks_helpers import admin, documented_signature, endpoint, receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +234,55 @@ def test_a_retried_ping_with_the_same_key_pings_once(
     assert len(hook.received) == 1
     bad = api.post(f"{ENDPOINTS}{target.pk}/rotate-secret/", HTTP_IDEMPOTENCY_KEY=" x\u00e9")
     assert bad.status_code == 400
+
+
+def test_a_retried_create_makes_one_endpoint_and_gets_the_same_secret_again(api):
+    body = {"url": "https://hooks.example.com/seams", "events": ["review.published"]}
+    first = api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="create-1")
+    again = api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="create-1")
+    assert first.status_code == again.status_code == 201, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Endpoint.objects.count() == 1
+    assert Endpoint.objects.get().secret == first.json()["secret"]
+    # The kept answer is no plain copy of the secret.
+    kept = IdempotencyKey.objects.get(key="create-1")
+    assert kept.sealed
+    assert first.json()["secret"] not in kept.response_body
+    other = api.post(
+        ENDPOINTS,
+        {**body, "url": "https://hooks.example.com/other"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="create-1",
+    )
+    assert other.status_code == 422
+    assert Endpoint.objects.count() == 1
+
+
+def test_a_retried_rotation_rotates_once_and_signs_with_the_secret_it_answered(
+    api, httpserver, django_capture_on_commit_callbacks
+):
+    hook, url = receiver(httpserver, 200)
+    target, _ = endpoint(url)
+    path = f"{ENDPOINTS}{target.pk}/rotate-secret/"
+    first = api.post(path, HTTP_IDEMPOTENCY_KEY="rotate-1").json()["secret"]
+    again = api.post(path, HTTP_IDEMPOTENCY_KEY="rotate-1").json()["secret"]
+    assert again == first
+    target.refresh_from_db()
+    assert target.secret == first
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"{ENDPOINTS}{target.pk}/ping/")
+    (ping,) = hook.received
+    assert documented_signature(first, ping["headers"]["Seams-Signature"], ping["body"])
+    assert api.post(path, HTTP_IDEMPOTENCY_KEY="rotate-2").json()["secret"] != first
+
+
+def test_a_retry_whose_sealed_answer_no_key_opens_is_a_409_that_changes_nothing(api, settings):
+    body = {"url": "https://hooks.example.com/seams", "events": ["review.published"]}
+    settings.SEAMS_ENCRYPTION_KEYS = Fernet.generate_key().decode()
+    api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="create-1")
+    settings.SEAMS_ENCRYPTION_KEYS = Fernet.generate_key().decode()
+    again = api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="create-1")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "idempotency_answer_unreadable"
+    assert Endpoint.objects.count() == 1

@@ -25,8 +25,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 
 from common.api.schema import ERRORS, LIST_ERRORS, READ_ERRORS, documented_error
-from idempotency.api import HEADER, InvalidIdempotencyKey, idempotent
-from idempotency.keys import InvalidKey, check_key
+from idempotency.api import idempotent
 from incidents.api.serializers import StrictFieldsMixin
 from incidents.bounds import MAX_DB_INT
 
@@ -198,20 +197,11 @@ def _refusal(error: Exception) -> ApiValidationError:
     return ApiValidationError({field: [str(error)]})
 
 
-def _check_idempotency_key(request) -> None:
-    """Refuse a malformed Idempotency-Key where answers are not kept (they hold a secret)."""
-    key = request.headers.get(HEADER)
-    if key is not None:
-        try:
-            check_key(key)
-        except InvalidKey as bad:
-            raise InvalidIdempotencyKey(str(bad)) from bad
-
-
-NOT_REPLAYED = (
-    " The answer holds a secret, which Seams keeps only encrypted: it is not kept for "
-    "replay, so `Idempotency-Key` is checked but not honoured here (a retry makes a new "
-    "secret)."
+SEALED_REPLAY = (
+    " A retry with the same `Idempotency-Key` gets this same answer, secret included (Seams "
+    "keeps it encrypted for the 24 hours a key is remembered), and changes nothing; if the "
+    "encryption key it was kept with has been removed since, the retry answers 409 "
+    "`idempotency_answer_unreadable`."
 )
 
 
@@ -242,7 +232,7 @@ class _ByIntegerId:
         description=(
             "A new endpoint; the answer carries its signing secret, shown this once. `scope` "
             "names the teams whose restricted reviews it may receive (teams you belong to); "
-            "an unknown team, or one you are not in, answers 400 naming `scope`." + NOT_REPLAYED
+            "an unknown team, or one you are not in, answers 400 naming `scope`." + SEALED_REPLAY
         ),
         request=EndpointInputSerializer,
         responses={201: EndpointCreatedSerializer, **ERRORS, 400: REFUSED_CHANGE, 403: REFUSED},
@@ -288,7 +278,7 @@ class _ByIntegerId:
         summary="Rotate an endpoint's signing secret",
         description=(
             "A new secret, shown this once; deliveries are signed with it from now on."
-            + NOT_REPLAYED
+            + SEALED_REPLAY
         ),
         parameters=[ID],
         request=None,
@@ -326,8 +316,8 @@ class EndpointViewSet(_ByIntegerId, viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         return body.validated_data
 
+    @idempotent(sealed=True)
     def create(self, request, *args, **kwargs):
-        _check_idempotency_key(request)
         data = self._input(partial=False)
         try:
             created = services.endpoint_create(
@@ -369,8 +359,8 @@ class EndpointViewSet(_ByIntegerId, viewsets.ModelViewSet):
         services.endpoint_delete(endpoint=instance)
 
     @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @idempotent(sealed=True)
     def rotate_secret(self, request, pk=None):
-        _check_idempotency_key(request)
         secret = services.endpoint_rotate_secret(endpoint=self.get_object())
         return Response({"secret": secret})
 
