@@ -29,6 +29,7 @@ SECTIONS = [
     ("users_affected_count", "Number of users affected"),
     ("narrative", "Narrative"),
     ("timeline", "Timeline"),
+    ("timeline_names_allowed", "Names in imported timelines"),
     ("factors", "Contributing factors"),
     ("went_well", "What went well"),
     ("where_lucky", "Where we got lucky"),
@@ -57,6 +58,7 @@ def snapshot(incident: Incident) -> dict[str, Any]:
         "coupling": incident.coupling,
         "users_affected_count": incident.users_affected_count,
         "restricted_to": incident.restricted_to_id,
+        "timeline_names_allowed": incident.timeline_names_allowed,
         "shapes": sorted(s.slug for s in incident.shapes.all()),
         "components": sorted(c.name for c in incident.components.all()),
         "timeline": [
@@ -114,6 +116,9 @@ def record_revision(*, incident: Incident, by, note: str = "") -> Revision:
 _MOMENT = re.compile("\ue000([^\ue000\ue001]{1,64})\ue001")
 # The snapshot keys a section shows, where they are not just the section's own key.
 SECTION_KEYS = {"times": tuple(TIME_FIELDS), "perrow": ("complexity", "coupling")}
+# Keys snapshots hold only since they were added: a snapshot without one says nothing about
+# it, so a diff against it leaves the section out rather than showing a change nobody made.
+RECORDED_LATER = {"timeline_names_allowed"}
 TIME_LABELS = {"started_at": "Started", "detected_at": "Detected", "mitigated_at": "Mitigated",
                "resolved_at": "Resolved"}  # fmt: skip
 NONE = "—"
@@ -246,6 +251,10 @@ def _section_lines(snap: dict[str, Any], section: str, names: _Names) -> list[st
         ]
     if section == "actions":
         return [_action_line(a, names) for a in snap.get("actions", [])]
+    if section == "timeline_names_allowed":
+        if snap.get(section):
+            return ["Kept: each imported message shows who wrote it"]
+        return ["Left out: each person is shown by their role"]
     if section == "restricted_to":
         from django.contrib.auth.models import Group
 
@@ -301,6 +310,8 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> list[SectionDiff
         stored = SECTION_KEYS.get(key, (key,))
         if all(old.get(k) == new.get(k) for k in stored):
             continue  # the same stored values read the same
+        if key in RECORDED_LATER and not (key in old and key in new):
+            continue
         # Lines with slugs for names tell whether anything shown changed, without a query.
         if _section_lines(old, key, _SLUGS) == _section_lines(new, key, _SLUGS):
             continue

@@ -421,6 +421,10 @@ def content_from_snapshot(snap: dict[str, Any]) -> ReviewContent:
     fields["complexity"] = snap.get("complexity")
     fields["coupling"] = snap.get("coupling")
     fields["users_affected_count"] = snap.get("users_affected_count")
+    # Restoring brings names back only as far as the current setting already allows: like
+    # the restriction, it is never loosened by restoring an older save.
+    if "timeline_names_allowed" in snap and not snap["timeline_names_allowed"]:
+        fields["timeline_names_allowed"] = False
     return ReviewContent(
         fields=fields,
         shapes=list(EmergentShape.objects.filter(slug__in=snap.get("shapes", []))),

@@ -11,7 +11,11 @@ import copy
 import pytest
 from django.contrib.auth.models import Group
 
+from incidents import services
+from incidents.models import Revision
 from incidents.revisions import diff_snapshots
+
+from .actions_helpers import person, review_with
 
 BASE = {
     "title": "Config push pinned CPU",
@@ -30,6 +34,7 @@ BASE = {
     "complexity": 4,
     "coupling": 5,
     "restricted_to": None,
+    "timeline_names_allowed": False,
     "shapes": ["recurrence"],
     "components": ["Edge config"],
     "timeline": [
@@ -72,6 +77,7 @@ def test_every_stored_value_shows_in_the_diff_when_it_changes(path):
     group = Group.objects.create(name="security")
     replacement = {
         "restricted_to": group.pk,
+        "timeline_names_allowed": True,
         "complexity": 2,
         "coupling": 1,
         "completed_at": "2026-01-02T03:04:05+00:00",
@@ -99,3 +105,30 @@ def test_restricting_a_review_names_the_group():
     [section] = diff_snapshots(BASE, _changed(("restricted_to",), group.pk))
     assert section.name == "Restricted to group"
     assert "group security" in section.html
+
+
+@pytest.mark.django_db
+def test_allowing_names_in_imported_timelines_is_in_the_history_and_a_restore_never_allows_them():
+    author = person("ana")
+    incident = review_with(by=author)
+    services.incident_patch(incident=incident, by=author, fields={"timeline_names_allowed": True})
+    first, second = Revision.objects.filter(incident=incident).order_by("version")
+    assert second.snapshot["timeline_names_allowed"] is True
+    [section] = diff_snapshots(first.snapshot, second.snapshot)
+    assert section.name == "Names in imported timelines"
+    assert "Kept: each imported message shows who wrote it" in section.html
+    # Restoring the save before names were allowed takes them away again...
+    services.revision_restore(revision=first, by=author)
+    incident.refresh_from_db()
+    assert incident.timeline_names_allowed is False
+    # ...but restoring the one that allowed them does not allow them again.
+    services.revision_restore(revision=second, by=author)
+    incident.refresh_from_db()
+    assert incident.timeline_names_allowed is False
+
+
+@pytest.mark.django_db
+def test_a_snapshot_from_before_the_setting_was_recorded_shows_no_change_to_it():
+    older = {key: value for key, value in BASE.items() if key != "timeline_names_allowed"}
+    assert diff_snapshots(older, BASE) == []
+    assert diff_snapshots(older, _changed(("timeline_names_allowed",), True)) == []
