@@ -6,3 +6,9 @@ class ChatConfig(AppConfig):
 
     name = "chat"
     verbose_name = "Chat"
+
+    def ready(self) -> None:
+        # Embedded mode: a chat answer's job waits until the acknowledgement has been sent.
+        from common import after_response
+
+        after_response.connect()

@@ -7,7 +7,9 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
+from common.after_response import run_after_response
 from incidents.tasks import RETRY_POLICY
 
 logger = logging.getLogger(__name__)
@@ -22,7 +24,14 @@ def answer_request_task(request_id: int) -> bool:
 
 
 def enqueue_answer(request_id: int) -> bool:
-    """Queue the answer; if the broker is down, the sweep queues it later. False then."""
+    """Queue the answer; if the broker is down, the sweep queues it later. False then.
+
+    In the embedded mode the job runs in-process; it is held until the platform's
+    acknowledgement has been sent (`common.after_response`), so a slow search cannot make
+    the platform give up on the request."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        run_after_response(lambda: answer_request_task.apply_async(args=[request_id]))
+        return True
     try:
         answer_request_task.apply_async(args=[request_id])
     except Exception:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+import requests
 from django.core.cache import cache
 from django.utils import timezone
 from werkzeug import Response
@@ -562,3 +564,45 @@ def test_the_acknowledgements_stay_within_a_few_queries(
     with django_assert_max_num_queries(3):
         post(client, "/integrations/slack/interactivity/", action_body(httpserver, "CPU pinned"))
     assert ChatRequest.objects.count() == 3
+
+
+# --- The embedded mode's acknowledgement -------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_the_embedded_mode_the_acknowledgement_is_sent_before_the_answer_is_posted(
+    live_server, httpserver, archive
+):
+    """Under a real threaded server (as `make run` serves), the answer's job runs in-process,
+    yet a slow answer cannot hold the acknowledgement past Slack's three seconds: the
+    acknowledgement arrives while posting the answer is still blocked."""
+    released = threading.Event()
+
+    def slow_slack(request):
+        released.wait(timeout=20)
+        return Response("ok")
+
+    httpserver.expect_request("/respond", method="POST").respond_with_handler(slow_slack)
+    body = command_body(httpserver, "similar rule deployed worldwide pinned CPU")
+    headers = {
+        key.removeprefix("HTTP_").replace("_", "-").title(): value
+        for key, value in sign(body).items()
+    }
+    try:
+        acknowledged = requests.post(
+            f"{live_server.url}/integrations/slack/commands/",
+            data=body,
+            headers={**headers, "Content-Type": FORM},
+            timeout=3,
+        )
+        assert acknowledged.status_code == 200
+        assert acknowledged.json()["text"] == "Looking…"
+        assert answers_received(httpserver) == []
+    finally:
+        released.set()
+    deadline = time.monotonic() + 20
+    while not ChatRequest.objects.filter(answered_at__isnull=False).exists():
+        assert time.monotonic() < deadline, "the answer was never posted"
+        time.sleep(0.05)
+    (answer,) = answers_received(httpserver)
+    assert "Rule deployed worldwide pinned CPU" in blocks_text(answer)
