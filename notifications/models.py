@@ -23,6 +23,7 @@ class Notification(models.Model):
         INVITED = "invited", "Invited"
         WEBHOOK_DISABLED = "webhook_disabled", "Webhook switched off"
         TRACKER_LINK_FAILED = "tracker_link_failed", "Tracker link failed"
+        TRACKER_SYNC_FAILED = "tracker_sync_failed", "Tracker issue not updated"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

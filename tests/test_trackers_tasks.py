@@ -21,18 +21,22 @@ def test_task_names_are_pinned():
     # Queued messages refer to tasks by name; renaming one strands every queued job.
     ours = sorted(name for name in app.tasks if name.startswith("trackers."))
     assert ours == ["trackers.poll", "trackers.poll_connection", "trackers.push_issue",
-                    "trackers.sweep"]  # fmt: skip
+                    "trackers.push_status", "trackers.sweep"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "task", [tasks.push_issue_task, tasks.poll_connection_task, tasks.poll_task, tasks.sweep_task]
-)
+    "task",
+    [tasks.push_issue_task, tasks.push_status_task, tasks.poll_connection_task, tasks.poll_task,
+     tasks.sweep_task],
+)  # fmt: skip
 def test_jobs_ack_late_and_have_time_limits(task):
     assert task.acks_late is True
     assert 0 < task.soft_time_limit < task.time_limit
 
 
-@pytest.mark.parametrize("task", [tasks.push_issue_task, tasks.poll_connection_task])
+@pytest.mark.parametrize(
+    "task", [tasks.push_issue_task, tasks.push_status_task, tasks.poll_connection_task]
+)
 def test_jobs_that_call_a_tracker_are_retried_a_bounded_number_of_times(task):
     assert task.reject_on_worker_lost is True
     assert 0 < task.max_retries <= 10

@@ -63,6 +63,9 @@ class FakeGitHub:
         server.expect_request(re.compile(rf"^{base}/\d+$"), method="GET").respond_with_handler(
             self.get
         )
+        server.expect_request(re.compile(rf"^{base}/\d+$"), method="PATCH").respond_with_handler(
+            self.patch
+        )
         return self
 
     def _seen(self, request: Request) -> Response | None:
@@ -111,6 +114,23 @@ class FakeGitHub:
             return Response(status=304, headers={"ETag": etag})
         return _json(issue, 200, {"ETag": etag})
 
+    def patch(self, request: Request) -> Response:
+        """Close (with a reason) or reopen, as GitHub's "update an issue" does."""
+        if failed := self._seen(request):
+            return failed
+        issue = self.issues.get(int(request.path.rsplit("/", 1)[1]))
+        if issue is None:
+            return _json({"message": "Not Found"}, 404)
+        change = request.get_json()
+        if change.get("state") == "closed":
+            self.close(issue["number"], change.get("state_reason") or "completed")
+        elif change.get("state") == "open":
+            self.reopen(issue["number"])
+        return _json(issue, 200, {"ETag": self.etag(issue)})
+
+    def patches(self) -> list[str]:
+        return [path for method, path in self.requests if method == "PATCH"]
+
     def close(self, number: int, reason: str = "completed") -> dict:
         issue = self.issues[number]
         issue.update(state="closed", state_reason=reason, updated_at=_now())
@@ -140,13 +160,58 @@ class FakeJira:
     created: int = 0
     searches: list[str] = field(default_factory=list)
     auth: set[str] = field(default_factory=set)
+    moved: list[tuple[str, str]] = field(default_factory=list)
 
     def install(self, server) -> FakeJira:
         server.expect_request("/rest/api/3/issue", method="POST").respond_with_handler(self.create)
         server.expect_request("/rest/api/3/search/jql", method="POST").respond_with_handler(
             self.search
         )
+        issue = r"^/rest/api/3/issue/[^/]+"
+        server.expect_request(re.compile(issue + "$"), method="GET").respond_with_handler(self.get)
+        server.expect_request(
+            re.compile(issue + "/transitions$"), method="GET"
+        ).respond_with_handler(self.transitions)
+        server.expect_request(
+            re.compile(issue + "/transitions$"), method="POST"
+        ).respond_with_handler(self.transition)
         return self
+
+    # A small workflow: To Do → In Progress → Done, and Done → To Do again.
+    WORKFLOW = {
+        "11": {"name": "To Do", "statusCategory": {"key": "new"}},
+        "21": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+        "31": {"name": "Done", "statusCategory": {"key": "done"}},
+    }
+    MOVES = {"To Do": ["21", "31"], "In Progress": ["11", "31"], "Done": ["11"]}
+
+    def _found(self, request: Request) -> dict | None:
+        wanted = request.path.split("/rest/api/3/issue/", 1)[1].split("/", 1)[0]
+        return next((i for i in self.issues.values() if wanted in (i["id"], i["key"])), None)
+
+    def get(self, request: Request) -> Response:
+        issue = self._found(request)
+        return _json(issue) if issue else _json({"errorMessages": ["Issue does not exist"]}, 404)
+
+    def transitions(self, request: Request) -> Response:
+        issue = self._found(request)
+        if issue is None:
+            return _json({"errorMessages": ["Issue does not exist"]}, 404)
+        now = issue["fields"]["status"]["name"]
+        offered = [
+            {"id": tid, "name": self.WORKFLOW[tid]["name"], "to": self.WORKFLOW[tid]}
+            for tid in self.MOVES.get(now, [])
+        ]
+        return _json({"transitions": offered})
+
+    def transition(self, request: Request) -> Response:
+        issue = self._found(request)
+        tid = request.get_json()["transition"]["id"]
+        if issue is None or tid not in self.MOVES.get(issue["fields"]["status"]["name"], []):
+            return _json({"errorMessages": ["Transition is not valid"]}, 400)
+        self.moved.append((issue["key"], self.WORKFLOW[tid]["name"]))
+        issue["fields"].update(status=dict(self.WORKFLOW[tid]), updated=_now())
+        return Response(status=204)
 
     def create(self, request: Request) -> Response:
         self.auth.add(request.headers.get("Authorization", ""))
@@ -195,6 +260,16 @@ class FakeLinear:
     issues: dict[str, dict] = field(default_factory=dict)
     creates: int = 0
     keys: set[str] = field(default_factory=set)
+    updates: list[tuple[str, str]] = field(default_factory=list)
+    # The team's workflow states, by id (Linear orders them by `position` within a type).
+    STATES = {
+        "s-backlog": {"name": "Backlog", "type": "backlog", "position": 0},
+        "s-todo": {"name": "Todo", "type": "unstarted", "position": 1},
+        "s-doing": {"name": "In Progress", "type": "started", "position": 2},
+        "s-done": {"name": "Done", "type": "completed", "position": 3},
+        "s-dup": {"name": "Duplicate", "type": "canceled", "position": 5},
+        "s-canceled": {"name": "Canceled", "type": "canceled", "position": 4},
+    }
 
     def install(self, server) -> FakeLinear:
         server.expect_request("/graphql", method="POST").respond_with_handler(self.graphql)
@@ -224,6 +299,21 @@ class FakeLinear:
             }
             self.issues[issue["id"]] = issue
             return _json({"data": {"issueCreate": {"success": True, "issue": issue}}})
+        if "issueUpdate" in query:
+            issue = self.issues.get(variables["id"])
+            state = self.STATES.get(variables["input"].get("stateId"))
+            if issue is None or state is None:
+                return _json({"errors": [{"message": "Entity not found"}], "data": None})
+            issue.update(state={"name": state["name"], "type": state["type"]}, updatedAt=_now())
+            self.updates.append((issue["identifier"], state["name"]))
+            return _json({"data": {"issueUpdate": {"success": True, "issue": issue}}})
+        if "team {" in query:
+            found = self.issues.get(variables["id"])
+            if found is None:
+                return _json({"errors": [{"message": "Entity not found"}], "data": None})
+            nodes = [{"id": sid, **state} for sid, state in self.STATES.items()]
+            return _json({"data": {"issue": {"id": found["id"],
+                                             "team": {"states": {"nodes": nodes}}}}})  # fmt: skip
         if "issues(" in query:
             wanted = variables.get("id") or variables.get("filter", {}).get("id", {})
             ids = [wanted] if isinstance(wanted, str) else wanted.get("in") or [wanted.get("eq")]

@@ -49,6 +49,7 @@ class ConnectionForm(forms.ModelForm):
             "token",
             "webhook_secret",
             "allow_restricted",
+            "close_from_seams",
             "enabled",
             "acting_user",
         ]

@@ -38,7 +38,11 @@ class TrackedIssueSerializer(serializers.ModelSerializer):
     action_item = serializers.IntegerField(source="action_item_id")
     connection = ConnectionSerializer()
     error = serializers.CharField(
-        source="last_error", help_text="Why the link could not be made (state `failed`)."
+        source="last_error",
+        help_text=(
+            "Why the link could not be made (state `failed`), or why the issue could not be "
+            "closed or reopened as its item was in Seams (state `linked`)."
+        ),
     )
 
     class Meta:

@@ -1,6 +1,6 @@
 """The three trackers' APIs, spoken over HTTP: create an issue, find one by Seams' marker,
-read one (with its ETag where the tracker has them), poll for changes, and read and verify
-their webhooks.
+read one (with its ETag where the tracker has them), close or reopen one, poll for changes,
+and read and verify their webhooks.
 
 Every call has a timeout (`TIMEOUT`): a tracker that hangs must not hold a worker. A failure
 is a `TrackerError` that says whether trying again later may help (`transient`: the network,
@@ -184,6 +184,10 @@ class Tracker(Protocol):
     def parse(self, text: str) -> Reference:
         """An issue's address or key, as typed by a person; ValueError saying what to give."""
 
+    def set_state(self, link: TrackedIssue, state: str) -> RemoteIssue:
+        """Close the linked issue (`Remote.DONE`, `Remote.WONT_DO` where the tracker tells
+        the two apart) or reopen it (`Remote.OPEN`); the issue as it is afterwards."""
+
     def webhook(self, headers: Mapping[str, str], body: bytes, data: Any) -> RemoteIssue | None:
         """The issue a (verified) webhook is about; None for events Seams does not follow."""
 
@@ -281,6 +285,21 @@ class GitHub:
         headers = {**self.headers, **({"If-None-Match": etag} if etag else {})}
         response = _request(
             "GET", f"{self.base}/repos/{self.repo}/issues/{link.number}", headers=headers
+        )
+        return self._issue(_json(response), response.headers.get("ETag", ""))
+
+    def set_state(self, link: TrackedIssue, state: str) -> RemoteIssue:
+        """GitHub closes an issue as completed or as not planned, and reopens it."""
+        if state == Remote.OPEN:
+            change = {"state": "open"}
+        else:
+            reason = "not_planned" if state == Remote.WONT_DO else "completed"
+            change = {"state": "closed", "state_reason": reason}
+        response = _request(
+            "PATCH",
+            f"{self.base}/repos/{self.repo}/issues/{link.number}",
+            headers=self.headers,
+            json=change,
         )
         return self._issue(_json(response), response.headers.get("ETag", ""))
 
@@ -444,6 +463,39 @@ class Jira:
             found += self._search(f"key in ({chunk}){window}")
         return found
 
+    def set_state(self, link: TrackedIssue, state: str) -> RemoteIssue:
+        """Jira moves an issue only along its workflow's transitions: the first one available
+        now that leads into the Done category closes it (Jira has no "closed, not done"
+        apart from Done), the first that leads out of it reopens it."""
+        issue = f"{self.base}/rest/api/3/issue/{link.external_id or link.key}"
+        offered = _json(_request("GET", f"{issue}/transitions", auth=self.auth))
+        closing = state != Remote.OPEN
+        chosen = next(
+            (
+                t
+                for t in (offered.get("transitions") or [] if isinstance(offered, dict) else [])
+                if isinstance(t, dict)
+                and (((t.get("to") or {}).get("statusCategory") or {}).get("key") == "done")
+                == closing
+            ),
+            None,
+        )
+        if chosen is None:
+            raise TrackerError(
+                f"Jira's workflow offers {link.key} no transition "
+                f"{'into' if closing else 'out of'} a Done status from where it is now: "
+                "move it there in Jira.",
+                transient=False,
+            )
+        _request(
+            "POST",
+            f"{issue}/transitions",
+            auth=self.auth,
+            json={"transition": {"id": str(chosen.get("id", ""))}},
+            ok=(200, 204),
+        )
+        return self.fetch(link)
+
     def parse(self, text: str) -> Reference:
         match = re.fullmatch(
             r"(?:https?://\S+/browse/)?([A-Za-z][A-Za-z0-9_]*-\d+)/?", text.strip()
@@ -596,6 +648,42 @@ class Linear:
             )
             found += [self._issue(node) for node in (data.get("issues") or {}).get("nodes") or []]
         return found
+
+    def set_state(self, link: TrackedIssue, state: str) -> RemoteIssue:
+        """Linear moves an issue to a state of its team: the first (by the team's order) of
+        type completed for done, canceled for won't do, and unstarted (else backlog, else
+        started) to reopen it."""
+        issue_id = link.external_id or link.key
+        data = self._query(
+            "query($id: String!) { issue(id: $id) { id team { states { nodes "
+            "{ id name type position } } } } }",
+            {"id": issue_id},
+        )
+        team = ((data.get("issue") or {}).get("team") or {}).get("states") or {}
+        states = sorted(
+            (n for n in team.get("nodes") or [] if isinstance(n, dict)),
+            key=lambda n: n.get("position") or 0,
+        )
+        wanted = {
+            Remote.DONE: ("completed",),
+            Remote.WONT_DO: ("canceled", "completed"),
+            Remote.OPEN: ("unstarted", "backlog", "started"),
+        }[state]
+        chosen = next((n for kind in wanted for n in states if n.get("type") == kind), None)
+        if chosen is None:
+            raise TrackerError(
+                f"Linear's team of {link.key} has no state of type {' or '.join(wanted)}.",
+                transient=False,
+            )
+        changed = self._query(
+            f"mutation($id: String!, $input: IssueUpdateInput!) {{ issueUpdate(id: $id, "
+            f"input: $input) {{ success issue {{ {ISSUE_FIELDS} }} }} }}",
+            {"id": issue_id, "input": {"stateId": chosen["id"]}},
+        )
+        updated = (changed.get("issueUpdate") or {}).get("issue")
+        if not updated:
+            raise TrackerError(f"Linear did not change {link.key}.", transient=True)
+        return self._issue(updated)
 
     def parse(self, text: str) -> Reference:
         match = re.fullmatch(

@@ -69,6 +69,16 @@ class TrackerConnection(models.Model):
         ),
     )
     enabled = models.BooleanField(default=True)
+    # Off by default: a tracker's workflow may have steps (review, verification) that an
+    # item closed in Seams should not skip, so sending the change there is chosen per tracker.
+    close_from_seams = models.BooleanField(
+        "close and reopen issues from Seams",
+        default=False,
+        help_text=(
+            "When a linked item is closed (done or won't do) or reopened in Seams, do the same "
+            "to its issue. Off: status flows only from the tracker to Seams."
+        ),
+    )
     # Closing or reopening an item because the tracker said so is a change like any other:
     # it is recorded as made by this account (made for the connection, never able to sign in).
     acting_user = models.ForeignKey(
@@ -135,6 +145,12 @@ class TrackedIssue(models.Model):
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     remote_actor = models.CharField(max_length=200, blank=True)
     etag = models.CharField(max_length=200, blank=True)
+    # The item's status when Seams last agreed with the tracker about it: a save that leaves
+    # it as it was is no change to send, and a change the tracker made is never sent back.
+    item_status_seen = models.CharField(max_length=20, blank=True)
+    # When a change made in Seams began waiting to be sent to the tracker (its job, or the
+    # sweep, sends it); empty when nothing waits.
+    push_wanted_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     requested_by = models.ForeignKey(
@@ -148,7 +164,10 @@ class TrackedIssue(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["state", "requested_at"])]
+        indexes = [
+            models.Index(fields=["state", "requested_at"]),
+            models.Index(fields=["push_wanted_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.key or f"{self.connection} ({self.get_state_display()})"

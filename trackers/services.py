@@ -1,4 +1,5 @@
-"""Linking action items to tracker issues, and letting the trackers' status flow back.
+"""Linking action items to tracker issues, letting the trackers' status flow back, and,
+where a connection says so, sending an item closed or reopened in Seams to its issue.
 
 Writes only: asking for a link (`tracked_issue_create`, `tracked_issue_link`), doing it
 (`push_issue`, run by a job), taking in what a tracker says (`apply_remote`, from webhooks
@@ -9,6 +10,11 @@ Done category, a Linear state of type completed) closes the item as done; closed
 being done (GitHub not planned or duplicate, Linear canceled) closes it as won't do; reopened
 reopens it. Seams acts on *changes* of the tracker's state only, so a change made in Seams
 (closing an item whose issue stays open) holds until the tracker's state changes again.
+
+The other way (`close_from_seams` on the connection): every save of a review notes which
+linked items were closed or reopened since Seams and the tracker last agreed
+(`note_item_statuses`), and a job closes or reopens their issues (`push_status`). A change
+the tracker made is never sent back to it.
 """
 
 from __future__ import annotations
@@ -318,8 +324,13 @@ def apply_remote(link_id: int, remote: RemoteIssue, *, linked: bool = False) -> 
             link.state = TrackedIssue.State.LINKED
             link.last_error = ""
             link.claimed_until = None
-        link.save()
         status = _target(previous, remote.state, link.action_item.status)
+        # What the item is (or is about to become) because of what the tracker says: Seams
+        # and the tracker agree on it, so it is no change of Seams' to send back.
+        link.item_status_seen = status or link.action_item.status
+        if status is not None:
+            link.push_wanted_at = None  # the tracker's newer change wins over a waiting one
+        link.save()
         if status is not None:
             try:
                 action_item_set_status(
@@ -383,6 +394,167 @@ def poll_connection(connection_id: int) -> Polled:
     return Polled(checked=len(found), unchanged=len(links) - len(found), changed=changed)
 
 
+# --- status flowing out: closed or reopened in Seams ----------------------------------------
+
+PUSH_FAILED = "Could not {doing} {key} in {connection}: {error}"
+
+
+def _closed(status: str) -> bool:
+    return status not in OPEN_STATUSES
+
+
+def _remote_closed(remote_state: str) -> bool:
+    return remote_state in (TrackedIssue.Remote.DONE, TrackedIssue.Remote.WONT_DO)
+
+
+def note_item_statuses(incident_id: int) -> list[int]:
+    """After a save of a review (any save: the editor, the API, a status change, a restore):
+    for each of its linked items whose status changed since Seams and the tracker last
+    agreed, and whose connection closes issues from Seams, mark the change as waiting and
+    queue its job after commit. Only closed against open counts (done and won't do are both
+    closed). Returns the links now waiting."""
+    from .tasks import enqueue_status_push  # tasks call these services: imported when needed
+
+    now = timezone.now()
+    waiting = []
+    links = TrackedIssue.objects.filter(
+        action_item__incident_id=incident_id, state=TrackedIssue.State.LINKED
+    ).select_related("connection", "action_item")
+    for link in links:
+        status = link.action_item.status
+        if status == link.item_status_seen:
+            continue
+        send = (
+            link.connection.enabled
+            and link.connection.close_from_seams
+            and _closed(status) != _remote_closed(link.remote_state)
+        )
+        # Not sending also withdraws a change still waiting: the item is back to what the
+        # tracker says, or the connection no longer closes issues. Either way an earlier
+        # failure to send is no longer news.
+        TrackedIssue.objects.filter(pk=link.pk).update(
+            item_status_seen=status, push_wanted_at=now if send else None, last_error=""
+        )
+        if send:
+            waiting.append(link.pk)
+    for pk in waiting:
+        transaction.on_commit(lambda pk=pk: enqueue_status_push(pk))
+    return waiting
+
+
+def _claim_push(link_id: int):
+    """Hold a link whose change waits, for this job; the moment it began waiting, or None
+    when nothing waits or another job holds it."""
+    now = timezone.now()
+    waiting = TrackedIssue.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        pk=link_id,
+        state=TrackedIssue.State.LINKED,
+        push_wanted_at__isnull=False,
+    )
+    wanted_at = waiting.values_list("push_wanted_at", flat=True).first()
+    if wanted_at is None:
+        return None
+    held = waiting.filter(push_wanted_at=wanted_at).update(claimed_until=now + CLAIM_FOR)
+    return wanted_at if held else None
+
+
+def _settle(link_id: int, wanted_at, **fields) -> bool:
+    """Mark the change that waited since `wanted_at` as done with and let the link go.
+    True when a newer change waits (made while this one was being sent)."""
+    TrackedIssue.objects.filter(pk=link_id, push_wanted_at=wanted_at).update(
+        push_wanted_at=None, **fields
+    )
+    release(link_id)
+    return TrackedIssue.objects.filter(pk=link_id, push_wanted_at__isnull=False).exists()
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """What sending one item's status to its tracker did."""
+
+    sent: str | None = None  # the state asked of the tracker; None when nothing was sent
+    again: bool = False  # a newer change waits: queue the job again
+
+
+def push_status(link_id: int) -> Pushed:
+    """Close or reopen the linked issue as its item now is in Seams, and record what the
+    tracker says afterwards. Idempotent: when the issue already agrees (a retry after a lost
+    answer, a tracker quicker than the job) nothing is sent. Raises `TrackerError` (the job
+    retries the transient ones)."""
+    wanted_at = _claim_push(link_id)
+    if wanted_at is None:
+        return Pushed()
+    link = TrackedIssue.objects.select_related("connection", "action_item").get(pk=link_id)
+    status = link.action_item.status
+    if not (link.connection.enabled and link.connection.close_from_seams) or _closed(
+        status
+    ) == _remote_closed(link.remote_state):
+        return Pushed(again=_settle(link_id, wanted_at))
+    if not _closed(status):
+        target = TrackedIssue.Remote.OPEN
+    elif status == ActionItem.Status.WONT_DO:
+        target = TrackedIssue.Remote.WONT_DO
+    else:
+        target = TrackedIssue.Remote.DONE
+    remote = clients.client_for(link.connection).set_state(link, target)
+    apply_remote(link_id, remote)
+    logger.info("%s in %s set %s: its action item is %s in Seams", link, link.connection,
+                remote.status or remote.state, status)  # fmt: skip
+    return Pushed(sent=target, again=_settle(link_id, wanted_at, last_error=""))
+
+
+def push_status_failed(link_id: int, error: str) -> None:
+    """Record that the item's change could not be sent (after the job's last try, or at once
+    for an error no retry helps), on the item's page and in the API, and tell who made the
+    change: the item's closer, else whoever linked the issue. The change stays made in
+    Seams; the issue is left as it is."""
+    link = (
+        TrackedIssue.objects.select_related(
+            "connection", "action_item__incident", "action_item__closed_by", "requested_by"
+        )
+        .filter(pk=link_id)
+        .first()
+    )
+    if link is None:
+        return
+    item = link.action_item
+    doing = "reopen" if not _closed(item.status) else "close"
+    message = PUSH_FAILED.format(doing=doing, key=link.key, connection=link.connection, error=error)
+    wanted_at = link.push_wanted_at
+    TrackedIssue.objects.filter(pk=link_id, push_wanted_at=wanted_at).update(
+        push_wanted_at=None, last_error=message[:2000], claimed_until=None
+    )
+    logger.error("tracker link %s: %s", link_id, message)
+    person = item.closed_by if _closed(item.status) and item.closed_by else link.requested_by
+    if person is None or wanted_at is None:
+        return
+    notify(
+        recipients=[person],
+        kind=Notification.Kind.TRACKER_SYNC_FAILED,
+        text=f"{message} “{item.title}” is {item.get_status_display().lower()} in Seams.",
+        url=f"{item.incident.get_absolute_url()}#actions-heading",
+        incident=item.incident,
+        action_item=item,
+        key=f"tracker-sync-failed:{link.pk}:{wanted_at.isoformat()}",
+    )
+
+
+def stale_pushes(*, grace: timedelta, limit: int = 500) -> list[int]:
+    """Links whose change has waited longer than `grace` and that no job holds: their job
+    was lost (broker down, worker killed), and the sweep queues them again."""
+    now = timezone.now()
+    return list(
+        TrackedIssue.objects.filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+            state=TrackedIssue.State.LINKED,
+            push_wanted_at__lt=now - grace,
+        )
+        .order_by("push_wanted_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 def link_for_webhook(connection: TrackerConnection, remote: RemoteIssue) -> TrackedIssue | None:
     """The link a webhook's issue belongs to, if Seams links it."""
     links = TrackedIssue.objects.filter(connection=connection).exclude(
@@ -416,9 +588,12 @@ __all__ = [
     "TrackerRefused",
     "apply_remote",
     "link_for_webhook",
+    "note_item_statuses",
     "poll_connection",
     "push_failed",
     "push_issue",
+    "push_status",
+    "push_status_failed",
     "tracked_issue_create",
     "tracked_issue_link",
 ]

@@ -1,4 +1,5 @@
-"""Background jobs of the trackers app: make a link, poll the trackers, sweep lost jobs.
+"""Background jobs of the trackers app: make a link, close or reopen a linked issue, poll
+the trackers, sweep lost jobs.
 
 Every job is named, acknowledged late, time-limited and idempotent. A tracker that fails
 for a while (network, 5xx, rate limits) is retried with exponential backoff and full jitter
@@ -68,6 +69,37 @@ def enqueue_push(link_id: int) -> bool:
     return not (isinstance(result, EagerResult) and result.failed())
 
 
+@shared_task(bind=True, name="trackers.push_status", **LIMITS, **COMMON)
+def push_status_task(self, link_id: int) -> str:
+    """Close or reopen one linked issue as its item is in Seams; see
+    `services.push_status`."""
+    try:
+        pushed = services.push_status(link_id)
+    except TrackerError as error:
+        services.release(link_id)
+        if error.transient and self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+        services.push_status_failed(link_id, str(error))
+        return "failed"
+    except (DatabaseError, InterfaceError) as error:
+        services.release(link_id)
+        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+    if pushed.again:
+        enqueue_status_push(link_id)  # changed again while this one was being sent
+    return pushed.sent or "unchanged"
+
+
+def enqueue_status_push(link_id: int) -> bool:
+    """Queue sending one item's status after commit; never raise. If the broker cannot take
+    it, the change stays waiting and the sweep queues it later."""
+    try:
+        result = push_status_task.apply_async(args=[link_id])
+    except Exception:  # the broker's failure modes are many; none may fail the save
+        logger.warning("could not queue tracker status %s; the sweep will", link_id, exc_info=True)
+        return False
+    return not (isinstance(result, EagerResult) and result.failed())
+
+
 @shared_task(bind=True, name="trackers.poll_connection", **LIMITS, **COMMON)
 def poll_connection_task(self, connection_id: int) -> dict:
     """Poll one connection's linked issues; see `services.poll_connection`."""
@@ -108,9 +140,12 @@ def sweep_task() -> int:
 
 def sweep(*, grace_seconds: int | None = None) -> int:
     """Queue the job of every link asked for longer than the grace period ago and still not
-    made. A job that was only slow holds its link (`claimed_until`), so it is not doubled;
-    one that runs twice finds the issue by its marker. Returns how many were queued."""
+    made, and of every item status change waiting that long to be sent. A job that was only
+    slow holds its link (`claimed_until`), so it is not doubled; one that runs twice finds
+    the issue by its marker, or the issue already as the item is. Returns how many were
+    queued."""
     if grace_seconds is None:
         grace_seconds = settings.SEAMS_TRACKER_GRACE_SECONDS
-    ids = services.stale_links(grace=timedelta(seconds=grace_seconds))
-    return sum(enqueue_push(pk) for pk in ids)
+    grace = timedelta(seconds=grace_seconds)
+    links = sum(enqueue_push(pk) for pk in services.stale_links(grace=grace))
+    return links + sum(enqueue_status_push(pk) for pk in services.stale_pushes(grace=grace))
