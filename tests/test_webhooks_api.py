@@ -195,7 +195,8 @@ def test_the_schema_documents_every_event_and_the_endpoints(client):
     assert "webhooks" not in schema  # a 3.1 key: in the 3.0 schema it is an extension
     assert set(schema["x-webhooks"]) == {
         "review.published", "review.requested", "structure.recurred",
-        "structure.recurred_despite_remediation", "action_item.overdue", "ping",
+        "structure.recurred_despite_remediation", "structure.recognised", "action_item.overdue",
+        "ping",
     }  # fmt: skip
     published = schema["x-webhooks"]["review.published"]["post"]
     assert "Seams-Signature" in published["description"]

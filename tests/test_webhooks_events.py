@@ -154,7 +154,7 @@ def test_a_recurrence_names_an_earlier_review_of_another_group_to_nobody(httpser
 
 def test_a_recompute_that_finds_a_recurrence_is_caught_up_by_the_periodic_job(httpserver):
     _, url = receiver(httpserver, 200)
-    endpoint(url)
+    endpoint(url, events=["structure.recurred"])
     a = incident("A", started=day(0), reviewed=day(5))
     b = incident("B", started=day(40), reviewed=day(45))
     recompute_all()  # sends no per-incident signal
@@ -163,6 +163,55 @@ def test_a_recompute_that_finds_a_recurrence_is_caught_up_by_the_periodic_job(ht
     assert emit_periodic_events_task.apply().get()["recurrences"] == 1
     assert Event.objects.get().payload["data"]["review"]["title"] == "B"
     assert emit_periodic_events_task.apply().get()["recurrences"] == 0
+
+
+def test_a_structure_a_recompute_recognises_anew_is_announced_once_naming_only_open_reviews(
+    httpserver, django_capture_on_commit_callbacks
+):
+    security = GroupFactory(name="security")
+    hook, url = receiver(httpserver, 200)
+    endpoint(url, events=["structure.recognised"])
+    incident("A", started=day(0), reviewed=day(5))
+    incident("Secret B", started=day(20), reviewed=day(25), restricted_to=security)
+    incident("C", started=day(40), reviewed=day(45))
+    with django_capture_on_commit_callbacks(execute=True):
+        recompute_all()  # the first recompute: every structure is new to Seams
+    (event,) = Event.objects.filter(type="structure.recognised")
+    data = valid(event)["data"]
+    assert data["structure"]["pattern"] == PATTERN
+    assert data["reviews"] == 2  # the restricted review is neither counted nor named
+    assert (data["earliest_review"]["title"], data["latest_review"]["title"]) == ("A", "C")
+    assert "Secret B" not in str(event.payload)
+    assert event.restricted_to is None
+    assert [e["type"] for e in hook.events()] == ["structure.recognised"]
+    # A recompute that finds the same structures again is no news.
+    with django_capture_on_commit_callbacks(execute=True):
+        recompute_all()
+    assert Event.objects.filter(type="structure.recognised").count() == 1
+    assert len(hook.received) == 1
+
+
+def test_a_structure_with_one_open_review_is_not_announced(httpserver):
+    security = GroupFactory(name="security")
+    _, url = receiver(httpserver, 200)
+    endpoint(url, events=["structure.recognised"])
+    incident("Secret A", started=day(0), reviewed=day(5), restricted_to=security)
+    incident("B", started=day(40), reviewed=day(45))
+    assert recompute_all() >= 1
+    assert not Event.objects.exists()
+
+
+def test_a_structure_found_by_analysing_a_new_review_is_a_recurrence_not_a_recognition(
+    httpserver,
+):
+    _, url = receiver(httpserver, 200)
+    endpoint(url)
+    a = incident("A", started=day(0), reviewed=day(5))
+    b = incident("B", started=day(40), reviewed=day(45))
+    analyse_incident(incident_id=a.pk)
+    analyse_incident(incident_id=b.pk)
+    recompute_all()
+    assert [e.type for e in Event.objects.all()] == ["structure.recurred"]
 
 
 def test_an_overdue_action_item_is_announced_once_per_due_date(httpserver):

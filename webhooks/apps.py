@@ -23,3 +23,6 @@ class WebhooksConfig(AppConfig):
         recurrence.incident_analysed.connect(
             receivers.on_incident_analysed, dispatch_uid="webhooks-analysed"
         )
+        recurrence.structures_recognised.connect(
+            receivers.on_structures_recognised, dispatch_uid="webhooks-recognised"
+        )

@@ -19,11 +19,12 @@ from datetime import date
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from actions.selectors import OPEN_STATUSES, REVIEW_TEXT
-from incidents.models import ActionItem, Incident, RecurrenceMembership
+from incidents.models import ActionItem, Incident, RecurrenceMembership, RecurringStructure
 
 from .models import Delivery, Endpoint, Event, EventType
 
@@ -180,13 +181,7 @@ def structure_data(membership: RecurrenceMembership, *, despite: bool) -> dict:
         incident.restricted_to_id,
     )
     data = {
-        "structure": {
-            "id": structure.pk,
-            "name": structure.name or structure.pattern.name,
-            "kind": structure.kind,
-            "pattern": structure.pattern.slug,
-            "url": absolute(reverse("incidents:structure", args=[structure.pk])),
-        },
+        "structure": structure_summary(structure),
         "review": review_data(incident),
         "previous_review": review_data(previous) if shareable else None,
     }
@@ -261,13 +256,60 @@ def emit_recurrences_of(incident: Incident) -> int:
 def emit_recent_recurrences(*, days: int = 2) -> int:
     """Catch up the recurrence events of reviews saved and analysed in the last `days` days,
     whose signal was lost (e.g. the analysis committed but emitting failed). Recurrences a
-    full recompute finds among older reviews (after a catalogue change) are not news, and are
-    not announced."""
+    full recompute finds among older reviews (after a catalogue change) are not recurrences
+    that just happened: they are announced once per structure as `structure.recognised`."""
     since = timezone.now() - timezone.timedelta(days=days)
     recent = _memberships().filter(
         incident__analysed_at__gte=since, incident__updated_at__gte=since
     )
     return emit_recurrences(recent.order_by("pk").iterator(chunk_size=BATCH))
+
+
+# --- structure.recognised -----------------------------------------------------------------
+
+
+def structure_summary(structure: RecurringStructure) -> dict:
+    """The structure as payloads name it."""
+    return {
+        "id": structure.pk,
+        "name": structure.name or structure.pattern.name,
+        "kind": structure.kind,
+        "pattern": structure.pattern.slug,
+        "url": absolute(reverse("incidents:structure", args=[structure.pk])),
+    }
+
+
+def emit_recognised(signatures: list[str]) -> int:
+    """Emit `structure.recognised` once for each structure a full recompute found anew,
+    naming and counting only its unrestricted reviews: an event goes to every subscriber,
+    and a count must not give a restricted review away. A structure with fewer than two
+    unrestricted reviews is not announced. Returns how many events were newly recorded."""
+    if not subscribers(EventType.STRUCTURE_RECOGNISED, None):
+        return 0  # nobody listens: spare the work
+    count = 0
+    for structure in RecurringStructure.objects.filter(signature__in=signatures).select_related(
+        "pattern"
+    ):
+        reviews = list(
+            structure.incidents.filter(restricted_to__isnull=True)
+            .order_by(F("started_at").asc(nulls_last=True), "pk")
+            .defer(*REVIEW_TEXT)
+        )
+        if len(reviews) < 2:
+            continue
+        digest = hashlib.sha256(structure.signature.encode()).hexdigest()[:24]
+        event = emit(
+            event_type=EventType.STRUCTURE_RECOGNISED,
+            key=f"{EventType.STRUCTURE_RECOGNISED}:{digest}",
+            data={
+                "structure": structure_summary(structure),
+                "reviews": len(reviews),
+                "earliest_review": review_data(reviews[0]),
+                "latest_review": review_data(reviews[-1]),
+            },
+        )
+        count += event is not None
+    return count
 
 
 # --- action_item.overdue ------------------------------------------------------------------

@@ -25,6 +25,10 @@ class EventType(models.TextChoices):
         "structure.recurred_despite_remediation",
         "A structure recurred despite remediation",
     )
+    STRUCTURE_RECOGNISED = (
+        "structure.recognised",
+        "A recompute recognised a recurring structure",
+    )
     ACTION_ITEM_OVERDUE = "action_item.overdue", "An action item is overdue"
     PING = "ping", "Test ping"
 

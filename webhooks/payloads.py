@@ -79,6 +79,16 @@ class StructureRecurredDespiteRemediationData(StructureRecurredData):
     )
 
 
+class StructureRecognisedData(serializers.Serializer):
+    structure = StructurePayload()
+    reviews = serializers.IntegerField(
+        help_text="How many unrestricted reviews show the structure (restricted ones are "
+        "neither counted nor named)."
+    )
+    earliest_review = ReviewPayload(help_text="The earliest of them.")
+    latest_review = ReviewPayload(help_text="The latest of them.")
+
+
 class ActionItemOverdueData(serializers.Serializer):
     action_item = ActionItemPayload()
     review = ReviewPayload()
@@ -121,6 +131,9 @@ PAYLOADS: dict[str, type[serializers.Serializer]] = {
         "StructureRecurredDespiteRemediationEvent",
         EventType.STRUCTURE_RECURRED_DESPITE_REMEDIATION,
         StructureRecurredDespiteRemediationData,
+    ),
+    EventType.STRUCTURE_RECOGNISED: envelope(
+        "StructureRecognisedEvent", EventType.STRUCTURE_RECOGNISED, StructureRecognisedData
     ),
     EventType.ACTION_ITEM_OVERDUE: envelope(
         "ActionItemOverdueEvent", EventType.ACTION_ITEM_OVERDUE, ActionItemOverdueData

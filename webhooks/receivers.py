@@ -26,6 +26,12 @@ def on_review_requested(sender, incident, by=None, reviewers=(), **kwargs) -> No
     )
 
 
+def on_structures_recognised(sender, signatures=(), **kwargs) -> None:
+    """After a full recompute committed: `structure.recognised` for the structures it found
+    anew."""
+    events.safely("recognised structures", events.emit_recognised, list(signatures))
+
+
 def on_incident_analysed(sender, incident, **kwargs) -> None:
     """In the analysis transaction: the recurrences the incident is part of."""
     events.safely("recurrence events", events.emit_recurrences_of, incident)

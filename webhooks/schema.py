@@ -31,6 +31,12 @@ DESCRIPTIONS = {
         "A structure recurred although the earlier review's action items aimed at it were "
         "all done: the remediation fixed a part, not the structure."
     ),
+    EventType.STRUCTURE_RECOGNISED: (
+        "A full recompute (nightly, or after a catalogue change or an import) recognised a "
+        "recurring structure among past reviews that Seams had not seen before: once per "
+        "structure, naming only unrestricted reviews. Its reviews are not new incidents, "
+        "which is why this is not `structure.recurred`."
+    ),
     EventType.ACTION_ITEM_OVERDUE: (
         "An open action item passed its due date (once per item and due date)."
     ),
@@ -57,6 +63,7 @@ REVIEW_PUBLISHED = _webhook(EventType.REVIEW_PUBLISHED)
 REVIEW_REQUESTED = _webhook(EventType.REVIEW_REQUESTED)
 STRUCTURE_RECURRED = _webhook(EventType.STRUCTURE_RECURRED)
 STRUCTURE_RECURRED_DESPITE_REMEDIATION = _webhook(EventType.STRUCTURE_RECURRED_DESPITE_REMEDIATION)
+STRUCTURE_RECOGNISED = _webhook(EventType.STRUCTURE_RECOGNISED)
 ACTION_ITEM_OVERDUE = _webhook(EventType.ACTION_ITEM_OVERDUE)
 PING = _webhook(EventType.PING)
 

@@ -488,6 +488,7 @@ SPECTACULAR_SETTINGS = {
         "webhooks.schema.REVIEW_REQUESTED",
         "webhooks.schema.STRUCTURE_RECURRED",
         "webhooks.schema.STRUCTURE_RECURRED_DESPITE_REMEDIATION",
+        "webhooks.schema.STRUCTURE_RECOGNISED",
         "webhooks.schema.ACTION_ITEM_OVERDUE",
         "webhooks.schema.PING",
     ],

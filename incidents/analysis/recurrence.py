@@ -74,6 +74,9 @@ incident_analysed = Signal()  # sender=Incident, incident=…
 incidents_rescored = Signal()  # sender=Incident, incidents=[…]
 recompute_started = Signal()  # sender=Incident, before the first chunk
 recompute_finished = Signal()  # sender=Incident, after the last chunk was scored
+# Sent after a full recompute has committed, with the signatures of the recurring structures
+# it found that were not there before it (a catalogue change, new mechanisms, a first import).
+structures_recognised = Signal()  # sender=RecurringStructure, signatures=[…]
 
 # A pair of patterns is a structure of its own only if at least this many incidents show both,
 # they co-occur at least PAIR_MIN_LIFT times as often as chance would have them, and the
@@ -995,6 +998,7 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
     started = timezone.now()
     catalogue = read_catalogue()
     ids = list(Incident.objects.order_by("pk").values_list("pk", flat=True))
+    known = set(RecurringStructure.objects.values_list("signature", flat=True))
 
     by_signature: dict[str, dict[int, str]] = defaultdict(dict)
     by_pattern: dict[str, dict[int, str]] = defaultdict(dict)
@@ -1030,4 +1034,6 @@ def recompute_all(*, chunk: int = 500, progress=lambda it, total: it) -> int:
         Incident.objects.filter(analysis_requested_at__lte=started).update(
             analysed_at=timezone.now()
         )
+    if recognised := sorted(kept - known):
+        structures_recognised.send(sender=RecurringStructure, signatures=recognised)
     return len(kept)
