@@ -469,15 +469,15 @@ class Jira:
         apart from Done), the first that leads out of it reopens it."""
         issue = f"{self.base}/rest/api/3/issue/{link.external_id or link.key}"
         offered = _json(_request("GET", f"{issue}/transitions", auth=self.auth))
+        transitions = offered.get("transitions") if isinstance(offered, dict) else None
         closing = state != Remote.OPEN
+
+        def into_done(transition: dict) -> bool:
+            target = transition.get("to") or {}
+            return (target.get("statusCategory") or {}).get("key") == "done"
+
         chosen = next(
-            (
-                t
-                for t in (offered.get("transitions") or [] if isinstance(offered, dict) else [])
-                if isinstance(t, dict)
-                and (((t.get("to") or {}).get("statusCategory") or {}).get("key") == "done")
-                == closing
-            ),
+            (t for t in transitions or [] if isinstance(t, dict) and into_done(t) == closing),
             None,
         )
         if chosen is None:

@@ -487,9 +487,8 @@ def push_status(link_id: int) -> Pushed:
         return Pushed()
     link = TrackedIssue.objects.select_related("connection", "action_item").get(pk=link_id)
     status = link.action_item.status
-    if not (link.connection.enabled and link.connection.close_from_seams) or _closed(
-        status
-    ) == _remote_closed(link.remote_state):
+    agrees = _closed(status) == _remote_closed(link.remote_state)
+    if agrees or not (link.connection.enabled and link.connection.close_from_seams):
         return Pushed(again=_settle(link_id, wanted_at))
     if not _closed(status):
         target = TrackedIssue.Remote.OPEN
