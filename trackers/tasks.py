@@ -11,7 +11,9 @@ and the API to show.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from celery.result import EagerResult
@@ -41,20 +43,33 @@ def backoff(retries: int) -> float:
     return full_jitter(retries, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
 
+# What `_attempt` returns when the job's last try failed and the failure was recorded.
+FAILED = object()
+
+
+def _attempt(task, link_id: int, work: Callable[[int], Any], failed: Callable[[int, str], None]):
+    """One try of a job about one link: `work(link_id)`'s result; on a tracker error the link
+    is let go, and the job retried (a transient error, tries left) or the failure recorded
+    (`failed`) and FAILED returned; on a database error, retried."""
+    try:
+        return work(link_id)
+    except TrackerError as error:
+        services.release(link_id)
+        if error.transient and task.request.retries < task.max_retries:
+            raise task.retry(exc=error, countdown=backoff(task.request.retries)) from error
+        failed(link_id, str(error))
+        return FAILED
+    except (DatabaseError, InterfaceError) as error:
+        services.release(link_id)
+        raise task.retry(exc=error, countdown=backoff(task.request.retries)) from error
+
+
 @shared_task(bind=True, name="trackers.push_issue", **LIMITS, **COMMON)
 def push_issue_task(self, link_id: int) -> str:
     """Create the issue of one link (or read the linked one); see `services.push_issue`."""
-    try:
-        link = services.push_issue(link_id)
-    except TrackerError as error:
-        services.release(link_id)
-        if error.transient and self.request.retries < self.max_retries:
-            raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
-        services.push_failed(link_id, str(error))
+    link = _attempt(self, link_id, services.push_issue, services.push_failed)
+    if link is FAILED:
         return "failed"
-    except (DatabaseError, InterfaceError) as error:
-        services.release(link_id)
-        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
     return "skipped" if link is None else "linked"
 
 
@@ -73,17 +88,9 @@ def enqueue_push(link_id: int) -> bool:
 def push_status_task(self, link_id: int) -> str:
     """Close or reopen one linked issue as its item is in Seams; see
     `services.push_status`."""
-    try:
-        pushed = services.push_status(link_id)
-    except TrackerError as error:
-        services.release(link_id)
-        if error.transient and self.request.retries < self.max_retries:
-            raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
-        services.push_status_failed(link_id, str(error))
+    pushed = _attempt(self, link_id, services.push_status, services.push_status_failed)
+    if pushed is FAILED:
         return "failed"
-    except (DatabaseError, InterfaceError) as error:
-        services.release(link_id)
-        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
     if pushed.again:
         enqueue_status_push(link_id)  # changed again while this one was being sent
     return pushed.sent or "unchanged"
