@@ -164,12 +164,15 @@ def test_a_connection_that_does_not_close_from_seams_sends_nothing(
 
 
 def test_a_lost_job_is_sent_by_the_sweep_and_a_job_run_twice_sends_once(
-    owner, action, linked, github
+    owner, action, linked, github, client
 ):
     # Closed, but its job never ran (the broker was down): no on-commit callbacks here.
     review_services.action_item_set_status(item=action, by=owner, status="done")
     link = TrackedIssue.objects.get()
     assert link.push_wanted_at is not None
+    client.force_login(owner)
+    page = client.get(action.incident.get_absolute_url()).content.decode()
+    assert "Updating it in GitHub acme/api…" in page
     assert tasks.sweep(grace_seconds=3600) == 0  # still within its grace period
     assert tasks.sweep(grace_seconds=0) == 1
     assert github.issues[12]["state"] == "closed"
