@@ -73,15 +73,21 @@ def push_issue_task(self, link_id: int) -> str:
     return "skipped" if link is None else "linked"
 
 
-def enqueue_push(link_id: int) -> bool:
-    """Queue the job of one link after commit; never raise. If the broker cannot take it,
-    the link stays asked-for and the sweep queues it later."""
+def _enqueue(task, link_id: int, what: str) -> bool:
+    """Queue a job about one link (called after commit); never raise. If the broker cannot
+    take it, the link keeps saying what it waits for, and the sweep queues it later."""
     try:
-        result = push_issue_task.apply_async(args=[link_id])
+        result = task.apply_async(args=[link_id])
     except Exception:  # the broker's failure modes are many; none may fail the request
-        logger.warning("could not queue tracker link %s; the sweep will", link_id, exc_info=True)
+        logger.warning("could not queue tracker %s %s; the sweep will", what, link_id,
+                       exc_info=True)  # fmt: skip
         return False
     return not (isinstance(result, EagerResult) and result.failed())
+
+
+def enqueue_push(link_id: int) -> bool:
+    """Queue the job of one link: making it (see `_enqueue`)."""
+    return _enqueue(push_issue_task, link_id, "link")
 
 
 @shared_task(bind=True, name="trackers.push_status", **LIMITS, **COMMON)
@@ -97,14 +103,8 @@ def push_status_task(self, link_id: int) -> str:
 
 
 def enqueue_status_push(link_id: int) -> bool:
-    """Queue sending one item's status after commit; never raise. If the broker cannot take
-    it, the change stays waiting and the sweep queues it later."""
-    try:
-        result = push_status_task.apply_async(args=[link_id])
-    except Exception:  # the broker's failure modes are many; none may fail the save
-        logger.warning("could not queue tracker status %s; the sweep will", link_id, exc_info=True)
-        return False
-    return not (isinstance(result, EagerResult) and result.failed())
+    """Queue sending one item's status to its issue (see `_enqueue`)."""
+    return _enqueue(push_status_task, link_id, "status")
 
 
 @shared_task(bind=True, name="trackers.poll_connection", **LIMITS, **COMMON)
