@@ -162,11 +162,16 @@ def emit_review_requested(
 # --- structure.recurred, structure.recurred_despite_remediation ---------------------------
 
 
-def _structure_key(event_type: str, membership: RecurrenceMembership) -> str:
+def _signature_digest(signature: str) -> str:
     # Structures are named by their signature (stable across a full recompute, unlike an
     # id); hashed because a signature may be longer than a key.
-    digest = hashlib.sha256(membership.structure.signature.encode()).hexdigest()[:24]
-    return f"{event_type}:{digest}:{membership.incident_id}"
+    return hashlib.sha256(signature.encode()).hexdigest()[:24]
+
+
+def _structure_key(event_type: str, membership: RecurrenceMembership) -> str:
+    return (
+        f"{event_type}:{_signature_digest(membership.structure.signature)}:{membership.incident_id}"
+    )
 
 
 def structure_data(membership: RecurrenceMembership, *, despite: bool) -> dict:
@@ -297,10 +302,9 @@ def emit_recognised(signatures: list[str]) -> int:
         )
         if len(reviews) < 2:
             continue
-        digest = hashlib.sha256(structure.signature.encode()).hexdigest()[:24]
         event = emit(
             event_type=EventType.STRUCTURE_RECOGNISED,
-            key=f"{EventType.STRUCTURE_RECOGNISED}:{digest}",
+            key=f"{EventType.STRUCTURE_RECOGNISED}:{_signature_digest(structure.signature)}",
             data={
                 "structure": structure_summary(structure),
                 "reviews": len(reviews),
